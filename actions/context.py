@@ -1,0 +1,45 @@
+"""What an action needs to know about the current turn: which fund the deployment serves,
+which language to reply in, what the NLU decided. All of it comes from the parse result's
+`sanad` block (bot/nlu/components.py); turns without text (a button) reuse the last reply
+language kept in the `reply_lang` slot."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Dict, Optional
+
+from rasa_sdk import Tracker
+
+from bot.knowledge import KnowledgeBase, load_knowledge_base
+from bot.nlu.language import Language, reply_language
+
+
+@lru_cache(maxsize=1)
+def knowledge_base() -> KnowledgeBase:
+    return load_knowledge_base()
+
+
+@dataclass
+class Turn:
+    fund: str
+    lang: Language
+    decision: Dict[str, Any]
+    last_reply_lang: Optional[str]
+
+    def reply_lang(self, available: frozenset = frozenset({"fr", "ar", "ary", "arq", "en"})) -> str:
+        if not self.decision and self.last_reply_lang:  # a button press: keep the conversation's language
+            return self.last_reply_lang if self.last_reply_lang in available else reply_language(self.lang, available)
+        return reply_language(self.lang, available)
+
+
+def current_turn(tracker: Tracker) -> Turn:
+    message = tracker.latest_message or {}
+    block = message.get("sanad") or {}
+    metadata = message.get("metadata") or {}
+    fund = block.get("fund") or metadata.get("fund") or os.environ.get("SANAD_FUND", "cnss_ma")
+    last = tracker.get_slot("reply_lang")
+    default_lang = {"ar": Language("ar", "arab"), "ary": Language("ary", "arab"), "arq": Language("arq", "arab"),
+                    "en": Language("en", "latn")}.get(last or "fr", Language("fr", "latn"))
+    lang = Language(block["lang"], block["script"]) if "lang" in block else default_lang
+    return Turn(fund=fund, lang=lang, decision=block, last_reply_lang=last)

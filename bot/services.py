@@ -1,0 +1,112 @@
+"""Starting Sanad's processes on one machine: the action server and the Rasa server (and, from
+`sanad run`, the FastAPI services of the other environment). Each is a real process on a
+loopback port; callers wait until it answers its health route."""
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator, Optional
+
+from bot import paths
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"process for {url} exited with code {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status < 500:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise TimeoutError(f"{url} did not answer within {timeout:.0f}s")
+
+
+def base_env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("RASA_TELEMETRY_ENABLED", "false")
+    env.setdefault("HF_HUB_OFFLINE", "1")
+    env.setdefault("TRANSFORMERS_OFFLINE", "1")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(paths.REPO), env.get("PYTHONPATH")]))
+    env.update(extra)
+    return env
+
+
+@dataclass
+class Service:
+    name: str
+    command: list[str]
+    health_url: str
+    env: dict[str, str] = field(default_factory=base_env)
+    log: Optional[Path] = None
+    process: Optional[subprocess.Popen] = None
+
+    def start(self, timeout: float = 120.0) -> "Service":
+        out = subprocess.DEVNULL
+        if self.log:
+            self.log.parent.mkdir(parents=True, exist_ok=True)
+            out = self.log.open("ab")
+        self.process = subprocess.Popen(self.command, cwd=paths.REPO, env=self.env, stdout=out,
+                                        stderr=subprocess.STDOUT, start_new_session=True)
+        wait_until_up(self.health_url, self.process, timeout)
+        return self
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+def action_server(port: Optional[int] = None, log: Optional[Path] = None, **env: str) -> Service:
+    port = port or free_port()
+    return Service(
+        "actions", [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)],
+        f"http://127.0.0.1:{port}/health", env=base_env(**env), log=log,
+    )
+
+
+def rasa_server(model: Path, action_url: str, port: Optional[int] = None, token: Optional[str] = None,
+                log: Optional[Path] = None, **env: str) -> Service:
+    port = port or free_port()
+    token = token or secrets.token_urlsafe(24)
+    service = Service(
+        "rasa",
+        [sys.executable, "-m", "rasa", "run", "--enable-api", "--auth-token", token, "--model", str(model),
+         "--endpoints", str(paths.ENDPOINTS), "--credentials", str(paths.CREDENTIALS),
+         "--port", str(port), "--interface", "127.0.0.1"],
+        f"http://127.0.0.1:{port}/", env=base_env(SANAD_ACTION_URL=action_url, **env), log=log,
+    )
+    service.token = token  # type: ignore[attr-defined]
+    service.url = f"http://127.0.0.1:{port}"  # type: ignore[attr-defined]
+    return service
+
+
+@contextlib.contextmanager
+def running(*services: Service, timeout: float = 180.0) -> Iterator[tuple[Service, ...]]:
+    started = []
+    try:
+        for service in services:
+            started.append(service.start(timeout))
+        yield services
+    finally:
+        for service in reversed(started):
+            service.stop()

@@ -1,0 +1,87 @@
+"""Training the Rasa model, and knowing when it is stale.
+
+A model is stale when any of its inputs changed: NLU data, knowledge base, Rasa project files,
+the custom NLU code, or the locked environment. The inputs' fingerprint is stored next to the
+model; `sanad train` and `sanad run` retrain only when it differs. The knowledge base is not a
+Rasa training input, so Rasa's own cache cannot see it change: a KB change forces a full
+retraining (the KnowledgeRetriever index is built from it)."""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Iterable
+
+from bot import paths
+
+logger = logging.getLogger(__name__)
+
+
+def _files(pattern_roots: Iterable[tuple[Path, str]]) -> list[Path]:
+    files = []
+    for root, pattern in pattern_roots:
+        files += sorted(p for p in root.glob(pattern) if p.is_file())
+    return files
+
+
+def _digest(files: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(str(path.relative_to(paths.REPO)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def fingerprints(config: Path) -> dict[str, str]:
+    return {
+        "training": _digest(_files([(paths.NLU_DATA, "*.yml"), (paths.DIALOGUE_DATA, "*.yml")])
+                            + [config, paths.DOMAIN]),
+        "knowledge": _digest(_files([(paths.KNOWLEDGE, "**/*.yml")])),
+        "code": _digest(_files([(paths.BOT / "nlu", "*.py")]) + [paths.REPO / "requirements" / "rasa.lock"]),
+    }
+
+
+def model_path(name: str = "sanad") -> Path:
+    return paths.MODELS / f"{name}.tar.gz"
+
+
+def _stamp_path(name: str) -> Path:
+    return paths.MODELS / f"{name}.inputs.json"
+
+
+def is_stale(name: str = "sanad", config: Path = paths.CONFIG) -> bool:
+    stamp = _stamp_path(name)
+    if not model_path(name).exists() or not stamp.exists():
+        return True
+    return json.loads(stamp.read_text()) != fingerprints(config)
+
+
+def train(name: str = "sanad", config: Path = paths.CONFIG, force: bool = False, nlu_only: bool = False) -> Path:
+    """Train (or keep) the model `name` from `config`; returns the model path."""
+    from rasa.model_training import train as rasa_train
+    from rasa.model_training import train_nlu
+
+    wanted = fingerprints(config)
+    if not force and not is_stale(name, config):
+        logger.info("model %s is up to date", name)
+        return model_path(name)
+    previous = json.loads(_stamp_path(name).read_text()) if _stamp_path(name).exists() else {}
+    force = force or previous.get("knowledge") != wanted["knowledge"]
+    paths.MODELS.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+    if nlu_only:
+        result = train_nlu(str(config), str(paths.NLU_DATA), str(paths.MODELS), fixed_model_name=name,
+                           domain=str(paths.DOMAIN))
+    else:
+        result = rasa_train(
+            domain=str(paths.DOMAIN), config=str(config),
+            training_files=[str(paths.NLU_DATA), str(paths.DIALOGUE_DATA)],
+            output=str(paths.MODELS), fixed_model_name=name, force_training=force,
+        )
+        result = getattr(result, "model", result)
+    if not result:
+        raise RuntimeError(f"Rasa training of {name} failed")
+    _stamp_path(name).write_text(json.dumps(wanted, indent=2))
+    return model_path(name)
