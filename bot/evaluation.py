@@ -59,7 +59,7 @@ def label_from_replies(replies: List[Dict[str, Any]]) -> Dict[str, Any]:
         if not block:
             continue
         kind = block["decision"]
-        label = block["topic"] if kind == "answer" else ("greet" if kind == "cancel" else kind)
+        label = block["topic"] if kind == "answer" else kind
         return {"got": label, "offered": block.get("offered", []), "confidence": block.get("confidence"),
                 "reply_lang": block.get("lang"),
                 "has_source": bool(block.get("sources")) if kind == "answer" else None}

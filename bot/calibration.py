@@ -1,0 +1,240 @@
+"""`sanad calibrate`: fit the decision thresholds on data, not by guessing.
+
+1. k-fold cross-validation over nlu_data/: for each fold, train the NLU pipeline on the other
+   folds (the real pipeline, KB retrieval included) and parse the held-out examples. This
+   gives, for ~2,500 realistic messages the model has not seen, the intent ranking and the KB
+   ranking that the live assistant would compute.
+2. Search the thresholds of bot/nlu/decision.py on those records for the best utility:
+   a correct decision +1, a clarification offering the right topic +0.3, a wrong decision
+   (wrong topic, or answering an out-of-scope message) -2, declining or an unhelpful
+   clarification 0. Wrong answers are the worst outcome for a citizen, hence their weight.
+3. Per language, keep an override only where it raises that language's utility clearly.
+The result, with the cross-validated figures, goes to bot/calibration.yml (committed)."""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import itertools
+import json
+import random
+import tempfile
+from dataclasses import fields
+from pathlib import Path
+from typing import Any, Dict, List
+
+import numpy as np
+import yaml
+
+from bot import paths
+from bot.knowledge import TOPICS
+from bot.nlu.decision import DEFAULT_CALIBRATION, DIRECT_INTENTS, Thresholds, decide
+
+LANG_FUND = {"ary": "cnss_ma", "arq": "casnos_dz"}
+REWARD = {"correct": 1.0, "recovered": 0.3, "wrong": -2.0}
+GRID = {
+    "kb_floor": [0.80, 0.82, 0.84, 0.86, 0.88, 0.90],
+    "kb_span": [0.04, 0.06, 0.08, 0.10],
+    "intent_weight": [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0],
+    "intent_min": [0.3, 0.4, 0.5, 0.6, 0.7, 0.8],
+    "answer": [0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8],
+    "margin": [0.0, 0.05, 0.1, 0.15, 0.2],
+    "clarify": [0.15, 0.2, 0.25, 0.3, 0.35, 0.4],
+}
+MIN_RECORDS_FOR_LANGUAGE_OVERRIDE = 150
+MIN_GAIN_FOR_LANGUAGE_OVERRIDE = 0.02  # utility per record
+
+
+def training_examples() -> List[Dict[str, str]]:
+    examples = []
+    for path in sorted(paths.NLU_DATA.glob("*.yml")):
+        lang = path.stem
+        for block in yaml.safe_load(path.read_text(encoding="utf-8"))["nlu"]:
+            for line in block["examples"].splitlines():
+                text = line.strip()[2:].strip() if line.strip().startswith("- ") else ""
+                if text:
+                    examples.append({"text": text, "intent": block["intent"], "lang": lang})
+    return examples
+
+
+def folds_of(examples: List[Dict[str, str]], k: int, seed: int = 13) -> List[List[int]]:
+    """Stratified by (language, intent) so every fold sees every intent in every language."""
+    rng = random.Random(seed)
+    groups: Dict[tuple, List[int]] = {}
+    for i, ex in enumerate(examples):
+        groups.setdefault((ex["lang"], ex["intent"]), []).append(i)
+    folds: List[List[int]] = [[] for _ in range(k)]
+    for members in groups.values():
+        rng.shuffle(members)
+        for j, index in enumerate(members):
+            folds[j % k].append(index)
+    return folds
+
+
+def _write_nlu(examples: List[Dict[str, str]], directory: Path) -> None:
+    by_lang: Dict[str, Dict[str, List[str]]] = {}
+    for ex in examples:
+        by_lang.setdefault(ex["lang"], {}).setdefault(ex["intent"], []).append(ex["text"])
+    for lang, intents in by_lang.items():
+        nlu = [{"intent": intent, "examples": "".join(f"- {t}\n" for t in texts)} for intent, texts in intents.items()]
+        (directory / f"{lang}.yml").write_text(yaml.safe_dump({"version": "3.1", "nlu": nlu}, allow_unicode=True))
+
+
+async def _parse_all(model: str, examples: List[Dict[str, str]], offset: int) -> List[Dict[str, Any]]:
+    from rasa.core.agent import load_agent
+    from rasa.core.channels.channel import UserMessage
+
+    agent = await load_agent(model_path=model)
+    records = []
+    for n, ex in enumerate(examples):
+        fund = LANG_FUND.get(ex["lang"], ("cnss_ma", "casnos_dz")[(offset + n) % 2])
+        parsed = await agent.processor.parse_message(UserMessage(ex["text"], metadata={"fund": fund}))
+        block = parsed.get("sanad", {})
+        records.append({
+            "text": ex["text"], "lang": ex["lang"], "expect": ex["intent"], "fund": fund,
+            "intent_ranking": [{"name": r["name"], "confidence": r["confidence"]} for r in parsed.get("intent_ranking", [])],
+            "kb_ranking": block.get("kb_ranking", []),
+        })
+    return records
+
+
+def cross_validated_records(k: int) -> List[Dict[str, Any]]:
+    from rasa.model_training import train_nlu
+
+    examples = training_examples()
+    records: List[Dict[str, Any]] = []
+    for number, held_out in enumerate(folds_of(examples, k)):
+        held = set(held_out)
+        with tempfile.TemporaryDirectory() as tmp:
+            data_dir = Path(tmp) / "nlu"
+            data_dir.mkdir()
+            _write_nlu([ex for i, ex in enumerate(examples) if i not in held], data_dir)
+            model = train_nlu(str(paths.CONFIG), str(data_dir), str(Path(tmp) / "models"),
+                              fixed_model_name=f"fold{number}", domain=str(paths.DOMAIN))
+            records += asyncio.run(_parse_all(model, [examples[i] for i in held_out], number))
+        print(f"fold {number + 1}/{k}: {len(held_out)} held-out examples parsed", flush=True)
+    return records
+
+
+# ---- fitting -------------------------------------------------------------------------------
+
+class RecordArrays:
+    """The records as arrays, so that a threshold setting is scored in microseconds."""
+
+    def __init__(self, records: List[Dict[str, Any]]):
+        n = len(records)
+        self.records = records
+        self.top_name = np.array([r["intent_ranking"][0]["name"] if r["intent_ranking"] else "out_of_scope" for r in records])
+        self.top_p = np.array([r["intent_ranking"][0]["confidence"] if r["intent_ranking"] else 0.0 for r in records])
+        self.intent_p = np.zeros((n, len(TOPICS)))
+        self.kb = np.full((n, len(TOPICS)), -np.inf)
+        for i, r in enumerate(records):
+            probs = {x["name"]: x["confidence"] for x in r["intent_ranking"]}
+            kbs = {x["topic"]: x["score"] for x in r["kb_ranking"]}
+            for j, topic in enumerate(TOPICS):
+                self.intent_p[i, j] = probs.get(topic, 0.0)
+                self.kb[i, j] = kbs.get(topic, -np.inf)
+        self.expect = np.array([r["expect"] for r in records])
+        self.direct = np.isin(self.top_name, DIRECT_INTENTS)
+        self.oos_top = self.top_name == "out_of_scope"
+        self.in_scope = self.expect != "out_of_scope"
+        self.topic_index = {t: j for j, t in enumerate(TOPICS)}
+        self.expect_topic = np.array([self.topic_index.get(e, -1) for e in self.expect])
+
+
+def _utility(a: RecordArrays, mask: np.ndarray, combined: np.ndarray, intent_min: float, answer: float,
+             margin: float, clarify: float) -> tuple[float, Dict[str, float]]:
+    order = np.argsort(-combined, axis=1)[:, :3]
+    top3 = np.take_along_axis(combined, order, axis=1)
+    best, second = top3[:, 0], top3[:, 1]
+    direct = a.direct & (a.top_p >= intent_min)
+    oos = ~direct & a.oos_top & (a.top_p >= intent_min)
+    faq = ~direct & ~oos
+    answered = faq & (best >= answer) & (best - second >= margin)
+    offered = top3 >= clarify
+    n_offered = offered.sum(axis=1)
+    clarified = faq & ~answered & ((n_offered >= 2) | ((n_offered >= 1) & (best < answer)))
+    declined = (faq & ~answered & ~clarified) | oos
+
+    correct = (direct & (a.top_name == a.expect)) | (answered & (order[:, 0] == a.expect_topic)) | (declined & ~a.in_scope)
+    recovered = clarified & (offered & (order == a.expect_topic[:, None])).any(axis=1)
+    wrong = (direct & (a.top_name != a.expect)) | (answered & (order[:, 0] != a.expect_topic))
+    m = mask
+    total = m.sum()
+    score = (REWARD["correct"] * (correct & m).sum() + REWARD["recovered"] * (recovered & m).sum()
+             + REWARD["wrong"] * (wrong & m).sum()) / total
+    figures = {"accuracy": (correct & m).sum() / total, "wrong": (wrong & m & a.in_scope).sum() / max(1, (m & a.in_scope).sum()),
+               "recovered": (recovered & m).sum() / total, "declined_in_scope": (declined & m & a.in_scope).sum() / max(1, (m & a.in_scope).sum())}
+    return float(score), {k: round(float(v), 4) for k, v in figures.items()}
+
+
+def fit(a: RecordArrays, mask: np.ndarray, fixed: Dict[str, float] | None = None) -> tuple[Dict[str, float], float, Dict[str, float]]:
+    grid = {k: ([fixed[k]] if fixed and k in fixed else v) for k, v in GRID.items()}
+    best = (-1e9, None, None)
+    for floor, span, weight in itertools.product(grid["kb_floor"], grid["kb_span"], grid["intent_weight"]):
+        kb_norm = np.clip((a.kb - floor) / span, 0.0, 1.0)
+        combined = weight * a.intent_p + (1 - weight) * kb_norm
+        for intent_min, answer, margin, clarify in itertools.product(grid["intent_min"], grid["answer"], grid["margin"], grid["clarify"]):
+            score, figs = _utility(a, mask, combined, intent_min, answer, margin, clarify)
+            if score > best[0]:
+                best = (score, dict(kb_floor=floor, kb_span=span, intent_weight=weight, intent_min=intent_min,
+                                    answer=answer, margin=margin, clarify=clarify), figs)
+    return best[1], best[0], best[2]
+
+
+def check_against_decide(records: List[Dict[str, Any]], thresholds: Thresholds) -> Dict[str, float]:
+    """Score the chosen thresholds with the live decide() itself (the vectorised search is an
+    accelerated copy of it; this guards against the two drifting apart)."""
+    correct = wrong = 0
+    for r in records:
+        d = decide(r["intent_ranking"], r["kb_ranking"], thresholds, r["lang"])
+        correct += d.label == r["expect"]
+        wrong += r["expect"] != "out_of_scope" and d.label not in (r["expect"], "clarify", "out_of_scope")
+    in_scope = sum(r["expect"] != "out_of_scope" for r in records)
+    return {"accuracy": round(correct / len(records), 4), "wrong": round(wrong / max(1, in_scope), 4)}
+
+
+def calibrate(folds: int = 4, records_file: Path | None = None, reuse: bool = False,
+              output: Path = DEFAULT_CALIBRATION) -> Dict[str, Any]:
+    records_file = records_file or paths.BUILD / "calibration" / "records.json"
+    if reuse and records_file.exists():
+        records = json.loads(records_file.read_text())
+    else:
+        records = cross_validated_records(folds)
+        records_file.parent.mkdir(parents=True, exist_ok=True)
+        records_file.write_text(json.dumps(records, ensure_ascii=False))
+    arrays = RecordArrays(records)
+    everything = np.ones(len(records), dtype=bool)
+    chosen, utility, figures = fit(arrays, everything)
+    per_lang, by_lang = {}, {}
+    langs = np.array([r["lang"] for r in records])
+    for lang in sorted(set(langs)):
+        mask = langs == lang
+        base_utility, base_figs = _utility(arrays, mask, _combined(arrays, chosen), chosen["intent_min"],
+                                           chosen["answer"], chosen["margin"], chosen["clarify"])
+        by_lang[lang] = {"n": int(mask.sum()), **base_figs}
+        if mask.sum() < MIN_RECORDS_FOR_LANGUAGE_OVERRIDE:
+            continue
+        fixed = {k: chosen[k] for k in ("kb_floor", "kb_span", "intent_weight", "intent_min")}
+        own, own_utility, own_figs = fit(arrays, mask, fixed)
+        if own_utility - base_utility >= MIN_GAIN_FOR_LANGUAGE_OVERRIDE:
+            per_lang[lang] = {k: own[k] for k in ("answer", "margin", "clarify") if own[k] != chosen[k]}
+            by_lang[lang] = {"n": int(mask.sum()), **own_figs, "override": per_lang[lang]}
+    thresholds = Thresholds(**chosen, per_lang=per_lang)
+    verified = check_against_decide(records, thresholds)
+    document = {
+        "thresholds": {f.name: getattr(thresholds, f.name) for f in fields(Thresholds)},
+        "fitted_on": {"date": dt.date.today().isoformat(), "folds": folds, "records": len(records),
+                      "reward": REWARD, "cross_validated": {**figures, "utility": round(utility, 4)},
+                      "decide_check": verified, "by_lang": by_lang},
+    }
+    header = "# Written by `sanad calibrate` (bot/calibration.py): decision thresholds fitted on\n" \
+             "# cross-validated predictions over nlu_data/. Do not edit by hand; re-run the command.\n"
+    output.write_text(header + yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
+    print(json.dumps(document["fitted_on"], indent=2))
+    return document
+
+
+def _combined(a: RecordArrays, t: Dict[str, float]) -> np.ndarray:
+    return t["intent_weight"] * a.intent_p + (1 - t["intent_weight"]) * np.clip((a.kb - t["kb_floor"]) / t["kb_span"], 0, 1)
+
+

@@ -1,0 +1,71 @@
+"""`sanad run`: Sanad on one machine with the embedded defaults (SQLite files, in-memory
+tracker and lock stores, Telegram off unless a token is configured). Builds the embedding
+checkpoint and trains the model first when missing or stale, then starts the action server
+and the Rasa server (REST channel, token-protected HTTP API) and opens a terminal chat."""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sys
+import time
+import urllib.request
+import uuid
+
+from bot import paths, services
+
+
+def terminal_chat(rasa_url: str, fund: str, token: str | None = None) -> None:
+    """A plain terminal conversation over Rasa's REST channel."""
+    sender = f"terminal-{uuid.uuid4().hex[:8]}"
+    print(f"Sanad ({fund}) - type your question; empty line or Ctrl-D to quit.")
+    while True:
+        try:
+            text = input("vous> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            print()
+            return
+        if not text:
+            return
+        for reply in post_message(rasa_url, sender, text, fund):
+            print(f"sanad> {reply.get('text', '')}")
+            for button in reply.get("buttons") or []:
+                print(f"       [{button['title']}]  ->  {button['payload']}")
+
+
+def post_message(rasa_url: str, sender: str, text: str, fund: str) -> list[dict]:
+    body = json.dumps({"sender": sender, "message": text, "metadata": {"fund": fund}}).encode()
+    request = urllib.request.Request(f"{rasa_url}/webhooks/rest/webhook", data=body,
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def run(fund: str, chat: bool = True, rasa_port: int = 5005) -> int:
+    from bot.cli import ensure_models
+
+    print("Preparing the model (built and trained only when missing or stale)...", flush=True)
+    model, _ = ensure_models()
+    logs = paths.VAR / "logs"
+    token = os.environ.get("SANAD_RASA_TOKEN") or secrets.token_urlsafe(24)
+    actions = services.action_server(port=int(os.environ.get("SANAD_ACTIONS_PORT", "5055")),
+                                     log=logs / "actions.log", SANAD_FUND=fund)
+    action_url = actions.health_url.rsplit("/", 1)[0] + "/webhook"
+    rasa = services.rasa_server(model, action_url, port=rasa_port, token=token, log=logs / "rasa.log",
+                                SANAD_FUND=fund)
+    print("Starting the action server and the Rasa server...", flush=True)
+    with services.running(actions, rasa):
+        print(f"Sanad is up for {fund}:\n"
+              f"  REST channel  POST {rasa.url}/webhooks/rest/webhook  {{\"sender\": \"me\", \"message\": \"...\"}}\n"
+              f"  Rasa HTTP API {rasa.url}/model/parse (token in SANAD_RASA_TOKEN or printed in var/logs)\n"
+              f"  logs          {logs}", flush=True)
+        (paths.VAR / "rasa-token").write_text(token)
+        if chat and sys.stdin.isatty():
+            terminal_chat(rasa.url, fund)
+        else:
+            try:
+                while all(s.process.poll() is None for s in (actions, rasa)):
+                    time.sleep(1)
+            except KeyboardInterrupt:
+                pass
+    return 0

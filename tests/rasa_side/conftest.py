@@ -1,0 +1,22 @@
+"""Fixtures of the Rasa-side tests (run with .venvs/rasa). Tests marked `model` use the trained
+model and real processes; `make test` trains it first."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from bot import paths, training  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def trained_model():
+    model = training.model_path("sanad")
+    if not model.exists():
+        pytest.fail("no trained model: run `make model` (or `sanad train`) before the model tests")
+    if training.is_stale("sanad", paths.CONFIG):
+        pytest.fail("the trained model is stale: its inputs changed since training; run `sanad train`")
+    return model

@@ -1,0 +1,132 @@
+"""Conversations through the real trained model: the Rasa server and the action server run as
+processes, and the test talks to Rasa's REST channel over HTTP, as the gateway does."""
+import re
+import uuid
+
+import pytest
+
+from bot import services
+from bot.run import post_message
+
+pytestmark = pytest.mark.model
+ARABIC = re.compile("[\u0600-\u06ff]")
+CNSS_ONLY = ("3939", "macnss", "cnss.ma", "AMO")
+
+
+@pytest.fixture(scope="module")
+def rasa_url(trained_model, tmp_path_factory):
+    logs = tmp_path_factory.mktemp("logs")
+    actions = services.action_server(log=logs / "actions.log")
+    rasa = services.rasa_server(trained_model, actions.health_url.rsplit("/", 1)[0] + "/webhook", log=logs / "rasa.log")
+    with services.running(actions, rasa):
+        yield rasa.url
+
+
+class Chat:
+    def __init__(self, url, fund):
+        self.url, self.fund, self.sender = url, fund, f"test-{uuid.uuid4().hex}"
+
+    def say(self, text):
+        replies = post_message(self.url, self.sender, text, self.fund)
+        assert replies, f"no reply to {text!r}"
+        return replies
+
+    @staticmethod
+    def decision(replies):
+        return next(r["custom"]["sanad"] for r in replies if (r.get("custom") or {}).get("sanad"))
+
+
+def test_faq_answer_in_french_with_its_source(rasa_url):
+    chat = Chat(rasa_url, "cnss_ma")
+    replies = chat.say("ou est ce que je peux payer ma cotisation cnss sans me deplacer")
+    decision = chat.decision(replies)
+    assert decision["decision"] == "answer" and decision["topic"] == "payment_channels"
+    assert decision["lang"] == "fr" and decision["sources"]
+    text = replies[0]["text"]
+    assert "Source :" in text and "bpc-payement" in text
+
+
+def test_arabic_question_gets_an_arabic_answer(rasa_url):
+    chat = Chat(rasa_url, "casnos_dz")
+    replies = chat.say("ما هو سن التقاعد بالنسبة لغير الأجراء؟")
+    decision = chat.decision(replies)
+    assert (decision["topic"], decision["lang"]) == ("retirement", "ar")
+    assert "المصدر" in replies[0]["text"] and len(ARABIC.findall(replies[0]["text"])) > 50
+
+
+def test_darija_in_arabic_script_gets_darija(rasa_url):
+    chat = Chat(rasa_url, "cnss_ma")
+    decision = chat.decision(chat.say("فين نقدر نخلص الضمان ديالي بلا ما نمشي للوكالة؟"))
+    assert (decision["topic"], decision["lang"]) == ("payment_channels", "ary")
+
+
+def test_arabizi_gets_a_french_answer(rasa_url):
+    chat = Chat(rasa_url, "cnss_ma")
+    replies = chat.say("kifach nkhelles la cotisation dyal l amo online")
+    decision = chat.decision(replies)
+    assert (decision["topic"], decision["lang"]) == ("payment_channels", "fr")
+
+
+@pytest.mark.parametrize("question", [
+    "ou payer ma cotisation",
+    "quel est le numero de telephone pour appeler",
+    "combien je dois payer par mois pour l'assurance maladie",
+    "les dettes sont elles annulees",
+])
+def test_casnos_deployment_never_answers_with_cnss_facts(rasa_url, question):
+    chat = Chat(rasa_url, "casnos_dz")
+    replies = chat.say(question)
+    text = " ".join(r.get("text", "") for r in replies)
+    assert not any(marker in text for marker in CNSS_ONLY), text
+
+
+def test_out_of_scope_declines_and_gives_the_official_channels(rasa_url):
+    chat = Chat(rasa_url, "cnss_ma")
+    replies = chat.say("donne moi une recette de tajine aux pruneaux")
+    assert chat.decision(replies)["decision"] == "out_of_scope"
+    assert "3939" in replies[0]["text"]
+
+
+def test_human_handoff_is_honest_about_the_transfer(rasa_url):
+    chat = Chat(rasa_url, "casnos_dz")
+    replies = chat.say("je veux parler a un conseiller s'il vous plait")
+    assert chat.decision(replies)["decision"] == "human_handoff"
+    text = replies[0]["text"]
+    assert "pas encore" in text and "damancom" in text.lower()
+
+
+def test_balance_request_is_never_answered_from_the_knowledge_base(rasa_url):
+    chat = Chat(rasa_url, "cnss_ma")
+    decision = chat.decision(chat.say("combien je dois a la cnss exactement sur mon compte"))
+    assert decision["decision"] == "account_balance" and "sources" not in decision
+
+
+def test_greeting_in_arabic(rasa_url):
+    chat = Chat(rasa_url, "cnss_ma")
+    replies = chat.say("السلام عليكم")
+    assert chat.decision(replies)["decision"] == "greet"
+    assert ARABIC.search(replies[0]["text"])
+
+
+def test_clarification_buttons_answer_in_the_conversation_language(rasa_url):
+    chat = Chat(rasa_url, "cnss_ma")
+    replies = chat.say("الامو")  # one word: the assistant cannot know which topic
+    decision = chat.decision(replies)
+    assert decision["decision"] == "clarify" and len(decision["offered"]) >= 2
+    buttons = replies[0]["buttons"]
+    assert buttons[0]["payload"].startswith("/choose_topic")
+    chosen = decision["offered"][0]
+    answer = chat.decision(chat.say(buttons[0]["payload"]))
+    assert (answer["decision"], answer["topic"], answer["lang"]) == ("answer", chosen, "ar")
+
+
+def test_forged_button_payload_cannot_reach_another_topic_or_fund(rasa_url):
+    chat = Chat(rasa_url, "casnos_dz")
+    decision = chat.decision(chat.say('/choose_topic{"topic":"not_a_topic"}'))
+    assert decision["decision"] == "out_of_scope"
+
+
+def test_a_very_long_message_is_answered(rasa_url):
+    chat = Chat(rasa_url, "cnss_ma")
+    replies = chat.say("je voudrais savoir comment payer la cnss " * 300)
+    assert chat.decision(replies)["decision"] in ("answer", "clarify", "out_of_scope")

@@ -1,0 +1,60 @@
+"""Normalisation and language detection: what decides the reply language and the matching."""
+import pytest
+
+from bot.nlu.language import Language, detect, reply_language
+from bot.nlu.text import fold_digits, normalise, script_of
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("Où PAYER la CNSS ?", "ou payer la cnss ?"),
+    ("أُرِيدُ   معرفة", "اريد معرفه"),  # diacritics gone, hamza seat and ta marbuta folded, spaces
+    ("الضمـــــان", "الضمان"),  # tatweel
+    ("سلاااااام", "سلاام"),  # elongation kept at two
+    ("salaaaaam", "salaam"),
+    ("١٢/٠٣/١٩٨٠", "12/03/1980"),
+    ("l’AMO", "l'amo"),
+])
+def test_normalise(raw, expected):
+    assert normalise(raw) == expected
+
+
+def test_normalise_keeps_digits_inside_arabizi():
+    assert normalise("ch7al 3afak wa9tach") == "ch7al 3afak wa9tach"
+
+
+def test_fold_digits_persian_and_arabic_indic():
+    assert fold_digits("۱۲-٠٣") == "12-03"
+
+
+@pytest.mark.parametrize("text, script", [("كيف أدفع؟", "arab"), ("kifach nkhles", "latn"), ("123", "latn"),
+                                          ("la CNSS واش", "latn")])
+def test_script(text, script):
+    assert script_of(text) == script
+
+
+@pytest.mark.parametrize("text, fund, lang, script", [
+    ("comment payer mes cotisations sans carte bancaire", "cnss_ma", "fr", "latn"),
+    ("how much do I have to pay every month", "casnos_dz", "en", "latn"),
+    ("ما هي شروط الاستفادة من التقاعد؟", "cnss_ma", "ar", "arab"),
+    ("شنو خاصني ندير باش نتسجل فالضمان؟", "cnss_ma", "ary", "arab"),
+    ("راني حاب نعرف وين نخلص الكاسنوس", "casnos_dz", "arq", "arab"),
+    ("bghit n3ref chhal khassni nkhelles f chher", "cnss_ma", "ary", "latn"),
+    ("rani nheb n3ref 9adech lazem nkhalles", "casnos_dz", "arq", "latn"),
+    # Shared Darija markers take the variety of the deployment's country.
+    ("واش كاين شي حل للديون؟", "casnos_dz", "arq", "arab"),
+    ("واش كاين شي حل للديون؟", "cnss_ma", "ary", "arab"),
+])
+def test_detect(text, fund, lang, script):
+    assert detect(text, fund) == Language(lang, script)
+
+
+@pytest.mark.parametrize("detected, available, expected", [
+    (Language("ary", "arab"), {"fr", "ar", "ary"}, "ary"),
+    (Language("arq", "arab"), {"fr", "ar"}, "ar"),  # no Algerian Darija answer: MSA
+    (Language("ary", "latn"), {"fr", "ar", "ary"}, "fr"),  # arabizi is answered in French
+    (Language("en", "latn"), {"fr", "ar"}, "fr"),
+    (Language("en", "latn"), {"fr", "ar", "en"}, "en"),
+    (Language("ar", "arab"), {"fr", "ar"}, "ar"),
+])
+def test_reply_language(detected, available, expected):
+    assert reply_language(detected, available) == expected
