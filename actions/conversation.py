@@ -25,7 +25,7 @@ class ActionSmallTalk(Action):
         intent = intent if intent in SMALL_TALK else "greet"
         fund = knowledge_base().fund(turn.fund)
         dispatcher.utter_message(text=say(intent, lang, fund=fund.in_lang("name", lang)),
-                                 json_message=sanad_payload(intent, fund=turn.fund, lang=lang))
+                                 json_message=sanad_payload(intent, turn, lang=lang))
         return [SlotSet("reply_lang", lang)]
 
 
@@ -41,7 +41,7 @@ class ActionHumanHandoff(Action):
         fund = knowledge_base().fund(turn.fund)
         dispatcher.utter_message(
             text=say("handoff", lang, fund=fund.in_lang("name", lang), channels=fund.in_lang("official_channels", lang)),
-            json_message=sanad_payload("human_handoff", fund=turn.fund, lang=lang))
+            json_message=sanad_payload("human_handoff", turn, lang=lang))
         return [SlotSet("reply_lang", lang)]
 
 
@@ -57,5 +57,5 @@ class ActionAccountBalance(Action):
         fund = knowledge_base().fund(turn.fund)
         dispatcher.utter_message(
             text=say("balance_unavailable", lang, channels=fund.in_lang("official_channels", lang)),
-            json_message=sanad_payload("account_balance", fund=turn.fund, lang=lang))
+            json_message=sanad_payload("account_balance", turn, lang=lang))
         return [SlotSet("reply_lang", lang)]

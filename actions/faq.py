@@ -25,9 +25,12 @@ def source_line(entry: Entry, lang: str) -> str:
     return say("source", lang, sources=labels, reviewed=entry.reviewed.isoformat())
 
 
-def sanad_payload(kind: str, **fields: Any) -> Dict[str, Any]:
-    """The machine-readable part of a reply, for the channels and for `sanad eval`."""
-    return {"sanad": {"decision": kind, **fields}}
+def sanad_payload(kind: str, turn=None, **fields: Any) -> Dict[str, Any]:
+    """The machine-readable part of a reply, for the channels and for `sanad eval`: the
+    decision, and (from the NLU) the fund, the detected language and the decision's confidence."""
+    context = {"fund": turn.fund, "confidence": turn.decision.get("confidence"),
+               "detected": {"lang": turn.lang.lang, "script": turn.lang.script}} if turn else {}
+    return {"sanad": {"decision": kind, **context, **fields}}
 
 
 class ActionAnswerFaq(Action):
@@ -44,7 +47,7 @@ class ActionAnswerFaq(Action):
             lang = turn.reply_lang()
             dispatcher.utter_message(text=say("out_of_scope", lang, fund=fund.in_lang("name", lang),
                                               channels=fund.in_lang("official_channels", lang)),
-                                     json_message=sanad_payload("out_of_scope", fund=turn.fund, lang=lang))
+                                     json_message=sanad_payload("out_of_scope", turn, lang=lang))
             return [SlotSet("reply_lang", lang)]
         lang = turn.reply_lang(frozenset(entry.answer))
         if entry.is_current(today()):
@@ -54,8 +57,7 @@ class ActionAnswerFaq(Action):
                        channels=fund.in_lang("official_channels", lang))
         sources = [s.dict() for s in entry.sources]
         dispatcher.utter_message(text=text, json_message=sanad_payload(
-            "answer", fund=turn.fund, topic=entry.topic, lang=lang, sources=sources,
-            reviewed=entry.reviewed.isoformat(), confidence=turn.decision.get("confidence")))
+            "answer", turn, topic=entry.topic, lang=lang, sources=sources, reviewed=entry.reviewed.isoformat()))
         return [SlotSet("reply_lang", lang), SlotSet("topic", None)]
 
 
@@ -73,7 +75,7 @@ class ActionClarify(Action):
         buttons = [{"title": kb.topics.title(t, lang), "payload": f'/choose_topic{{"topic":"{t}"}}'} for t in offered]
         buttons.append({"title": say("clarify_none", lang), "payload": "/human_handoff"})
         dispatcher.utter_message(text=say("clarify", lang), buttons=buttons,
-                                 json_message=sanad_payload("clarify", fund=turn.fund, lang=lang, offered=offered))
+                                 json_message=sanad_payload("clarify", turn, lang=lang, offered=offered))
         return [SlotSet("reply_lang", lang)]
 
 
@@ -87,5 +89,5 @@ class ActionOutOfScope(Action):
         fund = knowledge_base().fund(turn.fund)
         dispatcher.utter_message(
             text=say("out_of_scope", lang, fund=fund.in_lang("name", lang), channels=fund.in_lang("official_channels", lang)),
-            json_message=sanad_payload("out_of_scope", fund=turn.fund, lang=lang))
+            json_message=sanad_payload("out_of_scope", turn, lang=lang))
         return [SlotSet("reply_lang", lang)]

@@ -38,6 +38,10 @@ def _quiet() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     for name in ("rasa", "tensorflow", "transformers", "sentence_transformers", "absl"):
         logging.getLogger(name).setLevel(logging.ERROR)
+    # Rasa's structlog prints at DEBUG to stdout, message texts included, unless configured.
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_structlog(logging.WARNING)
 
 
 def cmd_model_build(args) -> int:

@@ -75,10 +75,11 @@ class LiveAssistant:
     @classmethod
     async def load(cls, model: Path, action_url: str) -> "LiveAssistant":
         from rasa.core.agent import load_agent
+        from rasa.core.utils import AvailableEndpoints
         from rasa.utils.endpoints import EndpointConfig
 
-        agent = await load_agent(model_path=str(model), action_endpoint=EndpointConfig(url=f"{action_url}/webhook"))
-        return cls(agent)
+        endpoints = AvailableEndpoints(action=EndpointConfig(url=f"{action_url}/webhook"))
+        return cls(await load_agent(model_path=str(model), endpoints=endpoints))
 
     async def ask(self, text: str, fund: str, sender_id: Optional[str] = None) -> List[Dict[str, Any]]:
         from rasa.core.channels.channel import CollectingOutputChannel, UserMessage

@@ -1,0 +1,110 @@
+"""The actions, driven with tracker fixtures (no model needed)."""
+import datetime as dt
+
+import pytest
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import context
+from actions.conversation import ActionHumanHandoff, ActionSmallTalk
+from actions.faq import ActionAnswerFaq, ActionClarify, ActionOutOfScope
+
+
+def tracker(text="...", sanad=None, intent="payment_channels", entities=None, slots=None, metadata=None):
+    latest = {"text": text, "intent": {"name": intent, "confidence": 0.9}, "entities": entities or [],
+              "metadata": metadata or {}}
+    if sanad is not None:
+        latest["sanad"] = sanad
+    return Tracker("tester", slots or {}, latest, [], False, None, {}, "action_listen")
+
+
+def decided(fund="cnss_ma", lang="fr", script="latn", **extra):
+    return {"fund": fund, "lang": lang, "script": script, "decision": "answer", "confidence": 0.9, **extra}
+
+
+def run(action, t):
+    dispatcher = CollectingDispatcher()
+    events = action.run(dispatcher, t, {})
+    return dispatcher.messages, events
+
+
+def payload(messages):
+    return messages[0]["custom"]["sanad"]
+
+
+def test_answer_carries_text_source_line_and_machine_readable_sources():
+    messages, events = run(ActionAnswerFaq(), tracker(sanad=decided(topic="payment_channels")))
+    text = messages[0]["text"]
+    assert "Source :" in text and "vérifiée le" in text
+    data = payload(messages)
+    assert data["topic"] == "payment_channels" and data["sources"][0]["title"]
+    assert {"event": "slot", "name": "reply_lang", "value": "fr", "timestamp": None} in events
+
+
+def test_darija_in_arabic_script_gets_the_darija_answer():
+    messages, _ = run(ActionAnswerFaq(), tracker(sanad=decided(lang="ary", script="arab", topic="payment_channels")))
+    entry = context.knowledge_base().entry("cnss_ma", "payment_channels")
+    assert messages[0]["text"].startswith(entry.answer["ary"])
+    assert "المصدر" in messages[0]["text"]
+
+
+def test_each_fund_answers_from_its_own_entry():
+    messages, _ = run(ActionAnswerFaq(), tracker(sanad=decided(fund="casnos_dz", topic="contact")))
+    assert messages[0]["text"].startswith(context.knowledge_base().entry("casnos_dz", "contact").answer["fr"])
+    assert "3939" not in messages[0]["text"]
+
+
+def test_an_expired_measure_is_not_presented_as_current(monkeypatch):
+    kb = context.knowledge_base()
+    entry = kb.entry("cnss_ma", "debt_relief")
+    expired = entry.copy(update={"valid_until": dt.date(2024, 4, 30)})
+    monkeypatch.setitem(kb.entries, ("cnss_ma", "debt_relief"), expired)
+    messages, _ = run(ActionAnswerFaq(), tracker(sanad=decided(topic="debt_relief")))
+    text = messages[0]["text"]
+    assert "2024-04-30" in text and "pris fin" in text and entry.answer["fr"] not in text
+
+
+def test_button_press_answers_in_the_conversation_language():
+    t = tracker(text='/choose_topic{"topic":"retirement"}', intent="choose_topic",
+                entities=[{"entity": "topic", "value": "retirement"}], slots={"reply_lang": "ar"},
+                metadata={"fund": "casnos_dz"})
+    messages, _ = run(ActionAnswerFaq(), t)
+    data = payload(messages)
+    assert (data["topic"], data["lang"], data["fund"]) == ("retirement", "ar", "casnos_dz")
+
+
+def test_unknown_topic_from_a_forged_payload_is_declined():
+    t = tracker(intent="choose_topic", entities=[{"entity": "topic", "value": "../../etc"}])
+    messages, _ = run(ActionAnswerFaq(), t)
+    assert payload(messages)["decision"] == "out_of_scope"
+
+
+def test_clarification_offers_topic_buttons_in_arabic_and_a_way_out():
+    sanad = decided(lang="ar", script="arab", decision="clarify", offered=["contribution_amount", "payment_channels"])
+    messages, _ = run(ActionClarify(), tracker(sanad=sanad))
+    buttons = messages[0]["buttons"]
+    assert [b["payload"] for b in buttons[:2]] == ['/choose_topic{"topic":"contribution_amount"}',
+                                                   '/choose_topic{"topic":"payment_channels"}']
+    assert buttons[0]["title"] == "مبلغ الاشتراكات" and buttons[-1]["payload"] == "/human_handoff"
+
+
+def test_clarification_without_candidates_declines():
+    messages, _ = run(ActionClarify(), tracker(sanad=decided(decision="clarify", offered=[])))
+    assert payload(messages)["decision"] == "out_of_scope"
+
+
+@pytest.mark.parametrize("fund, channel", [("cnss_ma", "3939"), ("casnos_dz", "damancom")])
+def test_out_of_scope_and_handoff_give_the_funds_own_channels(fund, channel):
+    for action in (ActionOutOfScope(), ActionHumanHandoff()):
+        messages, _ = run(action, tracker(sanad=decided(fund=fund)))
+        assert channel in messages[0]["text"].lower()
+
+
+def test_small_talk_in_english():
+    messages, _ = run(ActionSmallTalk(), tracker(intent="thanks", sanad=decided(lang="en")))
+    assert messages[0]["text"].startswith("You're welcome")
+
+
+def test_fund_defaults_to_the_deployment_setting(monkeypatch):
+    monkeypatch.setenv("SANAD_FUND", "casnos_dz")
+    assert context.current_turn(tracker()).fund == "casnos_dz"

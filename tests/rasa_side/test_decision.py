@@ -1,0 +1,54 @@
+"""The decision rule: the answer's own retrieval score counts, not only the intent's."""
+from bot.nlu.decision import Thresholds, decide, load_thresholds
+
+T = Thresholds(intent_min=0.5, kb_floor=0.80, kb_span=0.10, intent_weight=0.5, answer=0.6, margin=0.1, clarify=0.3)
+
+
+def intents(*pairs):
+    return [{"name": n, "confidence": c} for n, c in pairs]
+
+
+def kb(*pairs):
+    return [{"topic": t, "score": s} for t, s in pairs]
+
+
+def test_intent_and_answer_agree_confidently():
+    d = decide(intents(("payment_channels", 0.95), ("contact", 0.03)), kb(("payment_channels", 0.90), ("contact", 0.82)), T)
+    assert (d.decision, d.label, d.topic, d.routing_intent) == ("answer", "payment_channels", "payment_channels", "payment_channels")
+
+
+def test_confident_intent_whose_answer_does_not_match_is_not_answered():
+    """Rasa issue 9751: a 0.97 intent over an answer that does not fit the question."""
+    d = decide(intents(("retirement", 0.97), ("contact", 0.01)), kb(("contact", 0.84), ("retirement", 0.79)), T)
+    assert d.decision != "answer"
+
+
+def test_two_close_topics_lead_to_a_clarification():
+    d = decide(intents(("contribution_amount", 0.5), ("contribution_deadline", 0.45)),
+               kb(("contribution_amount", 0.86), ("contribution_deadline", 0.86)), T)
+    assert d.decision == "clarify" and d.routing_intent == "nlu_fallback"
+    assert set(d.offered[:2]) == {"contribution_amount", "contribution_deadline"}
+
+
+def test_nothing_fits_declines():
+    d = decide(intents(("retirement", 0.2), ("contact", 0.2)), kb(("retirement", 0.78), ("contact", 0.77)), T)
+    assert (d.decision, d.label) == ("out_of_scope", "out_of_scope")
+
+
+def test_direct_intents_and_out_of_scope_need_the_minimum_probability():
+    assert decide(intents(("human_handoff", 0.9)), [], T).label == "human_handoff"
+    assert decide(intents(("out_of_scope", 0.9)), kb(("contact", 0.95)), T).label == "out_of_scope"
+    weak = decide(intents(("greet", 0.3), ("contact", 0.3)), kb(("contact", 0.9)), T)
+    assert weak.label != "greet"
+
+
+def test_per_language_overrides_apply_only_to_their_language():
+    strict = Thresholds(**{**T.__dict__, "per_lang": {"ary": {"answer": 0.99}}})
+    args = (intents(("payment_channels", 0.95)), kb(("payment_channels", 0.90)), strict)
+    assert decide(*args, lang="fr").decision == "answer"
+    assert decide(*args, lang="ary").decision != "answer"
+
+
+def test_committed_calibration_loads():
+    thresholds = load_thresholds()
+    assert 0 < thresholds.answer <= 1 and 0 <= thresholds.intent_weight <= 1
