@@ -11,7 +11,7 @@ from typing import Any, Dict, Optional
 
 from rasa_sdk import Tracker
 
-from bot.knowledge import KnowledgeBase, load_knowledge_base
+from bot.knowledge import LANGUAGES, KnowledgeBase, load_knowledge_base
 from bot.nlu.language import Language, reply_language
 
 
@@ -26,8 +26,13 @@ class Turn:
     lang: Language
     decision: Dict[str, Any]
     last_reply_lang: Optional[str]
+    chosen_lang: Optional[str] = None  # the citizen's explicit choice (a channel's language switch)
 
     def reply_lang(self, available: frozenset = frozenset({"fr", "ar", "ary", "arq", "en"})) -> str:
+        if self.chosen_lang:
+            if self.chosen_lang in available:
+                return self.chosen_lang
+            return "ar" if self.chosen_lang in ("ary", "arq") else "fr"
         if not self.decision and self.last_reply_lang:  # a button press: keep the conversation's language
             return self.last_reply_lang if self.last_reply_lang in available else reply_language(self.lang, available)
         return reply_language(self.lang, available)
@@ -42,4 +47,5 @@ def current_turn(tracker: Tracker) -> Turn:
     default_lang = {"ar": Language("ar", "arab"), "ary": Language("ary", "arab"), "arq": Language("arq", "arab"),
                     "en": Language("en", "latn")}.get(last or "fr", Language("fr", "latn"))
     lang = Language(block["lang"], block["script"]) if "lang" in block else default_lang
-    return Turn(fund=fund, lang=lang, decision=block, last_reply_lang=last)
+    chosen = metadata.get("lang") if metadata.get("lang") in LANGUAGES else None
+    return Turn(fund=fund, lang=lang, decision=block, last_reply_lang=last, chosen_lang=chosen)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import uuid
+import warnings
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -20,7 +21,9 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:  # `backend` is a top-level package of the repository
     sys.path.insert(0, str(REPO))
 
-from fastapi.testclient import TestClient  # noqa: E402
+with warnings.catch_warnings():  # Starlette would rather have httpx2, which the environment lacks
+    warnings.filterwarnings("ignore", "Using `httpx` with `starlette.testclient` is deprecated")
+    from fastapi.testclient import TestClient  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.exc import OperationalError  # noqa: E402

@@ -108,3 +108,9 @@ def test_small_talk_in_english():
 def test_fund_defaults_to_the_deployment_setting(monkeypatch):
     monkeypatch.setenv("SANAD_FUND", "casnos_dz")
     assert context.current_turn(tracker()).fund == "casnos_dz"
+
+
+def test_a_language_chosen_on_the_channel_wins_over_detection():
+    t = tracker(sanad=decided(lang="fr", topic="contact"), metadata={"fund": "cnss_ma", "lang": "ar"})
+    messages, _ = run(ActionAnswerFaq(), t)
+    assert payload(messages)["lang"] == "ar"

@@ -1,0 +1,72 @@
+"""What is persisted of a conversation holds no personal data."""
+import json
+
+import pytest
+from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActiveLoop, BotUttered, SessionStarted, SlotSet, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+
+from bot import paths
+from bot.redaction import REDACTED, RedactingTrackerStore, mask_text, redact_events
+
+NUMBER, BIRTH, CODE, PHONE = "100204821", "12/03/1980", "482913", "+212600000101"
+
+
+@pytest.mark.parametrize("text, leaked", [
+    ("mon numero est 100 204 821", "100 204 821"),
+    ("né le 12/03/1980", "12/03/1980"),
+    ("رقمي ١٠٠٢٠٤٨٢١", "١٠٠٢٠٤٨٢١"),
+    ("appelez moi au +212 600 000 101", "600 000 101"),
+])
+def test_mask_text_hides_identifiers_dates_and_phones(text, leaked):
+    assert leaked not in mask_text(text)
+
+
+def test_mask_text_keeps_ordinary_questions():
+    assert mask_text("ou payer la cnss en 2024 ?") == "ou payer la cnss en 2024 ?"
+    assert mask_text("appeler le 3939") == "appeler le 3939"
+
+
+def _conversation():
+    return [
+        SessionStarted(),
+        SlotSet("session_started_metadata", {"fund": "cnss_ma", "shared_phone": PHONE}),
+        UserUttered("je veux mon solde", {"name": "account_balance"}),
+        ActiveLoop("balance_form"),
+        SlotSet("requested_slot", "affiliate_number"),
+        UserUttered("c'est 100-204-821", {"name": "inform"}, parse_data={"text": "c'est 100-204-821"}),
+        SlotSet("affiliate_number", "ref:abc"),
+        SlotSet("requested_slot", "birth_date"),
+        UserUttered("12 mars 1980", {"name": "inform"}),
+        SlotSet("requested_slot", "otp_code"),
+        UserUttered("/share_contact", {"name": "share_contact"}, metadata={"shared_phone": PHONE}),
+        UserUttered(CODE, {"name": "inform"}),
+        ActiveLoop(None),
+        SlotSet("requested_slot", None),
+        BotUttered("Compte •••••4821 : 382,20 DH"),
+        UserUttered(f"au fait mon numero c'est {NUMBER}", {"name": "inform"}),
+    ]
+
+
+def test_redact_events():
+    events = redact_events(e.as_dict() for e in _conversation())
+    dumped = json.dumps(events, ensure_ascii=False)
+    for secret in ("100-204-821", NUMBER, "12 mars 1980", CODE, PHONE):
+        assert secret not in dumped
+    users = [e for e in events if e["event"] == "user"]
+    assert users[0]["text"] == "je veux mon solde"  # an ordinary message is kept
+    assert users[1]["text"] == REDACTED and users[2]["text"] == REDACTED
+
+
+async def test_store_persists_only_redacted_events(tmp_path):
+    domain = Domain.load(str(paths.DOMAIN))
+    store = RedactingTrackerStore(domain=domain, store={"type": "SQL", "dialect": "sqlite", "db": str(tmp_path / "t.db")})
+    assert isinstance(store.inner, SQLTrackerStore)
+    tracker = DialogueStateTracker.from_events("citizen", _conversation(), domain.slots)
+    await store.save(tracker)
+    raw = (tmp_path / "t.db").read_bytes().decode("utf-8", "ignore")
+    for secret in (NUMBER, "100-204-821", "12 mars 1980", CODE, PHONE):
+        assert secret not in raw
+    restored = await store.retrieve("citizen")
+    assert len(restored.events) == len(tracker.events)
