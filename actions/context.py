@@ -33,7 +33,9 @@ class Turn:
             if self.chosen_lang in available:
                 return self.chosen_lang
             return "ar" if self.chosen_lang in ("ary", "arq") else "fr"
-        if not self.decision and self.last_reply_lang:  # a button press: keep the conversation's language
+        # A button press, or a message that is only data (a number, a date, a code): keep the
+        # conversation's language rather than guess one from digits.
+        if (not self.decision or self.decision.get("label") == "inform") and self.last_reply_lang:
             return self.last_reply_lang if self.last_reply_lang in available else reply_language(self.lang, available)
         return reply_language(self.lang, available)
 

@@ -1,4 +1,4 @@
-"""Small talk, the request for a human, and the entry point of the balance look-up."""
+"""Small talk and the request for a human."""
 from __future__ import annotations
 
 from typing import Dict, List, Text
@@ -42,20 +42,4 @@ class ActionHumanHandoff(Action):
         dispatcher.utter_message(
             text=say("handoff", lang, fund=fund.in_lang("name", lang), channels=fund.in_lang("official_channels", lang)),
             json_message=sanad_payload("human_handoff", turn, lang=lang))
-        return [SlotSet("reply_lang", lang)]
-
-
-class ActionAccountBalance(Action):
-    """The verified look-up is not built yet: never answer a balance from the knowledge base."""
-
-    def name(self) -> Text:
-        return "action_account_balance"
-
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List[Dict]:
-        turn = current_turn(tracker)
-        lang = turn.reply_lang()
-        fund = knowledge_base().fund(turn.fund)
-        dispatcher.utter_message(
-            text=say("balance_unavailable", lang, channels=fund.in_lang("official_channels", lang)),
-            json_message=sanad_payload("account_balance", turn, lang=lang))
         return [SlotSet("reply_lang", lang)]

@@ -45,13 +45,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "I cannot transfer you to an advisor from this conversation yet. "
               "To talk to a person at {fund}: {channels}",
     },
-    "balance_unavailable": {
-        "fr": "Je ne peux pas encore consulter votre compte. Pour connaître votre solde ou vos impayés : {channels}",
-        "ar": "لا يمكنني بعد الاطلاع على حسابك. لمعرفة رصيدك أو مستحقاتك: {channels}",
-        "ary": "مازال ما نقدرش نشوف الحساب ديالك. باش تعرف شحال عليك: {channels}",
-        "arq": "مازال ما نقدرش نشوف الحساب تاعك. باش تعرف قداش عليك: {channels}",
-        "en": "I cannot look up your account yet. To know your balance or arrears: {channels}",
-    },
     "greet": {
         "fr": "Bonjour ! Je suis Sanad, l'assistant de la {fund}. Posez-moi votre question : inscription, "
               "cotisations, paiement, droits santé, dettes, retraite...",

@@ -84,6 +84,13 @@ def action_server(port: Optional[int] = None, log: Optional[Path] = None, **env:
     )
 
 
+def tracker_db() -> Path:
+    """The SQLite file of the conversation store (embedded default), SANAD_TRACKER_DB to move it."""
+    path = Path(os.environ.get("SANAD_TRACKER_DB", paths.VAR / "rasa-tracker.db"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def rasa_server(model: Path, action_url: str, port: Optional[int] = None, token: Optional[str] = None,
                 log: Optional[Path] = None, **env: str) -> Service:
     port = port or free_port()
@@ -93,7 +100,8 @@ def rasa_server(model: Path, action_url: str, port: Optional[int] = None, token:
         [sys.executable, "-m", "rasa", "run", "--enable-api", "--auth-token", token, "--model", str(model),
          "--endpoints", str(paths.ENDPOINTS), "--credentials", str(paths.CREDENTIALS),
          "--port", str(port), "--interface", "127.0.0.1"],
-        f"http://127.0.0.1:{port}/", env=base_env(SANAD_ACTION_URL=action_url, **env), log=log,
+        f"http://127.0.0.1:{port}/",
+        env=base_env(SANAD_ACTION_URL=action_url, **{"SANAD_TRACKER_DB": str(tracker_db()), **env}), log=log,
     )
     service.token = token  # type: ignore[attr-defined]
     service.url = f"http://127.0.0.1:{port}"  # type: ignore[attr-defined]

@@ -18,6 +18,14 @@ from bot.knowledge import TOPICS
 
 DEFAULT_CALIBRATION = Path(__file__).resolve().parents[1] / "calibration.yml"
 DIRECT_INTENTS = ("greet", "goodbye", "thanks", "human_handoff", "account_balance", "cancel")
+INFORM = "inform"  # a message that is only data (an identifier, a date, a code): the balance form's input
+# Words that stop whatever is going on, whatever the classifier thinks: a citizen must always be
+# able to leave the balance form (normalised forms, see text.normalise).
+CANCEL_WORDS = frozenset({
+    "annuler", "annule", "annulez", "stop", "arrete", "arreter", "arretez", "cancel", "quit", "exit",
+    "safi", "baraka", "barakat", "khlas", "5las", "bslama", "خلاص", "صافي", "بركا", "بركات", "الغاء", "الغي",
+    "توقف", "وقف",
+})
 OUT_OF_SCOPE = "out_of_scope"
 CLARIFY_INTENT = "nlu_fallback"  # Rasa's fallback intent name: the rules route it to clarification
 
@@ -77,6 +85,19 @@ def combined_topic_scores(intent_ranking: List[Dict[str, Any]], kb_ranking: List
         value = t.intent_weight * intent_p.get(topic, 0.0) + (1 - t.intent_weight) * kb_norm
         scores.append({"topic": topic, "score": round(value, 4)})
     return sorted(scores, key=lambda s: s["score"], reverse=True)
+
+
+def decide_by_form(text: str) -> Optional[Decision]:
+    """Decisions that need no model: a cancel word, or a message that is only data."""
+    from bot.nlu.text import normalise
+    from bot.nlu.userdata import looks_like_data
+
+    words = normalise(text).strip(" .!?").split()
+    if 0 < len(words) <= 2 and any(w.strip(".!?") in CANCEL_WORDS for w in words):
+        return Decision("intent", "cancel", 1.0)
+    if looks_like_data(text):
+        return Decision("intent", INFORM, 1.0)
+    return None
 
 
 def decide(intent_ranking: List[Dict[str, Any]], kb_ranking: List[Dict[str, Any]],

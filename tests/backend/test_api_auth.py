@@ -61,3 +61,24 @@ def test_an_unauthenticated_call_has_no_effect(api, client, demos):
     for _ in range(5):
         assert client.post("/v1/verifications", json=body).status_code == 401
     assert api.start(demo).status_code == 201
+
+
+def test_routes_check_the_credential_even_without_the_middleware(app):
+    """The route dependency is a second line: a router mounted elsewhere is still protected."""
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from backend.app.api.errors import install_error_handlers
+    from backend.app.api.main import api_router
+
+    bare = FastAPI()
+    for name in ("settings", "clock", "sessionmaker", "sms_sender"):
+        setattr(bare.state, name, getattr(app.state, name))
+    install_error_handlers(bare)
+    bare.include_router(api_router)
+    with TestClient(bare) as client:
+        refused = client.post("/v1/verifications/abc/confirm", json={"code": "123456"})
+        assert refused.status_code == 401 and refused.json() == {"detail": {"code": "unauthorized"}}
+        allowed = client.post("/v1/verifications/abc/confirm", json={"code": "123456"},
+                              headers={"Authorization": "Bearer test-service-token"})
+        assert allowed.status_code == 404

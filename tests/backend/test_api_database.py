@@ -75,3 +75,16 @@ def test_seed_has_both_funds_and_every_situation(demos):
     assert any(d.rights_reason in ("waiting_period", "first_contribution_pending") for d in demos.values())
     assert all(len(d.number) == 9 for d in demos.values() if d.fund.value == "cnss_ma")
     assert all(len(d.number) == 12 for d in demos.values() if d.fund.value == "casnos_dz")
+
+
+def test_readme_lists_the_demo_affiliates(demos):
+    from backend.app.manage import OPENAPI_PATH
+
+    readme = (OPENAPI_PATH.parent / "README.md").read_text(encoding="utf-8")
+    rows = {line.split("|")[2].strip(): line for line in readme.splitlines()
+            if line.startswith("| cnss_ma") or line.startswith("| casnos_dz")}
+    assert set(rows) == {demo.number for demo in demos.values()}
+    for demo in demos.values():
+        row = rows[demo.number]
+        assert f"| {demo.fund.value} |" in row and demo.birth_date.isoformat() in row and demo.phone in row
+        assert demo.situation in row

@@ -169,3 +169,21 @@ def test_balances_of_each_situation(api, demos):
     first_year = api.balance(api.verify(demos["casnos_dz:doctor"], "e")).json()
     assert first_year["last_payment"] is None
     assert first_year["health_rights"]["reason"] == "first_contribution_pending"
+
+
+class BrokenGateway:
+    def send(self, to: str, text: str) -> None:
+        raise ConnectionError(f"gateway refused {to}: {text}")
+
+
+def test_sms_failure_is_a_clear_503_and_leaves_no_usable_code(api, app, demos, caplog):
+    demo = demos["cnss_ma:trader"]
+    app.state.sms_sender = BrokenGateway()
+    response = api.start(demo)
+    assert response.status_code == 503
+    assert response.json() == {"detail": {"code": "sms_unavailable"}}
+    assert demo.phone not in caplog.text and "ConnectionError" in caplog.text
+    with app.state.sessionmaker() as session:
+        from backend.app.db.models import Verification
+
+        assert {v.status for v in session.query(Verification)} == {"burnt"}
