@@ -74,6 +74,7 @@ class LiveAssistant:
 
     @classmethod
     async def load(cls, model: Path, action_url: str) -> "LiveAssistant":
+        """In-memory conversations (evaluation cases are independent), real action server."""
         from rasa.core.agent import load_agent
         from rasa.core.utils import AvailableEndpoints
         from rasa.utils.endpoints import EndpointConfig

@@ -48,14 +48,16 @@ def run(fund: str, chat: bool = True, rasa_port: int = 5005) -> int:
     model, _ = ensure_models()
     logs = paths.VAR / "logs"
     token = os.environ.get("SANAD_RASA_TOKEN") or secrets.token_urlsafe(24)
+    backend = services.backend_server(port=int(os.environ.get("SANAD_BACKEND_PORT", "8100")), log=logs / "backend.log")
     actions = services.action_server(port=int(os.environ.get("SANAD_ACTIONS_PORT", "5055")),
-                                     log=logs / "actions.log", SANAD_FUND=fund)
+                                     log=logs / "actions.log", SANAD_FUND=fund, SANAD_BACKEND_URL=backend.url)
     action_url = actions.health_url.rsplit("/", 1)[0] + "/webhook"
     rasa = services.rasa_server(model, action_url, port=rasa_port, token=token, log=logs / "rasa.log",
                                 SANAD_FUND=fund)
-    print("Starting the action server and the Rasa server...", flush=True)
-    with services.running(actions, rasa):
+    print("Starting the affiliate API, the action server and the Rasa server...", flush=True)
+    with services.running(backend, actions, rasa):
         print(f"Sanad is up for {fund}:\n"
+              f"  affiliate API {backend.url}/docs (demo affiliates: backend/README.md; SMS codes: var/sms-outbox/)\n"
               f"  REST channel  POST {rasa.url}/webhooks/rest/webhook  {{\"sender\": \"me\", \"message\": \"...\"}}\n"
               f"  Rasa HTTP API {rasa.url}/model/parse (token in SANAD_RASA_TOKEN or printed in var/logs)\n"
               f"  logs          {logs}", flush=True)
@@ -64,7 +66,7 @@ def run(fund: str, chat: bool = True, rasa_port: int = 5005) -> int:
             terminal_chat(rasa.url, fund)
         else:
             try:
-                while all(s.process.poll() is None for s in (actions, rasa)):
+                while all(s.process.poll() is None for s in (backend, actions, rasa)):
                     time.sleep(1)
             except KeyboardInterrupt:
                 pass

@@ -108,6 +108,20 @@ def rasa_server(model: Path, action_url: str, port: Optional[int] = None, token:
     return service
 
 
+def api_python() -> str:
+    """The FastAPI environment's interpreter (backend and gateway run there: pydantic 2)."""
+    return str(paths.VENV_API / "bin" / "python")
+
+
+def backend_server(port: Optional[int] = None, log: Optional[Path] = None, seed: bool = True, **env: str) -> Service:
+    """The fund's affiliate API (backend/), migrated and, for the demo, seeded."""
+    port = port or free_port()
+    command = [api_python(), "-m", "backend.app.manage", "serve", "--port", str(port)] + (["--seed"] if seed else [])
+    service = Service("backend", command, f"http://127.0.0.1:{port}/health", env=base_env(**env), log=log)
+    service.url = f"http://127.0.0.1:{port}"  # type: ignore[attr-defined]
+    return service
+
+
 @contextlib.contextmanager
 def running(*services: Service, timeout: float = 180.0) -> Iterator[tuple[Service, ...]]:
     started = []

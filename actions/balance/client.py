@@ -37,7 +37,7 @@ class AffiliateApi:
 
     @classmethod
     def from_env(cls) -> "AffiliateApi":
-        return cls(os.environ.get("SANAD_BACKEND_URL", "http://127.0.0.1:8001"),
+        return cls(os.environ.get("SANAD_BACKEND_URL", "http://127.0.0.1:8100"),
                    os.environ.get("SANAD_BACKEND_TOKEN", DEV_SERVICE_TOKEN),
                    float(os.environ.get("SANAD_BACKEND_TIMEOUT", "5")))
 

@@ -117,6 +117,15 @@ TEXTS: Dict[str, Dict[str, str]] = {
                     "ar": "- الحق في التأمين الصحي: مفتوح منذ {date}.", "en": "- Health insurance rights: open since {date}."},
     "rights_closed": {"fr": "- Droits à l'assurance maladie : pas encore ouverts.",
                       "ar": "- الحق في التأمين الصحي: غير مفتوح بعد.", "en": "- Health insurance rights: not open yet."},
+    "rights_contributions_unpaid": {"fr": "- Droits à l'assurance maladie : suspendus tant que des cotisations restent impayées.",
+                                    "ar": "- الحق في التأمين الصحي: موقوف ما دامت هناك اشتراكات غير مؤداة.",
+                                    "en": "- Health insurance rights: suspended while contributions remain unpaid."},
+    "rights_waiting_period": {"fr": "- Droits à l'assurance maladie : pas encore ouverts (période de stage en cours).",
+                              "ar": "- الحق في التأمين الصحي: غير مفتوح بعد (فترة التدريب جارية).",
+                              "en": "- Health insurance rights: not open yet (waiting period running)."},
+    "rights_first_contribution_pending": {"fr": "- Droits à l'assurance maladie : pas encore ouverts (première cotisation attendue).",
+                                          "ar": "- الحق في التأمين الصحي: غير مفتوح بعد (في انتظار أول اشتراك).",
+                                          "en": "- Health insurance rights: not open yet (first contribution awaited)."},
 }
 
 
@@ -172,7 +181,8 @@ def balance_reply(balance: Dict[str, Any], lang: str, fund_name: str) -> str:
     if rights.get("open") and rights.get("since"):
         lines.append(text("rights_open", lang, date=date_text(rights["since"], lang, fund)))
     elif not rights.get("open"):
-        lines.append(text("rights_closed", lang))
+        reason = f"rights_{rights.get('reason')}"
+        lines.append(text(reason if reason in TEXTS else "rights_closed", lang))
     return "\n".join(lines)
 
 

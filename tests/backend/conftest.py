@@ -157,7 +157,8 @@ class Api:
         return latest_code(self.settings.SMS_OUTBOX_DIR, demo.phone)
 
     def confirm(self, verification_id: str, code: str):
-        return self.client.post(f"/v1/verifications/{verification_id}/confirm", json={"code": code}, headers=AUTH)
+        return self.client.post(f"/v1/verifications/{verification_id}/confirm", json={"code": code},
+                                headers=AUTH)
 
     def confirm_phone(self, verification_id: str, phone: str):
         return self.client.post(f"/v1/verifications/{verification_id}/confirm-phone", json={"phone": phone},

@@ -128,7 +128,8 @@ def test_confirm_phone_accepts_the_phone_on_file_in_any_usual_form(api, demos, f
     assert api.balance(response.json()["token"]).status_code == 200
 
 
-@pytest.mark.parametrize("shared", ["+212600000102", "+213600000101", "0600000199", "600000101", "+2126000001011"])
+@pytest.mark.parametrize("shared", ["+212600000102", "+213600000101", "0600000199", "600000101",
+                                    "+2126000001011"])
 def test_confirm_phone_refuses_another_phone_like_a_wrong_code(api, demos, shared):
     demo = demos["cnss_ma:trader"]
     verification_id = api.start(demo).json()["verification_id"]

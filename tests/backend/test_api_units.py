@@ -47,7 +47,8 @@ def test_mask_keeps_only_the_last_four_digits():
     assert mask_number("161203004217") == "•••••4217"
 
 
-@pytest.mark.parametrize(("cents", "text"), [(0, "0.00"), (5, "0.05"), (19110, "191.10"), (3240000, "32400.00")])
+@pytest.mark.parametrize(("cents", "text"),
+                         [(0, "0.00"), (5, "0.05"), (19110, "191.10"), (3240000, "32400.00")])
 def test_money(cents, text):
     assert money(cents) == text
 
