@@ -141,29 +141,40 @@ class RecordArrays:
         self.expect_topic = np.array([self.topic_index.get(e, -1) for e in self.expect])
 
 
-def _utility(a: RecordArrays, mask: np.ndarray, combined: np.ndarray, intent_min: float, answer: float,
+class Ranked:
+    """The per-record topic order under one setting of the combination parameters, computed
+    once and shared by every threshold setting tried with it."""
+
+    def __init__(self, a: RecordArrays, combined: np.ndarray):
+        self.order = np.argsort(-combined, axis=1)[:, :3]
+        self.top3 = np.take_along_axis(combined, self.order, axis=1)
+        self.best, self.second = self.top3[:, 0], self.top3[:, 1]
+        self.top_is_expected = self.order[:, 0] == a.expect_topic
+        self.expected_rank = self.order == a.expect_topic[:, None]
+
+
+def _utility(a: RecordArrays, mask: np.ndarray, r: Ranked, intent_min: float, answer: float,
              margin: float, clarify: float) -> tuple[float, Dict[str, float]]:
-    order = np.argsort(-combined, axis=1)[:, :3]
-    top3 = np.take_along_axis(combined, order, axis=1)
-    best, second = top3[:, 0], top3[:, 1]
     direct = a.direct & (a.top_p >= intent_min)
     oos = ~direct & a.oos_top & (a.top_p >= intent_min)
     faq = ~direct & ~oos
-    answered = faq & (best >= answer) & (best - second >= margin)
-    offered = top3 >= clarify
+    answered = faq & (r.best >= answer) & (r.best - r.second >= margin)
+    offered = r.top3 >= clarify
     n_offered = offered.sum(axis=1)
-    clarified = faq & ~answered & ((n_offered >= 2) | ((n_offered >= 1) & (best < answer)))
+    clarified = faq & ~answered & ((n_offered >= 2) | ((n_offered >= 1) & (r.best < answer)))
     declined = (faq & ~answered & ~clarified) | oos
 
-    correct = (direct & (a.top_name == a.expect)) | (answered & (order[:, 0] == a.expect_topic)) | (declined & ~a.in_scope)
-    recovered = clarified & (offered & (order == a.expect_topic[:, None])).any(axis=1)
-    wrong = (direct & (a.top_name != a.expect)) | (answered & (order[:, 0] != a.expect_topic))
+    direct_right = direct & (a.top_name == a.expect)
+    correct = direct_right | (answered & r.top_is_expected) | (declined & ~a.in_scope)
+    recovered = clarified & (offered & r.expected_rank).any(axis=1)
+    wrong = (direct & ~direct_right) | (answered & ~r.top_is_expected)
     m = mask
     total = m.sum()
+    in_scope = max(1, (m & a.in_scope).sum())
     score = (REWARD["correct"] * (correct & m).sum() + REWARD["recovered"] * (recovered & m).sum()
              + REWARD["wrong"] * (wrong & m).sum()) / total
-    figures = {"accuracy": (correct & m).sum() / total, "wrong": (wrong & m & a.in_scope).sum() / max(1, (m & a.in_scope).sum()),
-               "recovered": (recovered & m).sum() / total, "declined_in_scope": (declined & m & a.in_scope).sum() / max(1, (m & a.in_scope).sum())}
+    figures = {"accuracy": (correct & m).sum() / total, "wrong": (wrong & m & a.in_scope).sum() / in_scope,
+               "recovered": (recovered & m).sum() / total, "declined_in_scope": (declined & m & a.in_scope).sum() / in_scope}
     return float(score), {k: round(float(v), 4) for k, v in figures.items()}
 
 
@@ -171,10 +182,9 @@ def fit(a: RecordArrays, mask: np.ndarray, fixed: Dict[str, float] | None = None
     grid = {k: ([fixed[k]] if fixed and k in fixed else v) for k, v in GRID.items()}
     best = (-1e9, None, None)
     for floor, span, weight in itertools.product(grid["kb_floor"], grid["kb_span"], grid["intent_weight"]):
-        kb_norm = np.clip((a.kb - floor) / span, 0.0, 1.0)
-        combined = weight * a.intent_p + (1 - weight) * kb_norm
+        ranked = Ranked(a, _combined(a, dict(kb_floor=floor, kb_span=span, intent_weight=weight)))
         for intent_min, answer, margin, clarify in itertools.product(grid["intent_min"], grid["answer"], grid["margin"], grid["clarify"]):
-            score, figs = _utility(a, mask, combined, intent_min, answer, margin, clarify)
+            score, figs = _utility(a, mask, ranked, intent_min, answer, margin, clarify)
             if score > best[0]:
                 best = (score, dict(kb_floor=floor, kb_span=span, intent_weight=weight, intent_min=intent_min,
                                     answer=answer, margin=margin, clarify=clarify), figs)
@@ -207,9 +217,9 @@ def calibrate(folds: int = 4, records_file: Path | None = None, reuse: bool = Fa
     chosen, utility, figures = fit(arrays, everything)
     per_lang, by_lang = {}, {}
     langs = np.array([r["lang"] for r in records])
-    for lang in sorted(set(langs)):
+    for lang in sorted(set(map(str, langs))):
         mask = langs == lang
-        base_utility, base_figs = _utility(arrays, mask, _combined(arrays, chosen), chosen["intent_min"],
+        base_utility, base_figs = _utility(arrays, mask, Ranked(arrays, _combined(arrays, chosen)), chosen["intent_min"],
                                            chosen["answer"], chosen["margin"], chosen["clarify"])
         by_lang[lang] = {"n": int(mask.sum()), **base_figs}
         if mask.sum() < MIN_RECORDS_FOR_LANGUAGE_OVERRIDE:

@@ -9,6 +9,7 @@
     sanad run                  everything on this machine with the embedded defaults
     sanad chat                 talk to a running Sanad in the terminal
     sanad bench                speed and memory figures
+    sanad measure normalisation  does normalisation help the embeddings (measured)
 Heavy imports (Rasa, torch) happen inside the commands, so `sanad --help` stays instant."""
 from __future__ import annotations
 
@@ -179,6 +180,14 @@ def cmd_chat(args) -> int:
     return 0
 
 
+def cmd_measure(args) -> int:
+    _quiet()
+    from bot.measure import normalisation
+
+    print(json.dumps(normalisation(Path(args.file)), indent=2))
+    return 0
+
+
 def cmd_bench(args) -> int:
     _quiet()
     from bot.bench import bench
@@ -235,6 +244,11 @@ def parser() -> argparse.ArgumentParser:
     chat.add_argument("--url", default="http://127.0.0.1:5005")
     chat.add_argument("--fund", choices=FUNDS, default=os.environ.get("SANAD_FUND", "cnss_ma"))
     chat.set_defaults(func=cmd_chat)
+
+    measure = sub.add_parser("measure", help="measurements behind design choices").add_subparsers(dest="what", required=True)
+    norm = measure.add_parser("normalisation", help="embedding nearest-neighbour accuracy with and without normalisation")
+    norm.add_argument("file", nargs="?", default=str(paths.REPO.parent / "shared" / "eval" / "dev.yml"))
+    norm.set_defaults(func=cmd_measure)
 
     bench = sub.add_parser("bench", help="speed and memory figures")
     bench.add_argument("-n", type=int, default=200, help="messages to time")

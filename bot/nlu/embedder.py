@@ -37,11 +37,11 @@ class E5Embedder:
         self.model = SentenceTransformer(str(path), device="cpu")
         self.dim = self.model.get_sentence_embedding_dimension()
 
-    def embed(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
-        """L2-normalised float32 vectors of the normalised texts, shape [n, dim]."""
+    def embed(self, texts: list[str], batch_size: int = 64, normalised: bool = True) -> np.ndarray:
+        """L2-normalised float32 vectors of the (normalised) texts, shape [n, dim]."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        prepared = [QUERY_PREFIX + normalise(t) for t in texts]
+        prepared = [QUERY_PREFIX + (normalise(t) if normalised else t) for t in texts]
         vectors = self.model.encode(
             prepared, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
             show_progress_bar=False,
