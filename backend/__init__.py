@@ -1,0 +1,1 @@
+"""Sanad's stand-in for a fund's affiliate system: verification and balances over HTTP."""

@@ -1,0 +1,69 @@
+"""The affiliate API: `create_app(settings)` builds it, `app` is the one served by default.
+
+    uvicorn backend.app.main:app        (after `python -m backend.app.manage migrate`)
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from backend.app.api.deps import Clock, utc_now
+from backend.app.api.errors import install_error_handlers
+from backend.app.api.main import api_router
+from backend.app.api.routes import health
+from backend.app.core.config import Settings
+from backend.app.core.security import ServiceCredentialMiddleware
+from backend.app.db.session import make_engine, make_sessionmaker
+from backend.app.sms import OutboxSmsSender, SmsSender
+
+logger = logging.getLogger("sanad.backend")
+
+API_VERSION = "1.0.0"
+DESCRIPTION = """\
+The affiliate service of a social-security fund for self-employed workers (CNSS Morocco,
+CASNOS Algeria), as Sanad's assistant calls it. It stands in for the fund's own system: a fund's
+IT team implements this contract.
+
+Every `/v1` call carries the service credential (`Authorization: Bearer ...`). A citizen is
+verified with their affiliate number and birth date, then with a one-time code sent by SMS to the
+phone on file (or with their own phone number, shared by their messaging app). The token obtained
+reads their balance for a few minutes. Three failures lock the affiliate number and the
+conversation for 15 minutes. No answer tells whether an affiliate number exists.
+"""
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
+               sms_sender: SmsSender | None = None) -> FastAPI:
+    settings = settings or Settings()
+    clock = clock or utc_now
+    engine = make_engine(settings.DATABASE_URL)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if settings.uses_dev_credentials:
+            logger.warning("the development service credential or secret key is in use: set "
+                           "SANAD_BACKEND_SERVICE_TOKENS and SANAD_BACKEND_SECRET_KEY outside development")
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="Sanad affiliate API", version=API_VERSION, description=DESCRIPTION, lifespan=lifespan,
+        # FastAPI's OpenTelemetry logs carry exception messages: keep personal data out of them.
+        telemetry={"logs": False},
+    )
+    app.state.settings = settings
+    app.state.clock = clock
+    app.state.engine = engine
+    app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.sms_sender = sms_sender or OutboxSmsSender(settings.SMS_OUTBOX_DIR, clock=clock)
+    app.add_middleware(ServiceCredentialMiddleware, tokens=settings.service_tokens, prefix="/v1")
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(api_router)
+    return app
+
+
+app = create_app()
