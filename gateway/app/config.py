@@ -1,0 +1,78 @@
+"""Settings of the gateway, read from the environment (prefix `SANAD_GATEWAY_`)."""
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Literal, Optional
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+FUNDS = ("cnss_ma", "casnos_dz")
+# A development value only: anyone reading this repository knows it.
+DEV_SESSION_SECRET = "sanad-gateway-dev-session-secret-not-for-production"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SANAD_GATEWAY_", extra="ignore", frozen=True)
+
+    HOST: str = Field(default="127.0.0.1", description="Interface `python -m gateway` listens on.")
+    PORT: int = Field(default=8000, description="Port `python -m gateway` listens on.")
+
+    RASA_URL: str = Field(default="http://127.0.0.1:5005", description="Rasa server (REST channel).")
+    RASA_TOKEN: Optional[str] = Field(
+        default=None, description="Token of Rasa's HTTP API (readiness check only; never sent to browsers).")
+    RASA_TIMEOUT_SECONDS: float = Field(default=30.0, gt=0)
+    FUND: Literal["cnss_ma", "casnos_dz"] = Field(
+        default="cnss_ma",
+        description="The fund this deployment serves by default (a widget may name another).")
+
+    ALLOWED_ORIGINS: str = Field(
+        default="",
+        description="Comma-separated origins of the fund sites allowed to embed the widget "
+        "(e.g. `https://www.cnss.ma`). The gateway's own origin is always allowed.")
+    SESSION_SECRET: str = Field(default=DEV_SESSION_SECRET, description="Key that signs web session tokens.")
+    SESSION_MAX_AGE_SECONDS: int = Field(default=30 * 24 * 3600, gt=0)
+
+    MAX_MESSAGE_CHARS: int = Field(default=1000, gt=0)
+    RATE_SESSION_MESSAGES: int = Field(default=10, gt=0, description="Messages per session per window.")
+    RATE_SESSION_WINDOW_SECONDS: float = Field(default=60.0, gt=0)
+    RATE_IP_MESSAGES: int = Field(default=60, gt=0, description="Messages per client IP per window.")
+    RATE_IP_WINDOW_SECONDS: float = Field(default=60.0, gt=0)
+    RATE_IP_SESSIONS: int = Field(default=30, gt=0, description="New web sessions per client IP per window.")
+    RATE_TELEGRAM_MESSAGES: int = Field(default=10, gt=0,
+                                        description="Messages per Telegram user per window.")
+    RATE_TELEGRAM_WINDOW_SECONDS: float = Field(default=60.0, gt=0)
+    TRUST_PROXY_HEADERS: bool = Field(
+        default=False, description="Take the client IP from X-Forwarded-For (only behind a trusted proxy).")
+
+    TELEGRAM_BOT_TOKEN: Optional[str] = Field(default=None, description="Telegram is off when unset.")
+    TELEGRAM_MODE: Literal["polling", "webhook"] = "polling"
+    TELEGRAM_WEBHOOK_SECRET: Optional[str] = Field(
+        default=None,
+        description="Required in webhook mode: Telegram sends it as X-Telegram-Bot-Api-Secret-Token.")
+    TELEGRAM_WEBHOOK_URL: Optional[str] = Field(
+        default=None,
+        description="Public URL of /telegram/webhook; when set, registered with setWebhook at start.")
+    TELEGRAM_API_BASE_URL: str = Field(
+        default="https://api.telegram.org",
+        description="Bot API server (a local stand-in in tests); `/bot<token>/<method>` is appended.")
+
+    @model_validator(mode="after")
+    def _check(self) -> "Settings":
+        if self.TELEGRAM_BOT_TOKEN and self.TELEGRAM_MODE == "webhook" and not self.TELEGRAM_WEBHOOK_SECRET:
+            raise ValueError("SANAD_GATEWAY_TELEGRAM_WEBHOOK_SECRET is required in webhook mode")
+        if self.TELEGRAM_WEBHOOK_SECRET is not None and not self.TELEGRAM_WEBHOOK_SECRET:
+            raise ValueError("SANAD_GATEWAY_TELEGRAM_WEBHOOK_SECRET must not be empty")
+        return self
+
+    @cached_property
+    def allowed_origins(self) -> tuple[str, ...]:
+        return tuple(o.strip().rstrip("/") for o in self.ALLOWED_ORIGINS.split(",") if o.strip())
+
+    @property
+    def telegram_enabled(self) -> bool:
+        return bool(self.TELEGRAM_BOT_TOKEN)
+
+    @property
+    def uses_dev_secret(self) -> bool:
+        return self.SESSION_SECRET == DEV_SESSION_SECRET

@@ -1,0 +1,112 @@
+"""The channels gateway: `create_app(settings)` builds it.
+
+    python -m gateway            (or: uvicorn gateway.app.main:app)
+
+Routes: `/` demo page with the widget, `/widget.js` and `/widget.css` (also under /static/),
+`POST /api/session`, the `/ws` WebSocket, `POST /telegram/webhook` (webhook mode), `/health`,
+`/health/ready` (Rasa reachable), `/metrics`."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, Optional
+
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse, Response
+
+from gateway.app.config import Settings
+from gateway.app.limits import RateLimiter
+from gateway.app.metrics import Metrics
+from gateway.app.rasa_client import RasaClient
+from gateway.app.security import SecurityHeadersMiddleware
+from gateway.app.telegram import routes as telegram_routes
+from gateway.app.web import routes as web_routes
+from gateway.app.web import ws as web_ws
+from gateway.app.web.sessions import SessionRegistry, SessionTokens
+
+logger = logging.getLogger("sanad.gateway")
+
+
+def quiet_http_logs() -> None:
+    """httpx logs every request URL at INFO: Telegram's URLs contain the bot token."""
+    for name in ("httpx", "httpcore", "telegram.ext.Updater", "telegram.request"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def create_app(settings: Optional[Settings] = None, *, rasa: Optional[Any] = None) -> FastAPI:
+    """`rasa` replaces the Rasa client (tests); by default one is made from the settings."""
+    settings = settings or Settings()
+    quiet_http_logs()
+    metrics = Metrics()
+    rasa_client = rasa or RasaClient(settings.RASA_URL, settings.RASA_TIMEOUT_SECONDS, settings.RASA_TOKEN)
+    telegram = None
+    if settings.telegram_enabled:
+        from gateway.app.telegram.bot import TelegramChannel
+
+        telegram = TelegramChannel(settings, rasa_client, metrics)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.uses_dev_secret:
+            logger.warning("the development session secret is in use: set SANAD_GATEWAY_SESSION_SECRET "
+                           "outside development")
+        if telegram is not None:
+            await telegram.start()
+        try:
+            yield
+        finally:
+            if telegram is not None:
+                await telegram.stop()
+            for task in list(app.state.tasks):
+                task.cancel()
+            if rasa is None:
+                await rasa_client.aclose()
+
+    app = FastAPI(title="Sanad channels gateway", version="1.0.0", lifespan=lifespan,
+                  docs_url=None, redoc_url=None)
+    app.state.settings = settings
+    app.state.metrics = metrics
+    app.state.rasa = rasa_client
+    app.state.telegram = telegram
+    app.state.tokens = SessionTokens(settings.SESSION_SECRET, settings.SESSION_MAX_AGE_SECONDS)
+    app.state.sessions = SessionRegistry()
+    app.state.tasks: set[asyncio.Task] = set()
+    app.state.session_limiter = RateLimiter(settings.RATE_SESSION_MESSAGES,
+                                            settings.RATE_SESSION_WINDOW_SECONDS)
+    app.state.ip_limiter = RateLimiter(settings.RATE_IP_MESSAGES, settings.RATE_IP_WINDOW_SECONDS)
+    app.state.session_ip_limiter = RateLimiter(settings.RATE_IP_SESSIONS, settings.RATE_IP_WINDOW_SECONDS)
+
+    app.add_middleware(CORSMiddleware, allow_origins=list(settings.allowed_origins), allow_credentials=False,
+                       allow_methods=["GET", "POST"], allow_headers=["Content-Type"], max_age=600)
+    app.add_middleware(SecurityHeadersMiddleware, allowed_origins=settings.allowed_origins)
+
+    @app.get("/health", tags=["health"])
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/health/ready", tags=["health"])
+    async def ready(request: Request) -> JSONResponse:
+        up = await request.app.state.rasa.ready()
+        return JSONResponse({"status": "ok" if up else "rasa_unreachable",
+                             "telegram": settings.TELEGRAM_MODE if telegram else "off"},
+                            status_code=200 if up else 503)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics_route() -> Response:
+        return Response(metrics.render(), media_type="text/plain; version=0.0.4")
+
+    app.include_router(web_routes.router)
+    app.include_router(web_ws.router)
+    app.include_router(telegram_routes.router)
+    return app
+
+
+def __getattr__(name: str) -> Any:  # `uvicorn gateway.app.main:app`: built on first use only
+    if name == "app":
+        global app
+        app = create_app()
+        return app
+    raise AttributeError(name)

@@ -1,0 +1,113 @@
+"""The gateway's own sentences (not the assistant's): what a citizen reads when the gateway
+itself answers, in French, Arabic and English. Darija reply languages fall back to Arabic,
+anything else to French."""
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+LANGS = ("fr", "ar", "en")
+LANG_NAMES = {"fr": "Français", "ar": "العربية", "en": "English"}
+
+MESSAGES: dict[str, dict[str, str]] = {
+    "too_long": {
+        "fr": "Votre message est trop long ({length} caractères). Écrivez-le en {max} caractères au plus.",
+        "ar": "رسالتك طويلة جدا ({length} حرفا). اكتبها في {max} حرف على الأكثر.",
+        "en": "Your message is too long ({length} characters). Please keep it under {max} characters.",
+    },
+    "too_fast": {
+        "fr": "Vous envoyez beaucoup de messages à la suite. "
+              "Merci de patienter {seconds} secondes avant de réessayer.",
+        "ar": "أرسلت رسائل كثيرة متتالية. يرجى الانتظار {seconds} ثانية قبل المحاولة من جديد.",
+        "en": "You are sending many messages in a row. Please wait {seconds} seconds before trying again.",
+    },
+    "unavailable": {
+        "fr": "Sanad est momentanément indisponible. "
+              "Votre message est gardé et sera envoyé dès que le service reviendra.",
+        "ar": "سند غير متاح مؤقتا. رسالتك محفوظة وسترسل فور عودة الخدمة.",
+        "en": "Sanad is temporarily unavailable. "
+              "Your message is kept and will be sent as soon as the service is back.",
+    },
+    "unavailable_gave_up": {
+        "fr": "Sanad est toujours indisponible. Merci de renvoyer votre question un peu plus tard.",
+        "ar": "ما زال سند غير متاح. يرجى إعادة إرسال سؤالك لاحقا.",
+        "en": "Sanad is still unavailable. Please send your question again a little later.",
+    },
+    "not_text": {
+        "fr": "Je ne lis que les messages écrits. Merci de taper votre question.",
+        "ar": "لا أقرأ إلا الرسائل المكتوبة. يرجى كتابة سؤالك.",
+        "en": "I can only read written messages. Please type your question.",
+    },
+    "empty": {
+        "fr": "Votre message est vide. Tapez votre question.",
+        "ar": "رسالتك فارغة. اكتب سؤالك.",
+        "en": "Your message is empty. Please type your question.",
+    },
+    "bad_session": {
+        "fr": "Votre session a expiré. Une nouvelle conversation commence.",
+        "ar": "انتهت صلاحية جلستك. تبدأ محادثة جديدة.",
+        "en": "Your session has expired. A new conversation starts.",
+    },
+    "contact_button": {
+        "fr": "📱 Partager mon numéro",
+        "ar": "📱 مشاركة رقم هاتفي",
+        "en": "📱 Share my phone number",
+    },
+    "contact_prompt": {
+        "fr": "Vous pouvez aussi partager votre numéro de téléphone avec le bouton ci-dessous.",
+        "ar": "يمكنك أيضا مشاركة رقم هاتفك عبر الزر أدناه.",
+        "en": "You can also share your phone number with the button below.",
+    },
+    "contact_refused": {
+        "fr": "Je ne peux accepter que votre propre numéro, partagé avec le bouton « Partager mon numéro ».",
+        "ar": "لا يمكنني قبول إلا رقمك أنت، عبر زر «مشاركة رقم هاتفي».",
+        "en": "I can only accept your own number, shared with the “Share my phone number” button.",
+    },
+    "contact_received": {
+        "fr": "Merci, numéro reçu.",
+        "ar": "شكرا، تم استلام الرقم.",
+        "en": "Thank you, number received.",
+    },
+    "lang_prompt": {
+        "fr": "Dans quelle langue voulez-vous les réponses ?",
+        "ar": "بأي لغة تريد الأجوبة؟",
+        "en": "Which language do you want the answers in?",
+    },
+    "lang_set": {
+        "fr": "C'est noté : je vous réponds en français.",
+        "ar": "تم: سأجيبك بالعربية.",
+        "en": "Noted: I will answer in English.",
+    },
+    "button_expired": {
+        "fr": "Ce choix n'est plus disponible. Posez à nouveau votre question.",
+        "ar": "هذا الاختيار لم يعد متاحا. اطرح سؤالك من جديد.",
+        "en": "This choice is no longer available. Please ask your question again.",
+    },
+    "sources": {
+        "fr": "Sources",
+        "ar": "المصادر",
+        "en": "Sources",
+    },
+}
+
+_ARABIC = re.compile(r"[\u0600-\u06FF\u0750-\u077F\u08A0-\u08FF\uFB50-\uFDFF\uFE70-\uFEFF]")
+
+
+def ui_lang(code: Optional[str]) -> str:
+    """The gateway sentence language for a reply language or a client language code
+    (`ar-MA`, `ary`, `en-GB`...)."""
+    base = (code or "").lower().replace("_", "-").split("-")[0]
+    if base in ("ar", "ary", "arq"):
+        return "ar"
+    if base == "en":
+        return "en"
+    return "fr"
+
+
+def guess_lang(text: str) -> Optional[str]:
+    """Arabic script -> "ar"; otherwise unknown (None)."""
+    return "ar" if _ARABIC.search(text or "") else None
+
+
+def say(key: str, lang: Optional[str], **values: object) -> str:
+    return MESSAGES[key][ui_lang(lang)].format(**values)

@@ -1,0 +1,148 @@
+"""Rasa's REST channel, as the gateway uses it: one POST per citizen message, the replies
+gathered into one `BotTurn` (texts, buttons, and the `custom.sanad` block the actions attach).
+
+Failures are sorted by what they mean for the citizen's message:
+- `RasaUnavailable(delivered=False)`: Rasa never got it (connection refused, 502/503): the
+  channel keeps the message and sends it again later; nothing is lost, nothing is doubled.
+- `RasaUnavailable(delivered=True)`: Rasa may have processed it (timeout while waiting for the
+  answer, internal error): sending it again could make Rasa see it twice, so the channel asks
+  the citizen to ask again later instead."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import httpx
+
+logger = logging.getLogger("sanad.gateway.rasa")
+
+
+class RasaUnavailable(Exception):
+    def __init__(self, reason: str, delivered: bool) -> None:
+        super().__init__(reason)
+        self.reason, self.delivered = reason, delivered
+
+
+@dataclass
+class Button:
+    title: str
+    payload: str
+
+    def as_json(self) -> dict[str, str]:
+        return {"title": self.title, "payload": self.payload}
+
+
+@dataclass
+class BotMessage:
+    text: str
+    buttons: list[Button] = field(default_factory=list)
+    kind: str = "text"  # "text", or "source" for an answer's source line
+
+    def as_json(self) -> dict[str, Any]:
+        return {"text": self.text, "buttons": [b.as_json() for b in self.buttons], "kind": self.kind}
+
+
+@dataclass
+class BotTurn:
+    messages: list[BotMessage]
+    sanad: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def lang(self) -> Optional[str]:
+        return self.sanad.get("lang")
+
+    @property
+    def decision(self) -> Optional[str]:
+        return self.sanad.get("decision")
+
+    @property
+    def accept_contact(self) -> bool:
+        return bool(self.sanad.get("accept_contact"))
+
+    @property
+    def sources(self) -> list[dict[str, Any]]:
+        return [s for s in self.sanad.get("sources") or [] if isinstance(s, dict) and s.get("title")]
+
+    def public_sanad(self) -> dict[str, Any]:
+        """What a channel client may see of the `sanad` block."""
+        keep = ("decision", "lang", "topic", "offered", "fund", "reviewed", "accept_contact")
+        block = {k: self.sanad[k] for k in keep if k in self.sanad}
+        block["sources"] = [{k: s.get(k) for k in ("title", "publisher", "date", "url", "official")}
+                            for s in self.sources]
+        return block
+
+
+def parse_replies(replies: Any) -> BotTurn:
+    """Rasa's list of replies -> one turn. The REST channel splits a text on blank lines, so an
+    answer's source line (written last by the FAQ action) arrives as the last text."""
+    if not isinstance(replies, list):
+        raise ValueError("Rasa's answer is not a list")
+    messages: list[BotMessage] = []
+    sanad: dict[str, Any] = {}
+    for reply in replies:
+        if not isinstance(reply, dict):
+            continue
+        custom = reply.get("custom")
+        if isinstance(custom, dict) and isinstance(custom.get("sanad"), dict):
+            sanad.update(custom["sanad"])
+        text = reply.get("text")
+        buttons = [Button(str(b.get("title", "")), str(b.get("payload", "")))
+                   for b in reply.get("buttons") or [] if isinstance(b, dict) and b.get("payload")]
+        if isinstance(text, str) and text.strip():
+            messages.append(BotMessage(text.strip(), buttons))
+        elif buttons and messages:
+            messages[-1].buttons.extend(buttons)
+    turn = BotTurn(messages, sanad)
+    texts = [m for m in messages if not m.buttons]
+    last_is_plain = bool(texts) and texts[-1] is messages[-1]
+    if turn.decision == "answer" and turn.sources and len(messages) >= 2 and last_is_plain:
+        messages[-1].kind = "source"
+    return turn
+
+
+class RasaClient:
+    def __init__(self, base_url: str, timeout: float = 30.0, token: Optional[str] = None,
+                 transport: Optional[httpx.AsyncBaseTransport] = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self._client = httpx.AsyncClient(
+            base_url=self.base_url, transport=transport, trust_env=False,  # an internal service: no proxy
+            timeout=httpx.Timeout(timeout, connect=min(5.0, timeout)),
+            limits=httpx.Limits(max_connections=50, max_keepalive_connections=10),
+        )
+
+    async def send(self, sender: str, text: str, metadata: dict[str, Any]) -> BotTurn:
+        body = {"sender": sender, "message": text, "metadata": metadata}
+        try:
+            response = await self._client.post("/webhooks/rest/webhook", json=body)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as error:
+            logger.warning("Rasa unreachable (%s)", type(error).__name__)
+            raise RasaUnavailable("unreachable", delivered=False) from error
+        except httpx.HTTPError as error:  # read timeout, connection lost after sending...
+            logger.warning("Rasa did not answer (%s)", type(error).__name__)
+            raise RasaUnavailable("no answer", delivered=True) from error
+        if response.status_code in (502, 503):  # a proxy in front of Rasa: Rasa never saw it
+            raise RasaUnavailable(f"HTTP {response.status_code}", delivered=False)
+        if response.status_code >= 400:
+            logger.warning("Rasa answered HTTP %s", response.status_code)
+            raise RasaUnavailable(f"HTTP {response.status_code}", delivered=True)
+        try:
+            return parse_replies(response.json())
+        except ValueError as error:
+            logger.warning("Rasa's answer could not be read")
+            raise RasaUnavailable("unreadable answer", delivered=True) from error
+
+    async def ready(self) -> bool:
+        """Rasa answers; with the API token set, its HTTP API accepts the token (model loaded)."""
+        try:
+            if self.token:
+                response = await self._client.get("/status", params={"token": self.token}, timeout=3.0)
+            else:
+                response = await self._client.get("/", timeout=3.0)
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200
+
+    async def aclose(self) -> None:
+        await self._client.aclose()

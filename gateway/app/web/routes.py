@@ -1,0 +1,98 @@
+"""HTTP routes of the web chat: session issuing, the widget's assets, the demo page."""
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Optional
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel, Field
+
+from gateway.app.config import FUNDS
+from gateway.app.messages import say
+from gateway.app.security import client_ip, origin_allowed
+
+STATIC = Path(__file__).parent / "static"
+router = APIRouter()
+
+
+class SessionRequest(BaseModel):
+    fund: Optional[str] = Field(default=None, max_length=32)
+    token: Optional[str] = Field(default=None, max_length=512)
+    lang: Optional[str] = Field(default=None, max_length=16)
+
+
+@router.post("/api/session", tags=["web"], summary="Issue a web chat session, or renew a valid one")
+async def session(body: SessionRequest, request: Request) -> JSONResponse:
+    """With a valid token: the same session, with a fresh token (sliding expiry). With a
+    tampered or expired token: 401, the widget then asks for a new session. Without a token: a
+    new session for the fund (the deployment's default fund when none or an unknown one is given)."""
+    state = request.app.state
+    if not origin_allowed(request, state.settings.allowed_origins):
+        return JSONResponse({"code": "forbidden_origin"}, status_code=403)
+    if body.token is not None:
+        claims = state.tokens.verify(body.token)
+        if claims is None:
+            return JSONResponse({"code": "bad_session", "text": say("bad_session", body.lang)},
+                                status_code=401)
+        claims, token = state.tokens.issue(claims.fund, claims.session_id)
+        return JSONResponse({"session_id": claims.session_id, "fund": claims.fund, "token": token,
+                             "new": False})
+    verdict = state.session_ip_limiter.hit(client_ip(request, state.settings.TRUST_PROXY_HEADERS))
+    if not verdict.allowed:
+        text = say("too_fast", body.lang, seconds=verdict.retry_seconds)
+        return JSONResponse({"code": "too_fast", "text": text, "retry_after": verdict.retry_seconds},
+                            status_code=429, headers={"Retry-After": str(verdict.retry_seconds)})
+    fund = body.fund if body.fund in FUNDS else state.settings.FUND
+    claims, token = state.tokens.issue(fund)
+    state.metrics.sessions.inc()
+    return JSONResponse({"session_id": claims.session_id, "fund": claims.fund, "token": token, "new": True})
+
+
+def _asset(name: str, media_type: str) -> FileResponse:
+    # Fund sites load these from another origin: say so explicitly (Cross-Origin-Resource-Policy).
+    return FileResponse(STATIC / name, media_type=media_type,
+                        headers={"Cache-Control": "public, max-age=300",
+                                 "Cross-Origin-Resource-Policy": "cross-origin"})
+
+
+@router.get("/widget.js", include_in_schema=False)
+@router.get("/static/widget.js", include_in_schema=False)
+async def widget_js() -> FileResponse:
+    return _asset("widget.js", "text/javascript; charset=utf-8")
+
+
+@router.get("/widget.css", include_in_schema=False)
+@router.get("/static/widget.css", include_in_schema=False)
+async def widget_css() -> FileResponse:
+    return _asset("widget.css", "text/css; charset=utf-8")
+
+
+@router.get("/static/demo.css", include_in_schema=False)
+async def demo_css() -> FileResponse:
+    return _asset("demo.css", "text/css; charset=utf-8")
+
+
+DEMO_FUNDS = {
+    "cnss_ma": {"name": "CNSS", "long": "Caisse Nationale de Sécurité Sociale (Maroc)",
+                "tagline": "Travailleurs non salariés (TNS) et AMO", "country": "Maroc"},
+    "casnos_dz": {"name": "CASNOS", "long": "Caisse Nationale de Sécurité Sociale des Non-Salariés (Algérie)",
+                  "tagline": "Affiliation, cotisations, prestations des non-salariés", "country": "Algérie"},
+}
+
+
+@router.get("/favicon.ico", include_in_schema=False)
+async def favicon() -> Response:
+    return Response(status_code=204)
+
+
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)
+async def demo_page(request: Request, fund: Optional[str] = None) -> HTMLResponse:
+    """A mock fund page with the widget, as a fund would embed it."""
+    fund = fund if fund in FUNDS else request.app.state.settings.FUND
+    page = (STATIC / "demo.html").read_text(encoding="utf-8")
+    info = DEMO_FUNDS[fund]
+    for key, value in {"fund": fund, **info}.items():
+        page = page.replace("{{" + key + "}}", html.escape(value))
+    return HTMLResponse(page)

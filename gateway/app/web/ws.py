@@ -1,0 +1,218 @@
+"""The web chat's WebSocket: `/ws`.
+
+Protocol (JSON text frames):
+
+  client -> {"type": "hello", "token": T}                      first frame, within 10 s
+  server -> {"type": "welcome", "session_id", "fund", "max_chars"}
+            or {"type": "error", "code": "bad_session", "text"} and close 4401
+  client -> {"type": "message", "client_id": C, "text": S, "lang": "fr"|"ar"|"en"|null, "button": bool}
+  server -> {"type": "received", "client_id": C}                 accepted, being answered
+            {"type": "typing", "on": true}
+            {"type": "bot", "client_id": C, "turn": {"messages": [...], "sanad": {...}}}
+            {"type": "rejected", "client_id": C, "code", "text", "retry_after"?}
+                 code: too_long | too_fast | empty | not_text | unavailable_gave_up
+            {"type": "retry", "client_id": C, "code": "unavailable", "text", "retry_after"}
+                 Rasa is unreachable: keep it, send it again later
+  client -> {"type": "ping"}   server -> {"type": "pong"}
+
+Exactly once: the widget keeps every message until it gets its `bot` or `rejected` event and
+sends the unanswered ones again on reconnection; the gateway answers a client id it already
+knows from memory (replayed, `"replay": true`) or not at all while it is being answered, so Rasa
+sees each message once. A `retry` means Rasa never got it."""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from typing import Any, Optional
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+
+from gateway.app.limits import check_text
+from gateway.app.messages import LANGS, guess_lang, say, ui_lang
+from gateway.app.rasa_client import RasaUnavailable
+from gateway.app.security import client_ip, origin_allowed
+from gateway.app.web.sessions import CLIENT_ID, WebSession
+
+logger = logging.getLogger("sanad.gateway.web")
+router = APIRouter()
+
+HELLO_TIMEOUT = 10.0
+RETRY_AFTER = 3  # seconds before the widget sends a message again when Rasa is unreachable
+
+
+@router.websocket("/ws")
+async def chat(ws: WebSocket) -> None:
+    state = ws.app.state
+    settings = state.settings
+    if not origin_allowed(ws, settings.allowed_origins):
+        await ws.close(code=4403)  # before accept: the handshake is refused (HTTP 403)
+        return
+    await ws.accept()
+    ip = client_ip(ws, settings.TRUST_PROXY_HEADERS)
+    try:
+        session = await _hello(ws)
+        if session is None:
+            return
+        session.connections.add(ws)
+        try:
+            await _receive_loop(ws, session, ip)
+        finally:
+            session.connections.discard(ws)
+            session.last_seen = time.monotonic()
+    except WebSocketDisconnect:
+        pass
+
+
+async def _hello(ws: WebSocket) -> Optional[WebSession]:
+    state = ws.app.state
+    try:
+        frame = await asyncio.wait_for(ws.receive(), HELLO_TIMEOUT)
+    except asyncio.TimeoutError:
+        await ws.close(code=4408)
+        return None
+    if frame["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(frame.get("code", 1000))
+    data = _json(frame.get("text"))
+    lang = ui_lang(data.get("lang")) if data else None
+    claims = state.tokens.verify(data.get("token")) if data and data.get("type") == "hello" else None
+    if claims is None:
+        await ws.send_json({"type": "error", "code": "bad_session", "text": say("bad_session", lang)})
+        await ws.close(code=4401)
+        return None
+    session = state.sessions.get(claims)
+    await ws.send_json({"type": "welcome", "session_id": claims.session_id, "fund": claims.fund,
+                        "max_chars": state.settings.MAX_MESSAGE_CHARS})
+    return session
+
+
+async def _receive_loop(ws: WebSocket, session: WebSession, ip: str) -> None:
+    state = ws.app.state
+    while True:
+        frame = await ws.receive()
+        if frame["type"] == "websocket.disconnect":
+            return
+        lang = session.reply_lang
+        if frame.get("bytes") is not None:
+            state.metrics.messages.labels("web", "not_text").inc()
+            await ws.send_json({"type": "rejected", "client_id": None, "code": "not_text",
+                                "text": say("not_text", lang)})
+            continue
+        raw = frame.get("text") or ""
+        if len(raw) > 8 * state.settings.MAX_MESSAGE_CHARS + 4096:  # JSON far beyond the text cap
+            data = None
+            too_big = True
+        else:
+            data, too_big = _json(raw), False
+        if data is None:
+            code = "too_long" if too_big else "not_text"
+            state.metrics.messages.labels("web", code).inc()
+            text = say(code, lang, length=len(raw), max=state.settings.MAX_MESSAGE_CHARS)
+            await ws.send_json({"type": "rejected", "client_id": None, "code": code, "text": text})
+            continue
+        kind = data.get("type")
+        if kind == "ping":
+            await ws.send_json({"type": "pong"})
+        elif kind == "message":
+            await _on_message(ws, session, data, ip)
+        else:
+            await ws.send_json({"type": "rejected", "client_id": None, "code": "not_text",
+                                "text": say("not_text", lang)})
+
+
+async def _on_message(ws: WebSocket, session: WebSession, data: dict[str, Any], ip: str) -> None:
+    state = ws.app.state
+    settings = state.settings
+    client_id = data.get("client_id")
+    if not isinstance(client_id, str) or not CLIENT_ID.match(client_id):
+        await ws.send_json({"type": "rejected", "client_id": None, "code": "not_text",
+                            "text": say("not_text", session.reply_lang)})
+        return
+    if client_id in session.outcomes:  # seen before: never to Rasa twice
+        event = session.outcomes[client_id]
+        await ws.send_json({**event, "replay": True} if event
+                           else {"type": "received", "client_id": client_id})
+        return
+    chosen = data.get("lang") if data.get("lang") in LANGS else None
+    raw = data.get("text")
+    text, reason = check_text(raw, settings.MAX_MESSAGE_CHARS)
+    notice_lang = chosen or session.reply_lang or (guess_lang(raw) if isinstance(raw, str) else None)
+    if reason:
+        length = len(raw) if isinstance(raw, str) else 0
+        await _reject(ws, session, client_id, reason,
+                      say(reason, notice_lang, length=length, max=settings.MAX_MESSAGE_CHARS))
+        return
+    if client_id not in session.rate_exempt:
+        for verdict in (state.session_limiter.hit(session.claims.session_id), state.ip_limiter.hit(ip)):
+            if not verdict.allowed:
+                await _reject(ws, session, client_id, "too_fast",
+                              say("too_fast", notice_lang, seconds=verdict.retry_seconds),
+                              retry_after=verdict.retry_seconds)
+                return
+    if data.get("button") is True and text.startswith("/"):
+        message = text  # a quick-reply payload, sent back as Rasa gave it
+    else:
+        message = text.lstrip("/").strip() or text  # typed text never reaches Rasa as an intent
+    session.remember(client_id, None)
+    await ws.send_json({"type": "received", "client_id": client_id})
+    task = asyncio.create_task(_answer(ws, session, client_id, message, chosen, notice_lang))
+    state.tasks.add(task)
+    task.add_done_callback(state.tasks.discard)
+
+
+async def _reject(ws: WebSocket, session: WebSession, client_id: str, code: str, text: str,
+                  **extra: Any) -> None:
+    ws.app.state.metrics.messages.labels("web", code).inc()
+    event = {"type": "rejected", "client_id": client_id, "code": code, "text": text, **extra}
+    session.remember(client_id, event)
+    await ws.send_json(event)
+
+
+async def _answer(ws: WebSocket, session: WebSession, client_id: str, message: str,
+                  chosen: Optional[str], notice_lang: Optional[str]) -> None:
+    state = ws.app.state
+    metadata = {"fund": session.claims.fund, "channel": "web"}
+    if chosen:
+        metadata["lang"] = chosen
+    async with session.lock:  # one message of a session at a time, in order
+        await session.broadcast({"type": "typing", "on": True})
+        started = time.monotonic()
+        try:
+            turn = await state.rasa.send(session.conversation_id, message, metadata)
+        except RasaUnavailable as error:
+            state.metrics.rasa_errors.labels("web", str(error.delivered).lower()).inc()
+            if not error.delivered:
+                session.forget(client_id)  # Rasa never saw it: the widget sends it again
+                session.rate_exempt.add(client_id)
+                state.metrics.messages.labels("web", "retry").inc()
+                await session.broadcast({"type": "retry", "client_id": client_id, "code": "unavailable",
+                                         "text": say("unavailable", notice_lang), "retry_after": RETRY_AFTER})
+                return
+            event = {"type": "rejected", "client_id": client_id, "code": "unavailable_gave_up",
+                     "text": say("unavailable_gave_up", notice_lang)}
+            state.metrics.messages.labels("web", "unavailable_gave_up").inc()
+        except Exception as error:  # a bug: never a loop of retries, never the text in the log
+            logger.error("unexpected error while answering a web message: %s", type(error).__name__)
+            event = {"type": "rejected", "client_id": client_id, "code": "unavailable_gave_up",
+                     "text": say("unavailable_gave_up", notice_lang)}
+        else:
+            state.metrics.rasa_latency.labels("web").observe(time.monotonic() - started)
+            state.metrics.messages.labels("web", "answered").inc()
+            session.reply_lang = turn.lang or session.reply_lang
+            event = {"type": "bot", "client_id": client_id,
+                     "turn": {"messages": [m.as_json() for m in turn.messages], "sanad": turn.public_sanad()}}
+        session.remember(client_id, event)
+        if ws not in session.connections:  # the sender's connection went away meanwhile
+            session.last_seen = time.monotonic()
+        await session.broadcast(event)
+
+
+def _json(raw: Optional[str]) -> Optional[dict[str, Any]]:
+    if not raw:
+        return None
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None

@@ -1,0 +1,355 @@
+"""The web chat widget in real headless Chromium (Debian's, driven by Playwright), on the demo
+page of a real gateway server, in front of the real trained assistant.
+
+Covers: French and Arabic FAQ answers (right-to-left, sources as links), a clarification button,
+the conversation surviving a reload, a message sent while the connection is cut delivered exactly
+once, the language switch, keyboard-only use, embedding from an allowed (and a refused) fund
+site, and an axe-core audit. Screenshots at 360 px go to docs/."""
+from __future__ import annotations
+
+import re
+import threading
+import time
+from typing import Iterator
+
+import pytest
+import uvicorn
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+from starlette.applications import Starlette
+from starlette.responses import HTMLResponse
+from starlette.routing import Route
+
+from tests.gateway.conftest import (CHROMIUM, TEST_SECRET, GatewayServer, RasaProcesses, free_port,
+                                    make_settings)
+
+PHONE = {"width": 360, "height": 740}
+DESKTOP = {"width": 1280, "height": 860}
+ARABIC = re.compile(r"[\u0600-\u06FF]")
+ANSWER_TIMEOUT = 30_000
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, headless. Started and stopped with this module (not pytest-playwright's
+    session-wide instance: the sync API keeps its event loop marked as running, which breaks the
+    asyncio tests that would run after it)."""
+    if CHROMIUM is None:
+        pytest.skip("needs Debian's chromium (`make system-packages`)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def gateway(rasa: RasaProcesses) -> Iterator[GatewayServer]:
+    server = GatewayServer(lambda: make_settings(RASA_URL=rasa.url)).start()
+    yield server
+    server.stop()
+
+
+def new_page(browser: Browser, viewport: dict, **options) -> Page:
+    context = browser.new_context(viewport=viewport, locale="fr-FR", **options)
+    page = context.new_page()
+    page.errors = []  # type: ignore[attr-defined]
+    page.on("pageerror", lambda error: page.errors.append(str(error)))  # type: ignore[attr-defined]
+    return page
+
+
+@pytest.fixture
+def phone(browser: Browser) -> Iterator[Page]:
+    page = new_page(browser, PHONE)
+    yield page
+    errors = page.errors  # type: ignore[attr-defined]
+    page.context.close()
+    assert not errors, errors
+
+
+@pytest.fixture
+def desktop(browser: Browser) -> Iterator[Page]:
+    page = new_page(browser, DESKTOP)
+    yield page
+    errors = page.errors  # type: ignore[attr-defined]
+    page.context.close()
+    assert not errors, errors
+
+
+def open_widget(page: Page, url: str) -> None:
+    page.goto(url)
+    page.get_by_role("button", name="Ouvrir l'assistant Sanad").click()
+    expect(page.locator(".sanad-panel")).to_be_visible()
+
+
+def ask(page: Page, text: str):
+    """Type and send a question; the assistant's answer to it (a locator)."""
+    before = page.locator(".sanad-bot").count()
+    page.locator("#sanad-input").fill(text)
+    page.locator("#sanad-input").press("Enter")
+    answer = page.locator(".sanad-bot").nth(before)
+    answer.wait_for(timeout=ANSWER_TIMEOUT)
+    return answer
+
+
+def stored(page: Page, gateway: GatewayServer, name: str):
+    key = f"sanad:{gateway.url}:cnss_ma:{name}"
+    return page.evaluate("key => JSON.parse(localStorage.getItem(key))", key)
+
+
+def session_id(page: Page, gateway: GatewayServer) -> str:
+    from gateway.app.web.sessions import SessionTokens
+
+    claims = SessionTokens(TEST_SECRET, 3600).verify(stored(page, gateway, "token"))
+    assert claims is not None
+    return claims.session_id
+
+
+def assert_no_serious_violations(page: Page) -> None:
+    results = Axe().run(page)
+    bad = [v for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+    assert not bad, [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3]) for v in bad]
+
+
+def test_french_faq_answer_with_its_sources(phone: Page, gateway: GatewayServer, docs_dir):
+    open_widget(phone, gateway.url)
+    answer = ask(phone, "Quel est le délai de stage pour l'AMO ?")
+    expect(answer).to_have_attribute("data-decision", "answer")
+    expect(answer).to_have_attribute("lang", "fr")
+    expect(phone.locator(".sanad-panel")).to_have_attribute("dir", "ltr")
+    link = answer.locator(".sanad-sources a")
+    expect(link).to_have_attribute("href", "https://www.cnss.ma/fr/faq-page/45")
+    expect(link).to_have_attribute("rel", "noopener noreferrer")
+    expect(answer.locator(".sanad-sources")).to_contain_text("libe.ma")  # a source without URL: its title
+    expect(answer.locator(".sanad-reviewed")).to_contain_text("Fiche vérifiée le")
+    expect(answer.locator("p.sanad-text", has_text="Source :")).to_have_count(0)  # not twice
+    expect(phone.locator(".sanad-typing")).to_be_hidden()
+    expect(phone.locator(".sanad-user").last).to_have_attribute("data-state", "sent")
+    phone.wait_for_timeout(150)
+    phone.screenshot(path=str(docs_dir / "widget-fr.png"))
+
+
+def test_arabic_faq_is_right_to_left_with_its_source(phone: Page, gateway: GatewayServer, docs_dir):
+    open_widget(phone, gateway.url)
+    answer = ask(phone, "ما هي مدة التدريب")
+    expect(answer).to_have_attribute("lang", "ar")
+    panel = phone.locator(".sanad-panel")
+    expect(panel).to_have_attribute("dir", "rtl")
+    assert panel.evaluate("e => getComputedStyle(e).direction") == "rtl"
+    assert ARABIC.search(answer.locator("p.sanad-text").first.inner_text())
+    for paragraph in answer.locator("p.sanad-text").all():  # mixed Arabic/French: each by its content
+        assert paragraph.get_attribute("dir") == "auto"
+    expect(answer.locator(".sanad-sources-title")).to_have_text("المصادر")
+    expect(answer.locator(".sanad-sources a")).to_have_attribute("href", "https://www.cnss.ma/fr/faq-page/45")
+    expect(phone.locator("#sanad-input")).to_have_attribute("placeholder", "اكتب سؤالك…")
+    # the French source title inside the Arabic answer keeps its own direction
+    assert answer.locator(".sanad-sources li").first.evaluate("e => getComputedStyle(e).direction") == "ltr"
+    phone.wait_for_timeout(150)
+    phone.screenshot(path=str(docs_dir / "widget-ar.png"))
+
+
+def test_clarification_buttons(phone: Page, gateway: GatewayServer, clarifying_message: str):
+    open_widget(phone, gateway.url)
+    question = ask(phone, clarifying_message)
+    expect(question).to_have_attribute("data-decision", "clarify")
+    choices = question.locator(".sanad-choices button")
+    assert choices.count() >= 2
+    title = choices.first.inner_text()
+    choices.first.focus()
+    phone.keyboard.press("Enter")
+    answer = phone.locator(".sanad-bot").nth(1)
+    answer.wait_for(timeout=ANSWER_TIMEOUT)
+    expect(answer).to_have_attribute("data-decision", "answer")
+    expect(phone.locator(".sanad-user").last).to_contain_text(title)
+    for choice in choices.all():
+        expect(choice).to_be_disabled()
+
+
+def test_conversation_survives_a_reload(phone: Page, gateway: GatewayServer, rasa: RasaProcesses):
+    open_widget(phone, gateway.url)
+    ask(phone, "ou payer la cnss ?")
+    token = stored(phone, gateway, "token")
+    texts = phone.locator(".sanad-msg").all_inner_texts()
+    phone.reload()
+    expect(phone.locator(".sanad-panel")).to_be_visible()  # still open
+    expect(phone.locator(".sanad-msg")).to_have_count(len(texts))
+    assert phone.locator(".sanad-msg").all_inner_texts() == texts
+    assert stored(phone, gateway, "token") == token
+    ask(phone, "comment contacter la CNSS ?")
+    texts = rasa.user_texts(f"web:{session_id(phone, gateway)}")
+    assert texts == ["ou payer la cnss ?", "comment contacter la CNSS ?"]
+
+
+def test_message_sent_while_the_gateway_is_down_is_delivered_once(phone: Page, gateway: GatewayServer,
+                                                                     rasa: RasaProcesses):
+    open_widget(phone, gateway.url)
+    ask(phone, "bonjour")
+    gateway.stop()  # the connection is cut for real: no server on the port
+    try:
+        phone.locator("#sanad-input").fill("comment contacter la CNSS ?")
+        phone.locator("#sanad-input").press("Enter")
+        pending = phone.locator(".sanad-user").last
+        expect(pending).to_have_attribute("data-state", "pending")
+        client_id = pending.get_attribute("data-client-id")
+        assert [item["client_id"] for item in stored(phone, gateway, "outbox")] == [client_id]
+        expect(phone.locator(".sanad-status")).to_contain_text("Connexion perdue", timeout=10_000)
+    finally:
+        gateway.start()  # a new gateway process: it remembers nothing of the session
+    answer = phone.locator(f'.sanad-bot[data-reply-to="{client_id}"]')
+    answer.wait_for(timeout=ANSWER_TIMEOUT)
+    expect(pending).to_have_attribute("data-state", "sent")
+    expect(phone.locator(".sanad-status")).to_be_hidden()
+    phone.wait_for_timeout(500)  # would a second copy come?
+    expect(phone.locator(".sanad-user", has_text="comment contacter la CNSS ?")).to_have_count(1)
+    expect(answer).to_have_count(1)
+    assert stored(phone, gateway, "outbox") == []
+    assert rasa.user_texts(f"web:{session_id(phone, gateway)}").count("comment contacter la CNSS ?") == 1
+
+
+def test_message_sent_offline_is_delivered_once_when_back_online(phone: Page, gateway: GatewayServer,
+                                                                   rasa: RasaProcesses):
+    open_widget(phone, gateway.url)
+    ask(phone, "bonjour")
+    phone.context.set_offline(True)
+    phone.locator("#sanad-input").fill("quels soins sont remboursés par l'AMO ?")
+    phone.locator("#sanad-input").press("Enter")
+    pending = phone.locator(".sanad-user").last
+    client_id = pending.get_attribute("data-client-id")
+    phone.wait_for_timeout(1500)
+    expect(pending).to_have_attribute("data-state", "pending")
+    phone.context.set_offline(False)
+    phone.locator(f'.sanad-bot[data-reply-to="{client_id}"]').wait_for(timeout=ANSWER_TIMEOUT)
+    phone.wait_for_timeout(500)
+    expect(phone.locator(f'.sanad-bot[data-reply-to="{client_id}"]')).to_have_count(1)
+    texts = rasa.user_texts(f"web:{session_id(phone, gateway)}")
+    assert texts.count("quels soins sont remboursés par l'AMO ?") == 1
+
+
+def test_language_switch(phone: Page, gateway: GatewayServer):
+    open_widget(phone, gateway.url)
+    english = phone.get_by_role("button", name="English")
+    english.click()
+    expect(english).to_have_attribute("aria-pressed", "true")
+    expect(phone.locator("#sanad-input")).to_have_attribute("placeholder", "Type your question…")
+    answer = ask(phone, "ou payer la cnss ?")  # asked in French, answered in the chosen language
+    expect(answer).to_have_attribute("lang", "en")
+    expect(answer.locator(".sanad-sources-title")).to_have_text("Sources")
+    phone.get_by_role("button", name="العربية").click()
+    expect(phone.locator(".sanad-panel")).to_have_attribute("dir", "rtl")
+    answer = ask(phone, "ou payer la cnss ?")
+    expect(answer).to_have_attribute("lang", "ar")
+    assert ARABIC.search(answer.locator("p.sanad-text").first.inner_text())
+
+
+def _focused(page: Page) -> str:
+    """What has the keyboard focus: "widget:<class or tag>" inside the widget, else "page:<tag>"."""
+    return page.evaluate("""() => {
+        const host = document.querySelector('[data-sanad-widget]');
+        const inner = host && host.shadowRoot && host.shadowRoot.activeElement;
+        if (inner) return 'widget:' + (inner.className || inner.tagName);
+        return 'page:' + document.activeElement.tagName;
+    }""")
+
+
+def test_keyboard_only_use(desktop: Page, gateway: GatewayServer):
+    desktop.goto(gateway.url)
+    for _ in range(30):  # Tab through the page until the launcher has the focus
+        desktop.keyboard.press("Tab")
+        if "sanad-launcher" in _focused(desktop):
+            break
+    assert "sanad-launcher" in _focused(desktop)
+    launcher = desktop.locator(".sanad-launcher")
+    assert launcher.evaluate("e => getComputedStyle(e).outlineStyle") == "solid"  # visible focus
+    desktop.keyboard.press("Enter")
+    expect(launcher).to_have_attribute("aria-expanded", "true")
+    assert "sanad-input" in _focused(desktop)
+    desktop.keyboard.type("ou payer la cnss ?")
+    desktop.keyboard.press("Enter")
+    desktop.locator(".sanad-bot").first.wait_for(timeout=ANSWER_TIMEOUT)
+    assert "sanad-input" in _focused(desktop)
+    desktop.keyboard.press("Shift+Tab")  # back into the conversation, still in the panel
+    assert _focused(desktop).startswith("widget:")
+    desktop.keyboard.press("Escape")
+    expect(desktop.locator(".sanad-panel")).to_be_hidden()
+    assert "sanad-launcher" in _focused(desktop)
+
+
+def test_accessibility_audit_has_no_serious_or_critical_violation(browser: Browser, gateway: GatewayServer,
+                                                                    clarifying_message: str):
+    for viewport in (PHONE, DESKTOP):
+        page = new_page(browser, viewport)
+        try:
+            page.goto(gateway.url)
+            assert_no_serious_violations(page)  # the page with the closed widget
+            page.get_by_role("button", name="Ouvrir l'assistant Sanad").click()
+            ask(page, "Quel est le délai de stage pour l'AMO ?")  # an answer with sources
+            ask(page, "ما هي مدة التدريب")  # right to left
+            ask(page, clarifying_message)  # a clarification with buttons
+            expect(page.locator(".sanad-choices button").first).to_be_visible()
+            assert_no_serious_violations(page)
+            assert not page.errors  # type: ignore[attr-defined]
+        finally:
+            page.context.close()
+
+
+# --- embedding on a fund site (another origin) ---------------------------------------------------
+
+class FundSite:
+    """A fund's own site on another origin, embedding the widget with one script tag."""
+
+    def __init__(self, gateway_url: str) -> None:
+        page = (f'<!doctype html><html lang="fr"><head><meta charset="utf-8"><title>Fonds</title></head>'
+                f'<body><main><h1>Site du fonds</h1></main>'
+                f'<script src="{gateway_url}/widget.js" data-fund="cnss_ma" defer></script></body></html>')
+        self.port = free_port()
+        app = Starlette(routes=[Route("/", lambda request: HTMLResponse(page))])
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> "FundSite":
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+def test_widget_embedded_on_an_allowed_fund_site(browser: Browser, rasa: RasaProcesses):
+    site_port = free_port()
+    allowed = f"http://localhost:{site_port}"  # another origin than the gateway's 127.0.0.1
+    gateway = GatewayServer(lambda: make_settings(RASA_URL=rasa.url, ALLOWED_ORIGINS=allowed)).start()
+    try:
+        with FundSite(gateway.url) as site:
+            page = new_page(browser, DESKTOP)
+            try:
+                page.goto(site.url.replace("127.0.0.1", "localhost"))  # an origin not allowed
+                page.get_by_role("button", name="Ouvrir l'assistant Sanad").click()
+                page.locator("#sanad-input").fill("bonjour")
+                page.locator("#sanad-input").press("Enter")
+                expect(page.locator(".sanad-status")).to_contain_text("Connexion perdue", timeout=10_000)
+                expect(page.locator(".sanad-bot")).to_have_count(0)
+            finally:
+                page.context.close()
+        site = FundSite(gateway.url)
+        site.port = site_port
+        site.server.config.port = site_port
+        with site:
+            page = new_page(browser, DESKTOP)
+            try:
+                page.goto(allowed)
+                page.get_by_role("button", name="Ouvrir l'assistant Sanad").click()
+                answer = ask(page, "ou payer la cnss ?")
+                expect(answer).to_have_attribute("data-decision", "answer")
+                assert not page.errors  # type: ignore[attr-defined]
+            finally:
+                page.context.close()
+    finally:
+        gateway.stop()
