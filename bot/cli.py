@@ -161,8 +161,10 @@ def cmd_eval(args) -> int:
 def cmd_calibrate(args) -> int:
     _quiet()
     from bot.calibration import calibrate
+    from bot.nlu.decision import DEFAULT_CALIBRATION
 
-    calibrate(folds=args.folds, records_file=Path(args.records) if args.records else None, reuse=args.reuse)
+    calibrate(folds=args.folds, records_file=Path(args.records) if args.records else None, reuse=args.reuse,
+              output=Path(args.output) if args.output else DEFAULT_CALIBRATION, wrong_penalty=args.wrong_penalty)
     return 0
 
 
@@ -232,6 +234,8 @@ def parser() -> argparse.ArgumentParser:
     cal.add_argument("--folds", type=int, default=4)
     cal.add_argument("--records", help="where to keep the cross-validated predictions")
     cal.add_argument("--reuse", action="store_true", help="reuse the stored predictions, only refit")
+    cal.add_argument("--wrong-penalty", type=float, help="cost of a wrong answer against +1 for a right one (default 1)")
+    cal.add_argument("--output", help="where to write the thresholds (default bot/calibration.yml)")
     cal.set_defaults(func=cmd_calibrate)
 
     run = sub.add_parser("run", help="run Sanad on this machine (embedded defaults)")

@@ -139,6 +139,8 @@ class ValidateBalanceForm(FormValidationAction):
         if outcome.ok:
             return {"otp_code": vault().put(outcome.data["token"], ttl=int(outcome.data.get("expires_in", 600))),
                     "balance_outcome": "verified"}
+        if outcome.kind == "invalid_code" and outcome.data.get("attempts_left") == 0:
+            return self._end("locked")  # the backend locks from the next call on
         if outcome.kind == "invalid_code":
             key = "wrong_phone" if value == CONTACT else "wrong_code"
             dispatcher.utter_message(text=replies.text(key, lang, left=outcome.data.get("attempts_left", "?")))

@@ -8,6 +8,7 @@ answer does not match the message (Rasa issue 9751) therefore does not produce a
 answer. Thresholds come from `sanad calibrate` (bot/calibration.yml), never from a guess."""
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -33,8 +34,9 @@ CLARIFY_INTENT = "nlu_fallback"  # Rasa's fallback intent name: the rules route 
 @dataclass(frozen=True)
 class Thresholds:
     intent_min: float = 0.5  # a direct (non-FAQ) intent or out_of_scope needs this probability
-    kb_floor: float = 0.80  # retrieval cosine at which a KB entry starts to count
-    kb_span: float = 0.08  # cosine range mapped onto [0, 1] above kb_floor
+    kb_floor: float = 0.80  # best retrieval cosine at which the KB starts to count at all
+    kb_span: float = 0.08  # cosine range above kb_floor over which the KB gains full weight
+    kb_temperature: float = 0.01  # how sharply the KB's topic distribution follows cosine gaps
     intent_weight: float = 0.5  # share of the classifier in the combined topic score
     answer: float = 0.55  # combined score needed to answer
     margin: float = 0.10  # lead over the runner-up needed to answer
@@ -75,15 +77,27 @@ def load_thresholds(path: Optional[str | Path] = None) -> Thresholds:
     return Thresholds(**{k: v for k, v in (data.get("thresholds") or {}).items() if k in known})
 
 
+def kb_distribution(kb_ranking: List[Dict[str, Any]], t: Thresholds) -> Dict[str, float]:
+    """The knowledge base's own belief over topics: a softmax of the entries' cosines (e5's
+    cosines bunch in a narrow band, so gaps matter more than levels), scaled down when even the
+    best entry is a poor match (below kb_floor it says nothing)."""
+    if not kb_ranking:
+        return {}
+    scores = {r["topic"]: float(r["score"]) for r in kb_ranking}
+    best = max(scores.values())
+    gate = min(1.0, max(0.0, (best - t.kb_floor) / t.kb_span))
+    weights = {topic: math.exp((score - best) / t.kb_temperature) for topic, score in scores.items()}
+    total = sum(weights.values())
+    return {topic: gate * w / total for topic, w in weights.items()}
+
+
 def combined_topic_scores(intent_ranking: List[Dict[str, Any]], kb_ranking: List[Dict[str, Any]],
                           t: Thresholds) -> List[Dict[str, Any]]:
     intent_p = {r["name"]: float(r["confidence"]) for r in intent_ranking}
-    kb = {r["topic"]: float(r["score"]) for r in kb_ranking}
-    scores = []
-    for topic in TOPICS:
-        kb_norm = min(1.0, max(0.0, (kb.get(topic, 0.0) - t.kb_floor) / t.kb_span)) if topic in kb else 0.0
-        value = t.intent_weight * intent_p.get(topic, 0.0) + (1 - t.intent_weight) * kb_norm
-        scores.append({"topic": topic, "score": round(value, 4)})
+    kb = kb_distribution(kb_ranking, t)
+    scores = [{"topic": topic, "score": round(t.intent_weight * intent_p.get(topic, 0.0)
+                                              + (1 - t.intent_weight) * kb.get(topic, 0.0), 4)}
+              for topic in TOPICS]
     return sorted(scores, key=lambda s: s["score"], reverse=True)
 
 
