@@ -51,7 +51,8 @@ class ActionAnswerFaq(Action):
             return [SlotSet("reply_lang", lang)]
         lang = turn.reply_lang(frozenset(entry.answer))
         if entry.is_current(today()):
-            text = f"{entry.answer_in(lang)}\n\n{source_line(entry, lang)}"
+            # One line break, not two: Rasa's channels split a text on blank lines into separate messages.
+            text = f"{entry.answer_in(lang)}\n{source_line(entry, lang)}"
         else:  # a time-limited measure past its end: never present it as current
             text = say("measure_ended", lang, date=entry.valid_until.isoformat(),
                        channels=fund.in_lang("official_channels", lang))

@@ -54,9 +54,12 @@ def run(fund: str, chat: bool = True, rasa_port: int = 5005) -> int:
     action_url = actions.health_url.rsplit("/", 1)[0] + "/webhook"
     rasa = services.rasa_server(model, action_url, port=rasa_port, token=token, log=logs / "rasa.log",
                                 SANAD_FUND=fund)
-    print("Starting the affiliate API, the action server and the Rasa server...", flush=True)
-    with services.running(backend, actions, rasa):
+    gateway = services.gateway_server(rasa.url, fund, token, port=int(os.environ.get("SANAD_GATEWAY_PORT", "8000")),
+                                      log=logs / "gateway.log")
+    print("Starting the affiliate API, the action server, the Rasa server and the gateway...", flush=True)
+    with services.running(backend, actions, rasa, gateway):
         print(f"Sanad is up for {fund}:\n"
+              f"  web chat demo {gateway.url}/  (the widget on a mock fund page)\n"
               f"  affiliate API {backend.url}/docs (demo affiliates: backend/README.md; SMS codes: var/sms-outbox/)\n"
               f"  REST channel  POST {rasa.url}/webhooks/rest/webhook  {{\"sender\": \"me\", \"message\": \"...\"}}\n"
               f"  Rasa HTTP API {rasa.url}/model/parse (token in SANAD_RASA_TOKEN or printed in var/logs)\n"
@@ -66,7 +69,7 @@ def run(fund: str, chat: bool = True, rasa_port: int = 5005) -> int:
             terminal_chat(rasa.url, fund)
         else:
             try:
-                while all(s.process.poll() is None for s in (backend, actions, rasa)):
+                while all(s.process.poll() is None for s in (backend, actions, rasa, gateway)):
                     time.sleep(1)
             except KeyboardInterrupt:
                 pass

@@ -122,6 +122,24 @@ def backend_server(port: Optional[int] = None, log: Optional[Path] = None, seed:
     return service
 
 
+def gateway_server(rasa_url: str, fund: str, token: str, port: Optional[int] = None,
+                   log: Optional[Path] = None, **env: str) -> Service:
+    """The channels gateway (web widget, Telegram when SANAD_GATEWAY_TELEGRAM_BOT_TOKEN is set)."""
+    port = port or free_port()
+    secret_file = paths.VAR / "gateway-session-secret"
+    if not secret_file.exists():
+        secret_file.parent.mkdir(parents=True, exist_ok=True)
+        secret_file.write_text(secrets.token_urlsafe(32))
+        secret_file.chmod(0o600)
+    service = Service(
+        "gateway", [api_python(), "-m", "gateway"], f"http://127.0.0.1:{port}/health",
+        env=base_env(SANAD_GATEWAY_RASA_URL=rasa_url, SANAD_GATEWAY_FUND=fund, SANAD_GATEWAY_PORT=str(port),
+                     SANAD_GATEWAY_RASA_TOKEN=token, SANAD_GATEWAY_SESSION_SECRET=secret_file.read_text().strip(), **env),
+        log=log)
+    service.url = f"http://127.0.0.1:{port}"  # type: ignore[attr-defined]
+    return service
+
+
 @contextlib.contextmanager
 def running(*services: Service, timeout: float = 180.0) -> Iterator[tuple[Service, ...]]:
     started = []
