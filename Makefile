@@ -27,7 +27,7 @@ stock: setup
 	$(RASA_BIN)/sanad train --stock
 
 eval: model
-	$(RASA_BIN)/sanad eval ../shared/eval/dev.yml --json
+	$(RASA_BIN)/sanad eval $$(.venvs/rasa/bin/python -c "from bot.paths import DEV_EVAL; print(DEV_EVAL)") --json
 
 bench: model
 	$(RASA_BIN)/sanad bench

@@ -51,8 +51,9 @@ class ActionAnswerFaq(Action):
             return [SlotSet("reply_lang", lang)]
         lang = turn.reply_lang(frozenset(entry.answer))
         if entry.is_current(today()):
-            # One line break, not two: Rasa's channels split a text on blank lines into separate messages.
-            text = f"{entry.answer_in(lang)}\n{source_line(entry, lang)}"
+            # A blank line: Rasa's channels deliver the answer and its source line as two messages
+            # (the gateway shows the source under the answer, with links from `custom`).
+            text = f"{entry.answer_in(lang)}\n\n{source_line(entry, lang)}"
         else:  # a time-limited measure past its end: never present it as current
             text = say("measure_ended", lang, date=entry.valid_until.isoformat(),
                        channels=fund.in_lang("official_channels", lang))

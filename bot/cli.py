@@ -251,7 +251,7 @@ def parser() -> argparse.ArgumentParser:
 
     measure = sub.add_parser("measure", help="measurements behind design choices").add_subparsers(dest="what", required=True)
     norm = measure.add_parser("normalisation", help="embedding nearest-neighbour accuracy with and without normalisation")
-    norm.add_argument("file", nargs="?", default=str(paths.REPO.parent / "shared" / "eval" / "dev.yml"))
+    norm.add_argument("file", nargs="?", default=str(paths.DEV_EVAL))
     norm.set_defaults(func=cmd_measure)
 
     bench = sub.add_parser("bench", help="speed and memory figures")

@@ -21,3 +21,14 @@ CREDENTIALS = BOT / "credentials.yml"
 E5_CHECKPOINT = Path(os.environ.get("SANAD_E5_PATH", BUILD / "e5-small"))
 VENV_RASA = REPO / ".venvs" / "rasa"
 VENV_API = REPO / ".venvs" / "api"
+
+
+def shared_or_copy(relative: str, copy_name: str) -> Path:
+    """A file of ../shared/ (the team's reference material), else the copy kept in tests/data/
+    for machines that have only this repository (CI)."""
+    shared = REPO.parent / "shared" / relative
+    return shared if shared.exists() else REPO / "tests" / "data" / copy_name
+
+
+DEV_EVAL = shared_or_copy("eval/dev.yml", "eval-dev.yml")
+KB_FACTS = shared_or_copy("domain/kb_facts.fr.md", "kb_facts.fr.md")

@@ -42,8 +42,8 @@ def test_faq_answer_in_french_with_its_source(rasa_url):
     decision = chat.decision(replies)
     assert decision["decision"] == "answer" and decision["topic"] == "payment_channels"
     assert decision["lang"] == "fr" and decision["sources"]
-    text = replies[0]["text"]
-    assert "Source :" in text and "bpc-payement" in text
+    texts = [r["text"] for r in replies if r.get("text")]
+    assert "bpc-payement" in texts[0] and texts[1].startswith("Source :")
 
 
 def test_arabic_question_gets_an_arabic_answer(rasa_url):
@@ -51,7 +51,7 @@ def test_arabic_question_gets_an_arabic_answer(rasa_url):
     replies = chat.say("ما هو سن التقاعد بالنسبة لغير الأجراء؟")
     decision = chat.decision(replies)
     assert (decision["topic"], decision["lang"]) == ("retirement", "ar")
-    assert "المصدر" in replies[0]["text"] and len(ARABIC.findall(replies[0]["text"])) > 50
+    assert len(ARABIC.findall(replies[0]["text"])) > 50 and replies[1]["text"].startswith("المصدر")
 
 
 def test_darija_in_arabic_script_gets_darija(rasa_url):

@@ -11,7 +11,7 @@ from bot import paths, services
 from bot.evaluation import evaluate
 
 pytestmark = pytest.mark.model
-DEV = paths.REPO.parent / "shared" / "eval" / "dev.yml"
+DEV = paths.DEV_EVAL
 FLOORS = {"accuracy": 0.88, "out_of_scope_abstention": 0.80}
 CEILINGS = {"wrong": 0.05, "false_abstention": 0.08}
 

@@ -7,10 +7,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bot import paths
 from bot.cli import main as sanad
 from bot.knowledge import FUNDS, TOPICS, load_knowledge_base
 
-FACTS = (Path(__file__).resolve().parents[3] / "shared" / "domain" / "kb_facts.fr.md")
+FACTS = paths.KB_FACTS
 KB = load_knowledge_base()
 ENTRIES = list(KB.entries.values())
 

@@ -31,9 +31,7 @@ def test_evaluation_cases_are_not_training_data():
 
     import yaml
 
-    dev = paths.REPO.parent / "shared" / "eval" / "dev.yml"
-    if not dev.exists():
-        return
+    dev = paths.DEV_EVAL
     cases = {c["text"].strip().lower() for c in yaml.safe_load(Path(dev).read_text())["cases"]}
     leaked = [e["text"] for e in training_examples() if e["text"].strip().lower() in cases]
     assert leaked == []
