@@ -8,7 +8,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.context import current_turn, knowledge_base
-from actions.faq import sanad_payload
+from actions.faq import sanad_payload, utter_with_channels
 from actions.messages import say
 
 SMALL_TALK = {"greet", "goodbye", "thanks", "cancel"}
@@ -36,10 +36,4 @@ class ActionHumanHandoff(Action):
         return "action_human_handoff"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List[Dict]:
-        turn = current_turn(tracker)
-        lang = turn.reply_lang()
-        fund = knowledge_base().fund(turn.fund)
-        dispatcher.utter_message(
-            text=say("handoff", lang, fund=fund.in_lang("name", lang), channels=fund.in_lang("official_channels", lang)),
-            json_message=sanad_payload("human_handoff", turn, lang=lang))
-        return [SlotSet("reply_lang", lang)]
+        return utter_with_channels(dispatcher, current_turn(tracker), "handoff", "human_handoff")

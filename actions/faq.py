@@ -33,6 +33,16 @@ def sanad_payload(kind: str, turn=None, **fields: Any) -> Dict[str, Any]:
     return {"sanad": {"decision": kind, **context, **fields}}
 
 
+def utter_with_channels(dispatcher: CollectingDispatcher, turn, key: str, decision: str) -> List[Dict]:
+    """Say `key` (a sentence naming the fund and its official human channels) in the reply language."""
+    lang = turn.reply_lang()
+    fund = knowledge_base().fund(turn.fund)
+    dispatcher.utter_message(
+        text=say(key, lang, fund=fund.in_lang("name", lang), channels=fund.in_lang("official_channels", lang)),
+        json_message=sanad_payload(decision, turn, lang=lang))
+    return [SlotSet("reply_lang", lang)]
+
+
 class ActionAnswerFaq(Action):
     def name(self) -> Text:
         return "action_answer_faq"
@@ -44,11 +54,7 @@ class ActionAnswerFaq(Action):
         entry = kb.entry(turn.fund, topic) if topic else None
         fund = kb.fund(turn.fund)
         if entry is None:  # a forged or stale button payload: never answer from another fund
-            lang = turn.reply_lang()
-            dispatcher.utter_message(text=say("out_of_scope", lang, fund=fund.in_lang("name", lang),
-                                              channels=fund.in_lang("official_channels", lang)),
-                                     json_message=sanad_payload("out_of_scope", turn, lang=lang))
-            return [SlotSet("reply_lang", lang)]
+            return utter_with_channels(dispatcher, turn, "out_of_scope", "out_of_scope")
         lang = turn.reply_lang(frozenset(entry.answer))
         if entry.is_current(today()):
             # A blank line: Rasa's channels deliver the answer and its source line as two messages
@@ -86,10 +92,4 @@ class ActionOutOfScope(Action):
         return "action_out_of_scope"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List[Dict]:
-        turn = current_turn(tracker)
-        lang = turn.reply_lang()
-        fund = knowledge_base().fund(turn.fund)
-        dispatcher.utter_message(
-            text=say("out_of_scope", lang, fund=fund.in_lang("name", lang), channels=fund.in_lang("official_channels", lang)),
-            json_message=sanad_payload("out_of_scope", turn, lang=lang))
-        return [SlotSet("reply_lang", lang)]
+        return utter_with_channels(dispatcher, current_turn(tracker), "out_of_scope", "out_of_scope")

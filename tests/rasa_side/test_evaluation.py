@@ -3,7 +3,6 @@
 Floors sit a little under the measured figures (see the issue notes) so that a regression
 fails the build while the deterministic training (fixed seeds) keeps it from flaking."""
 import json
-from pathlib import Path
 
 import pytest
 
