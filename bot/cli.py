@@ -58,14 +58,19 @@ def cmd_model_build(args) -> int:
 
 
 def ensure_models(stock: bool = False) -> tuple[Path, Path | None]:
+    """Build what is missing or stale. Rasa prints its progress on stdout: it goes to stderr
+    here, so that a command's stdout is only its result (`--json`)."""
+    import contextlib
+
     from bot import training
 
-    if not (paths.E5_CHECKPOINT / "model.safetensors").exists():
-        from bot.nlu.e5_checkpoint import build_checkpoint
+    with contextlib.redirect_stdout(sys.stderr):
+        if not (paths.E5_CHECKPOINT / "model.safetensors").exists():
+            from bot.nlu.e5_checkpoint import build_checkpoint
 
-        build_checkpoint(paths.E5_CHECKPOINT)
-    model = training.train("sanad", paths.CONFIG)
-    stock_model = training.train("stock", paths.STOCK_CONFIG, nlu_only=True) if stock else None
+            build_checkpoint(paths.E5_CHECKPOINT)
+        model = training.train("sanad", paths.CONFIG)
+        stock_model = training.train("stock", paths.STOCK_CONFIG, nlu_only=True) if stock else None
     return model, stock_model
 
 
