@@ -18,6 +18,12 @@ from typing import Iterator, Optional
 from bot import paths
 
 
+def rasa_python() -> str:
+    """The Rasa environment's interpreter, whichever environment starts the process."""
+    venv = paths.VENV_RASA / "bin" / "python"
+    return str(venv) if venv.exists() else sys.executable
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -79,7 +85,7 @@ class Service:
 def action_server(port: Optional[int] = None, log: Optional[Path] = None, **env: str) -> Service:
     port = port or free_port()
     return Service(
-        "actions", [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)],
+        "actions", [rasa_python(), "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)],
         f"http://127.0.0.1:{port}/health", env=base_env(**env), log=log,
     )
 
@@ -97,7 +103,7 @@ def rasa_server(model: Path, action_url: str, port: Optional[int] = None, token:
     token = token or secrets.token_urlsafe(24)
     service = Service(
         "rasa",
-        [sys.executable, "-m", "rasa", "run", "--enable-api", "--auth-token", token, "--model", str(model),
+        [rasa_python(), "-m", "rasa", "run", "--enable-api", "--auth-token", token, "--model", str(model),
          "--endpoints", str(paths.ENDPOINTS), "--credentials", str(paths.CREDENTIALS),
          "--port", str(port), "--interface", "127.0.0.1"],
         f"http://127.0.0.1:{port}/",

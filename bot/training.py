@@ -2,9 +2,9 @@
 
 A model is stale when any of its inputs changed: NLU data, knowledge base, Rasa project files,
 the custom NLU code, or the locked environment. The inputs' fingerprint is stored next to the
-model; `sanad train` and `sanad run` retrain only when it differs. The knowledge base is not a
-Rasa training input, so Rasa's own cache cannot see it change: a KB change forces a full
-retraining (the KnowledgeRetriever index is built from it)."""
+model; `sanad train` and `sanad run` retrain only when it differs. Neither the knowledge base nor
+the custom components' code is a Rasa training input, so Rasa's own cache cannot see them change:
+a change to either forces a full retraining."""
 from __future__ import annotations
 
 import hashlib
@@ -68,7 +68,9 @@ def train(name: str = "sanad", config: Path = paths.CONFIG, force: bool = False,
         logger.info("model %s is up to date", name)
         return model_path(name)
     previous = json.loads(_stamp_path(name).read_text()) if _stamp_path(name).exists() else {}
-    force = force or previous.get("knowledge") != wanted["knowledge"]
+    # Rasa's cache keys on data and config, not on our components' code: a code change must retrain
+    # from scratch or cached features computed by the old code would be reused.
+    force = force or any(previous.get(key) != wanted[key] for key in ("knowledge", "code"))
     paths.MODELS.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
     if nlu_only:

@@ -11,14 +11,9 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
-import subprocess
 import sys
 import threading
 import time
-import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
@@ -42,10 +37,7 @@ CHROMIUM = next((p for p in ("/usr/bin/chromium", "/usr/lib/chromium/chromium") 
 TEST_SECRET = "gateway-tests-session-secret"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from bot.services import free_port  # noqa: E402
 
 
 def make_settings(**overrides: Any) -> Settings:
@@ -73,63 +65,21 @@ class RasaProcesses:
         return [e.get("text") for e in self.tracker(conversation_id)["events"] if e["event"] == "user"]
 
 
-def _wait(url: str, process: subprocess.Popen, log: Path, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{url}: process exited ({process.returncode}):\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status < 500:
-                    return
-        except (OSError, urllib.error.URLError):
-            time.sleep(0.3)
-    raise TimeoutError(f"{url} did not answer within {timeout:.0f}s:\n{log.read_text()[-3000:]}")
-
-
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
 @pytest.fixture(scope="session")
 def rasa(tmp_path_factory: pytest.TempPathFactory) -> RasaProcesses:
+    """The processes `sanad run` starts (bot/services.py), with their logs in a temporary folder
+    and a conversation store of their own (the redacting SQLite store of bot/endpoints.yml)."""
+    from bot import services
+
     if not MODEL.exists() or not RASA_PYTHON.exists():
         pytest.skip("needs the trained model and the Rasa environment (`make model`)")
     work = tmp_path_factory.mktemp("rasa")
-    action_port, rasa_port = free_port(), free_port()
-    action_url = f"http://127.0.0.1:{action_port}/webhook"
-    # The action URL written out (not `${SANAD_ACTION_URL}`: see gateway/README.md, "Rasa endpoints").
-    endpoints = work / "endpoints.yml"
-    endpoints.write_text(f'action_endpoint:\n  url: "{action_url}"\n')
     token = "gateway-tests-rasa-token"
-    env = dict(os.environ, PYTHONPATH=str(REPO), RASA_TELEMETRY_ENABLED="false", HF_HUB_OFFLINE="1",
-               TRANSFORMERS_OFFLINE="1", TF_CPP_MIN_LOG_LEVEL="3", SANAD_ACTION_URL=action_url)
-    processes = []
-    logs = {name: work / f"{name}.log" for name in ("actions", "rasa")}
-    try:
-        processes.append(subprocess.Popen(
-            [str(RASA_PYTHON), "-m", "rasa_sdk", "--actions", "actions", "--port", str(action_port)],
-            cwd=REPO, env=env, stdout=logs["actions"].open("wb"), stderr=subprocess.STDOUT,
-            start_new_session=True))
-        processes.append(subprocess.Popen(
-            [str(RASA_PYTHON), "-m", "rasa", "run", "--enable-api", "--auth-token", token,
-             "--model", str(MODEL), "--endpoints", str(endpoints),
-             "--credentials", str(REPO / "bot" / "credentials.yml"),
-             "--port", str(rasa_port), "--interface", "127.0.0.1"],
-            cwd=REPO, env=env, stdout=logs["rasa"].open("wb"), stderr=subprocess.STDOUT,
-            start_new_session=True))
-        _wait(f"http://127.0.0.1:{action_port}/health", processes[0], logs["actions"], 120)
-        _wait(f"http://127.0.0.1:{rasa_port}/", processes[1], logs["rasa"], 180)
-        yield RasaProcesses(f"http://127.0.0.1:{rasa_port}", token, work)
-    finally:
-        for process in reversed(processes):
-            _stop(process)
+    actions = services.action_server(log=work / "actions.log")
+    rasa = services.rasa_server(MODEL, actions.health_url.rsplit("/", 1)[0] + "/webhook", token=token,
+                                log=work / "rasa.log", SANAD_TRACKER_DB=str(work / "tracker.db"))
+    with services.running(actions, rasa):
+        yield RasaProcesses(rasa.url, token, work)
 
 
 # Messages the assistant tends to answer with a clarifying question (buttons). Which one does

@@ -13,7 +13,6 @@ import asyncio
 import itertools
 import json
 import re
-import socket
 import time
 import urllib.parse
 from dataclasses import dataclass, field
@@ -25,6 +24,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from bot.services import free_port
+
 # Parameters PTB sends JSON-encoded inside form bodies.
 JSON_PARAMS = {"reply_markup", "allowed_updates", "link_preview_options", "entities", "reply_parameters",
                "caption_entities", "message_effect_id"}
@@ -33,10 +34,6 @@ BOT_USER = {"id": 4242, "is_bot": True, "first_name": "Sanad", "username": "sana
             "can_join_groups": False, "can_read_all_group_messages": False, "supports_inline_queries": False}
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
