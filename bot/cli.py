@@ -119,19 +119,14 @@ def cmd_ask(args) -> int:
     _quiet()
     from bot.evaluation import label_from_replies
 
-    async def ask(assistant):
-        parsed = await assistant.parse(args.text, args.fund)
-        replies = await assistant.ask(args.text, args.fund)
-        return parsed, replies
-
-    parsed, replies = _with_live_assistant(ask)
+    replies = _with_live_assistant(lambda assistant: assistant.ask(args.text, args.fund))
     decision = label_from_replies(replies)
-    block = parsed.get("sanad", {})
+    # The actions' own payload carries the NLU's confidence and detected language: no second parse.
     custom = next(((r.get("custom") or {}).get("sanad") for r in replies if r.get("custom")), {}) or {}
     result = {
         "text": args.text, "fund": args.fund, "decision": decision["got"],
         "topic": custom.get("topic"), "offered": decision["offered"],
-        "confidence": block.get("confidence"), "language": {"lang": block.get("lang"), "script": block.get("script")},
+        "confidence": custom.get("confidence"), "language": custom.get("detected"),
         "reply_language": decision.get("reply_lang"), "sources": custom.get("sources", []),
         "replies": [{k: v for k, v in r.items() if k in ("text", "buttons")} for r in replies],
     }
@@ -143,7 +138,7 @@ def cmd_ask(args) -> int:
             for button in reply.get("buttons") or []:
                 print(f"  [{button['title']}]")
         print(f"-- decision={result['decision']} confidence={result['confidence']} "
-              f"lang={block.get('lang')}/{block.get('script')} reply={result['reply_language']}", file=sys.stderr)
+              f"lang={result['language']} reply={result['reply_language']}", file=sys.stderr)
     return 0
 
 
