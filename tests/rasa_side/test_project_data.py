@@ -27,8 +27,9 @@ def test_enough_examples_per_topic_and_language():
 
 
 def test_evaluation_cases_are_not_training_data():
-    """Neither copied nor lightly edited: a training example within a few characters of an
-    evaluation case (after normalisation) would inflate the measured accuracy."""
+    """Neither copied nor lightly edited: a training example or a knowledge-base retrieval
+    question within a few characters of an evaluation case (after normalisation) would inflate
+    the measured accuracy."""
     import difflib
     import re
     from pathlib import Path
@@ -41,11 +42,15 @@ def test_evaluation_cases_are_not_training_data():
         return re.sub(r"[^\w ]", "", normalise(text).lower()).strip()
 
     cases = [comparable(c["text"]) for c in yaml.safe_load(Path(paths.DEV_EVAL).read_text())["cases"]]
+    from bot.knowledge import load_knowledge_base
+
+    kb = load_knowledge_base()
+    retrieval_questions = [q for entry in kb.entries.values() for qs in entry.questions.values() for q in qs]
     leaked = []
-    for example in training_examples():
-        text = comparable(example["text"])
+    for original in [e["text"] for e in training_examples()] + retrieval_questions:
+        text = comparable(original)
         for case in cases:
             matcher = difflib.SequenceMatcher(None, text, case)
             if matcher.real_quick_ratio() >= 0.85 and matcher.quick_ratio() >= 0.85 and matcher.ratio() >= 0.85:
-                leaked.append((example["text"], case))
+                leaked.append((original, case))
     assert leaked == []
