@@ -41,6 +41,7 @@ GRID = {
     "answer": [0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8],
     "margin": [0.0, 0.05, 0.1, 0.15, 0.2],
     "clarify": [0.15, 0.2, 0.25, 0.3, 0.35, 0.4],
+    "oos_kb_veto": [0.87, 0.89, 0.91, 0.93, 1.01],
 }
 MIN_RECORDS_FOR_LANGUAGE_OVERRIDE = 150
 MIN_GAIN_FOR_LANGUAGE_OVERRIDE = 0.02  # utility per record
@@ -138,6 +139,7 @@ class RecordArrays:
         self.expect = np.array([r["expect"] for r in records])
         self.direct = np.isin(self.top_name, DIRECT_INTENTS)
         self.oos_top = self.top_name == "out_of_scope"
+        self.kb_best = np.array([max((x["score"] for x in r["kb_ranking"]), default=0.0) for r in records])
         self.in_scope = self.expect != "out_of_scope"
         self.topic_index = {t: j for j, t in enumerate(TOPICS)}
         self.expect_topic = np.array([self.topic_index.get(e, -1) for e in self.expect])
@@ -156,9 +158,9 @@ class Ranked:
 
 
 def _utility(a: RecordArrays, mask: np.ndarray, r: Ranked, intent_min: float, answer: float,
-             margin: float, clarify: float) -> tuple[float, Dict[str, float]]:
+             margin: float, clarify: float, oos_kb_veto: float) -> tuple[float, Dict[str, float]]:
     direct = a.direct & (a.top_p >= intent_min)
-    oos = ~direct & a.oos_top & (a.top_p >= intent_min)
+    oos = ~direct & a.oos_top & (a.top_p >= intent_min) & (a.kb_best < oos_kb_veto)
     faq = ~direct & ~oos
     answered = faq & (r.best >= answer) & (r.best - r.second >= margin)
     offered = r.top3 >= clarify
@@ -186,11 +188,12 @@ def fit(a: RecordArrays, mask: np.ndarray, fixed: Dict[str, float] | None = None
     for floor, span, temp, weight in itertools.product(grid["kb_floor"], grid["kb_span"], grid["kb_temperature"],
                                                        grid["intent_weight"]):
         ranked = Ranked(a, _combined(a, dict(kb_floor=floor, kb_span=span, kb_temperature=temp, intent_weight=weight)))
-        for intent_min, answer, margin, clarify in itertools.product(grid["intent_min"], grid["answer"], grid["margin"], grid["clarify"]):
-            score, figs = _utility(a, mask, ranked, intent_min, answer, margin, clarify)
+        for intent_min, answer, margin, clarify, veto in itertools.product(
+                grid["intent_min"], grid["answer"], grid["margin"], grid["clarify"], grid["oos_kb_veto"]):
+            score, figs = _utility(a, mask, ranked, intent_min, answer, margin, clarify, veto)
             if score > best[0]:
                 best = (score, dict(kb_floor=floor, kb_span=span, kb_temperature=temp, intent_weight=weight, intent_min=intent_min,
-                                    answer=answer, margin=margin, clarify=clarify), figs)
+                                    answer=answer, margin=margin, clarify=clarify, oos_kb_veto=veto), figs)
     return best[1], best[0], best[2]
 
 
@@ -225,11 +228,11 @@ def calibrate(folds: int = 4, records_file: Path | None = None, reuse: bool = Fa
     for lang in sorted(set(map(str, langs))):
         mask = langs == lang
         base_utility, base_figs = _utility(arrays, mask, Ranked(arrays, _combined(arrays, chosen)), chosen["intent_min"],
-                                           chosen["answer"], chosen["margin"], chosen["clarify"])
+                                           chosen["answer"], chosen["margin"], chosen["clarify"], chosen["oos_kb_veto"])
         by_lang[lang] = {"n": int(mask.sum()), **base_figs}
         if mask.sum() < MIN_RECORDS_FOR_LANGUAGE_OVERRIDE:
             continue
-        fixed = {k: chosen[k] for k in ("kb_floor", "kb_span", "kb_temperature", "intent_weight", "intent_min")}
+        fixed = {k: chosen[k] for k in ("kb_floor", "kb_span", "kb_temperature", "intent_weight", "intent_min", "oos_kb_veto")}
         own, own_utility, own_figs = fit(arrays, mask, fixed)
         if own_utility - base_utility >= MIN_GAIN_FOR_LANGUAGE_OVERRIDE:
             per_lang[lang] = {k: own[k] for k in ("answer", "margin", "clarify") if own[k] != chosen[k]}

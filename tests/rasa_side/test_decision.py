@@ -42,6 +42,19 @@ def test_direct_intents_and_out_of_scope_need_the_minimum_probability():
     assert weak.label != "greet"
 
 
+def test_a_close_knowledge_base_match_overrules_the_classifiers_out_of_scope():
+    """A reimbursement question the classifier files under out_of_scope (its training data has
+    off-topic messages about medicines) but whose KB entry matches it closely."""
+    with_veto = Thresholds(**{**T.__dict__, "oos_kb_veto": 0.90})
+    ranking = intents(("out_of_scope", 0.99), ("health_coverage", 0.005))
+    close = kb(("health_coverage", 0.91), ("contribution_amount", 0.84))
+    assert decide(ranking, close, T).label == "out_of_scope"  # veto off (the default)
+    assert decide(ranking, close, with_veto).decision in ("answer", "clarify")
+    assert "health_coverage" in [s["topic"] for s in decide(ranking, close, with_veto).topic_scores[:2]]
+    # A far match does not: the message stays declined.
+    assert decide(ranking, kb(("contact", 0.86)), with_veto).label == "out_of_scope"
+
+
 def test_per_language_overrides_apply_only_to_their_language():
     strict = Thresholds(**{**T.__dict__, "per_lang": {"ary": {"answer": 0.99}}})
     args = (intents(("payment_channels", 0.95)), kb(("payment_channels", 0.90)), strict)
