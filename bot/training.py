@@ -1,10 +1,11 @@
 """Training the Rasa model, and knowing when it is stale.
 
 A model is stale when any of its inputs changed: NLU data, knowledge base, Rasa project files,
-the custom NLU code, or the locked environment. The inputs' fingerprint is stored next to the
-model; `sanad train` and `sanad run` retrain only when it differs. Neither the knowledge base nor
-the custom components' code is a Rasa training input, so Rasa's own cache cannot see them change:
-a change to either forces a full retraining."""
+the custom NLU code, the locked environment, or the embedding model it was trained with. The
+inputs' fingerprint is stored next to the model; `sanad train` and `sanad run` retrain only when
+it differs. None of the knowledge base, the custom components' code or the embedding model
+(SANAD_E5_PATH can point elsewhere) is a Rasa training input, so Rasa's own cache cannot see them
+change: a change to any of them forces a full retraining."""
 from __future__ import annotations
 
 import hashlib
@@ -34,13 +35,26 @@ def _digest(files: list[Path]) -> str:
     return digest.hexdigest()[:16]
 
 
+def _embedding_model_identity(folder: Path) -> str:
+    """Which e5 files a model was trained with: their location, sizes and modification times
+    (hashing ~500 MB on every `sanad` call would cost seconds; a rebuild changes the times)."""
+    digest = hashlib.sha256(str(folder.resolve()).encode())
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        stat = path.stat()
+        digest.update(f"{path.relative_to(folder)}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()[:16]
+
+
 def fingerprints(config: Path) -> dict[str, str]:
-    return {
+    prints = {
         "training": _digest(_files([(paths.NLU_DATA, "*.yml"), (paths.DIALOGUE_DATA, "*.yml")])
                             + [config, paths.DOMAIN]),
         "knowledge": _digest(_files([(paths.KNOWLEDGE, "**/*.yml")])),
         "code": _digest(_files([(paths.BOT / "nlu", "*.py")]) + [paths.REPO / "requirements" / "rasa.lock"]),
     }
+    if "E5Featurizer" in config.read_text(encoding="utf-8"):  # not the stock pipeline
+        prints["embedder"] = _embedding_model_identity(paths.E5_RUNTIME)
+    return prints
 
 
 def model_path(name: str = "sanad") -> Path:
@@ -68,9 +82,9 @@ def train(name: str = "sanad", config: Path = paths.CONFIG, force: bool = False,
         logger.info("model %s is up to date", name)
         return model_path(name)
     previous = json.loads(_stamp_path(name).read_text()) if _stamp_path(name).exists() else {}
-    # Rasa's cache keys on data and config, not on our components' code: a code change must retrain
-    # from scratch or cached features computed by the old code would be reused.
-    force = force or any(previous.get(key) != wanted[key] for key in ("knowledge", "code"))
+    # Rasa's cache keys on data and config, not on our components' code or the embedding model: a
+    # change to either must retrain from scratch, or cached features computed before would be reused.
+    force = force or any(previous.get(key) != wanted.get(key) for key in ("knowledge", "code", "embedder"))
     paths.MODELS.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
     if nlu_only:
