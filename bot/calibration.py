@@ -136,10 +136,10 @@ class RecordArrays:
             for j, topic in enumerate(TOPICS):
                 self.intent_p[i, j] = probs.get(topic, 0.0)
                 self.kb[i, j] = kbs.get(topic, -np.inf)
+        self.kb_best = self.kb.max(axis=1)  # -inf when a record has no ranking: never vetoes
         self.expect = np.array([r["expect"] for r in records])
         self.direct = np.isin(self.top_name, DIRECT_INTENTS)
         self.oos_top = self.top_name == "out_of_scope"
-        self.kb_best = np.array([max((x["score"] for x in r["kb_ranking"]), default=0.0) for r in records])
         self.in_scope = self.expect != "out_of_scope"
         self.topic_index = {t: j for j, t in enumerate(TOPICS)}
         self.expect_topic = np.array([self.topic_index.get(e, -1) for e in self.expect])
@@ -259,7 +259,7 @@ class _PlainDumper(yaml.SafeDumper):
 
 def _combined(a: RecordArrays, t: Dict[str, float]) -> np.ndarray:
     """decision.combined_topic_scores, for all records at once."""
-    best = np.max(a.kb, axis=1, keepdims=True)
+    best = a.kb_best[:, None]
     gate = np.clip((best - t["kb_floor"]) / t["kb_span"], 0, 1)
     weights = np.where(np.isfinite(a.kb), np.exp((a.kb - best) / t["kb_temperature"]), 0.0)
     kb = gate * weights / weights.sum(axis=1, keepdims=True)

@@ -22,7 +22,8 @@ CREDENTIALS = BOT / "credentials.yml"
 # to ONNX that the assistant runs (bot/nlu/onnx_encoder.py says why). SANAD_E5_PATH overrides the
 # runtime model (either folder loads with SentenceTransformer).
 E5_CHECKPOINT = BUILD / "e5-small"
-E5_RUNTIME = Path(os.environ.get("SANAD_E5_PATH", BUILD / "e5-small-onnx"))
+E5_ONNX = BUILD / "e5-small-onnx"
+E5_RUNTIME = Path(os.environ.get("SANAD_E5_PATH", E5_ONNX))
 VENV_RASA = REPO / ".venvs" / "rasa"
 VENV_API = REPO / ".venvs" / "api"
 

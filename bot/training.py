@@ -65,11 +65,11 @@ def _stamp_path(name: str) -> Path:
     return paths.MODELS / f"{name}.inputs.json"
 
 
-def is_stale(name: str = "sanad", config: Path = paths.CONFIG) -> bool:
+def is_stale(name: str = "sanad", config: Path = paths.CONFIG, wanted: dict[str, str] | None = None) -> bool:
     stamp = _stamp_path(name)
     if not model_path(name).exists() or not stamp.exists():
         return True
-    return json.loads(stamp.read_text()) != fingerprints(config)
+    return json.loads(stamp.read_text()) != (wanted or fingerprints(config))
 
 
 def train(name: str = "sanad", config: Path = paths.CONFIG, force: bool = False, nlu_only: bool = False) -> Path:
@@ -78,7 +78,7 @@ def train(name: str = "sanad", config: Path = paths.CONFIG, force: bool = False,
     from rasa.model_training import train_nlu
 
     wanted = fingerprints(config)
-    if not force and not is_stale(name, config):
+    if not force and not is_stale(name, config, wanted):
         logger.info("model %s is up to date", name)
         return model_path(name)
     previous = json.loads(_stamp_path(name).read_text()) if _stamp_path(name).exists() else {}

@@ -81,6 +81,11 @@ def load_thresholds(path: Optional[str | Path] = None) -> Thresholds:
     return Thresholds(**{k: v for k, v in (data.get("thresholds") or {}).items() if k in known})
 
 
+def best_kb_score(kb_ranking: List[Dict[str, Any]]) -> float:
+    """The closest knowledge-base entry's cosine (0 when the ranking is empty)."""
+    return max((float(r["score"]) for r in kb_ranking), default=0.0)
+
+
 def kb_distribution(kb_ranking: List[Dict[str, Any]], t: Thresholds) -> Dict[str, float]:
     """The knowledge base's own belief over topics: a softmax of the entries' cosines (e5's
     cosines bunch in a narrow band, so gaps matter more than levels), scaled down when even the
@@ -88,7 +93,7 @@ def kb_distribution(kb_ranking: List[Dict[str, Any]], t: Thresholds) -> Dict[str
     if not kb_ranking:
         return {}
     scores = {r["topic"]: float(r["score"]) for r in kb_ranking}
-    best = max(scores.values())
+    best = best_kb_score(kb_ranking)
     gate = min(1.0, max(0.0, (best - t.kb_floor) / t.kb_span))
     weights = {topic: math.exp((score - best) / t.kb_temperature) for topic, score in scores.items()}
     total = sum(weights.values())
@@ -125,8 +130,7 @@ def decide(intent_ranking: List[Dict[str, Any]], kb_ranking: List[Dict[str, Any]
     top_name, top_p = top["name"], float(top["confidence"])
     if top_name in DIRECT_INTENTS and top_p >= t.intent_min:
         return Decision("intent", top_name, top_p)
-    best_kb = max((float(r["score"]) for r in kb_ranking), default=0.0)
-    if top_name == OUT_OF_SCOPE and top_p >= t.intent_min and best_kb < t.oos_kb_veto:
+    if top_name == OUT_OF_SCOPE and top_p >= t.intent_min and best_kb_score(kb_ranking) < t.oos_kb_veto:
         return Decision("out_of_scope", OUT_OF_SCOPE, top_p)
 
     scores = combined_topic_scores(intent_ranking, kb_ranking, t)

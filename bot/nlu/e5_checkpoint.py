@@ -201,11 +201,7 @@ def build_checkpoint(dest: Path, source: Path | None = None) -> Path:
         "pad_token": names["pad"], "mask_token": names["mask"], "cls_token": names["bos"],
         "sep_token": names["eos"],
     })
-    write_json(dest / "modules.json", [
-        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
-        {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
-    ])
+    write_modules(dest, "sentence_transformers.models.Transformer")
     write_json(dest / "sentence_bert_config.json", {"max_seq_length": h["max_pos"], "do_lower_case": False})
     write_json(dest / "config_sentence_transformers.json", {
         "prompts": {"query": "query: ", "passage": "passage: "}, "default_prompt_name": None,
@@ -230,10 +226,19 @@ def ensure_e5(force: bool = False) -> Path:
     if force or not (paths.E5_CHECKPOINT / "model.safetensors").exists():
         build_checkpoint(paths.E5_CHECKPOINT)
         force = True  # a new checkpoint makes any export stale
-    onnx_dir = paths.BUILD / "e5-small-onnx"
-    if force or not (onnx_dir / ONNX_FILE).exists():
-        export_onnx_checkpoint(paths.E5_CHECKPOINT, onnx_dir)
+    if force or not (paths.E5_ONNX / ONNX_FILE).exists():
+        export_onnx_checkpoint(paths.E5_CHECKPOINT, paths.E5_ONNX)
     return paths.E5_RUNTIME
+
+
+def write_modules(dest: Path, encoder_type: str) -> None:
+    """modules.json of an e5 folder: the encoder (torch Transformer or our ONNX module), then
+    sentence-transformers' mean pooling and normalisation."""
+    write_json(dest / "modules.json", [
+        {"idx": 0, "name": "0", "path": "", "type": encoder_type},
+        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+        {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
+    ])
 
 
 def write_json(path: Path, data) -> None:

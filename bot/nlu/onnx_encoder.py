@@ -40,7 +40,7 @@ class OnnxEncoder(InputModule):
     config_file_name = "onnx_encoder_config.json"
 
     def __init__(self, model_dir: str, max_seq_length: int = 512, onnx_file: str = ONNX_FILE,
-                 hidden_size: int = 384, threads: int | None = None):
+                 hidden_size: int = 384):
         super().__init__()
         import onnxruntime
 
@@ -50,8 +50,8 @@ class OnnxEncoder(InputModule):
         self.hidden_size = hidden_size
         self.tokenizer = _fast_tokenizer(Path(model_dir) / "tokenizer.json", max_seq_length)
         options = onnxruntime.SessionOptions()
-        # One message per live turn: both cores on it. Overridable for crowded hosts.
-        options.intra_op_num_threads = threads or int(os.environ.get("SANAD_ONNX_THREADS", min(2, os.cpu_count() or 1)))
+        # One message per live turn: both cores on it. SANAD_ONNX_THREADS overrides it on crowded hosts.
+        options.intra_op_num_threads = int(os.environ.get("SANAD_ONNX_THREADS", min(2, os.cpu_count() or 1)))
         options.inter_op_num_threads = 1
         # ONNX Runtime's workers spin after each call by default: on 2 cores shared with
         # TensorFlow (DIET) and the action server, that spinning steals the CPU they need.
@@ -119,7 +119,7 @@ def export_onnx_checkpoint(torch_checkpoint: Path, dest: Path) -> Path:
     folder around it in `dest`. Fails if the exported graph's vectors differ from torch's."""
     from transformers import AutoModel
 
-    from bot.nlu.e5_checkpoint import write_json
+    from bot.nlu.e5_checkpoint import write_json, write_modules
 
     dest.mkdir(parents=True, exist_ok=True)
     model = AutoModel.from_pretrained(str(torch_checkpoint)).eval()
@@ -132,12 +132,8 @@ def export_onnx_checkpoint(torch_checkpoint: Path, dest: Path) -> Path:
         shutil.copy2(torch_checkpoint / name, dest / name)
     max_len = json.loads((torch_checkpoint / "sentence_bert_config.json").read_text())["max_seq_length"]
     write_json(dest / OnnxEncoder.config_file_name,
-                {"max_seq_length": max_len, "onnx_file": ONNX_FILE, "hidden_size": model.config.hidden_size})
-    write_json(dest / "modules.json", [
-        {"idx": 0, "name": "0", "path": "", "type": f"{OnnxEncoder.__module__}.OnnxEncoder"},
-        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
-        {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
-    ])
+               {"max_seq_length": max_len, "onnx_file": ONNX_FILE, "hidden_size": model.config.hidden_size})
+    write_modules(dest, f"{OnnxEncoder.__module__}.{OnnxEncoder.__name__}")
     worst = max_vector_gap(torch_checkpoint, dest)
     if worst > 1e-4:
         raise RuntimeError(f"ONNX export of {torch_checkpoint} drifts from torch (1 - cosine = {worst:.2e})")

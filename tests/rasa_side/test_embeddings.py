@@ -52,7 +52,7 @@ def test_the_assistant_runs_the_onnx_export():
 
 
 def test_onnx_export_gives_the_checkpoint_vectors_alone_and_in_padded_batches():
-    assert max_vector_gap(paths.E5_CHECKPOINT, paths.BUILD / "e5-small-onnx") < 1e-5
+    assert max_vector_gap(paths.E5_CHECKPOINT, paths.E5_ONNX) < 1e-5
 
 
 def test_onnx_vectors_do_not_depend_on_the_batch():
