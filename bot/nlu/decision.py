@@ -21,10 +21,11 @@ DEFAULT_CALIBRATION = Path(__file__).resolve().parents[1] / "calibration.yml"
 DIRECT_INTENTS = ("greet", "goodbye", "thanks", "human_handoff", "account_balance", "cancel")
 INFORM = "inform"  # a message that is only data (an identifier, a date, a code): the balance form's input
 # Words that stop whatever is going on, whatever the classifier thinks: a citizen must always be
-# able to leave the balance form (normalised forms, see text.normalise).
+# able to leave the balance form (normalised forms, see text.normalise). Farewells ("bslama") are
+# not here: they are the goodbye intent, which also ends the form (rules.yml).
 CANCEL_WORDS = frozenset({
     "annuler", "annule", "annulez", "stop", "arrete", "arreter", "arretez", "cancel", "quit", "exit",
-    "safi", "baraka", "barakat", "khlas", "5las", "bslama", "خلاص", "صافي", "بركا", "بركات", "الغاء", "الغي",
+    "safi", "baraka", "barakat", "khlas", "5las", "خلاص", "صافي", "بركا", "بركات", "الغاء", "الغي",
     "توقف", "وقف",
 })
 OUT_OF_SCOPE = "out_of_scope"

@@ -91,6 +91,15 @@ def test_cancel_at_any_step(stack):
         assert chat.decision(chat.say("ou payer ma cotisation"))["decision"] == "answer"
 
 
+def test_a_farewell_ends_the_form_and_is_answered_as_one(stack):
+    chat = Chat(stack.rasa_url, "cnss_ma")
+    chat.say("mon solde cnss")
+    replies = chat.say("bslama")
+    decisions = [r["custom"]["sanad"]["decision"] for r in replies if (r.get("custom") or {}).get("sanad")]
+    assert decisions[0] == "cancel" and len(decisions) == 2  # the form ends, then the goodbye itself
+    assert chat.decision(chat.say("ou payer ma cotisation"))["decision"] == "answer"
+
+
 def test_faq_in_the_middle_is_answered_then_the_form_resumes(stack):
     chat = Chat(stack.rasa_url, "cnss_ma")
     chat.say("je veux connaitre mon solde")

@@ -1,5 +1,5 @@
 """The decision rule: the answer's own retrieval score counts, not only the intent's."""
-from bot.nlu.decision import Thresholds, decide, load_thresholds
+from bot.nlu.decision import Thresholds, decide, decide_by_form, load_thresholds
 
 T = Thresholds(intent_min=0.5, kb_floor=0.80, kb_span=0.10, intent_weight=0.5, answer=0.6, margin=0.1, clarify=0.3)
 
@@ -65,3 +65,10 @@ def test_per_language_overrides_apply_only_to_their_language():
 def test_committed_calibration_loads():
     thresholds = load_thresholds()
     assert 0 < thresholds.answer <= 1 and 0 <= thresholds.intent_weight <= 1
+
+
+def test_cancel_words_stop_but_farewells_are_left_to_the_classifier():
+    assert decide_by_form("annuler").label == "cancel"
+    assert decide_by_form("خلاص").label == "cancel"
+    # "bslama" is goodbye: outside a form it must be answered as one, not as a cancellation
+    assert decide_by_form("yallah bslama") is None

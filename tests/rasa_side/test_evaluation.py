@@ -1,4 +1,6 @@
-"""The development evaluation through the live path, with floors asserted in CI.
+"""The evaluations through the live path, with floors asserted in CI: the team's dev set
+(shared/eval/dev.yml) and Sanad's own held-out set (tests/data/heldout.yml, written by people who
+saw neither the training data nor the dev set).
 
 Floors sit a little under the measured figures (see the issue notes) so that a regression
 fails the build while the deterministic training (fixed seeds) keeps it from flaking."""
@@ -10,19 +12,34 @@ from bot import paths, services
 from bot.evaluation import evaluate
 
 pytestmark = pytest.mark.model
-DEV = paths.DEV_EVAL
-FLOORS = {"accuracy": 0.90, "out_of_scope_abstention": 0.80}
-CEILINGS = {"wrong": 0.05, "false_abstention": 0.08}
-LANGUAGE_FLOOR = 0.80  # 7 to 30 cases per language: one or two misses under the measured figure
+EVALUATIONS = {
+    # 7 to 30 cases per language: the language floor allows one or two misses under the measure
+    "dev": dict(path=paths.DEV_EVAL, floors={"accuracy": 0.90, "out_of_scope_abstention": 0.80},
+                ceilings={"wrong": 0.05, "false_abstention": 0.08}, language_floor=0.80),
+    # 30 to 50 cases per language
+    "heldout": dict(path=paths.HELDOUT_EVAL, floors={"accuracy": 0.88, "out_of_scope_abstention": 0.80},
+                    ceilings={"wrong": 0.05, "false_abstention": 0.05}, language_floor=0.74),
+}
 
 
 @pytest.fixture(scope="module")
-def report(trained_model):
-    if not DEV.exists():
-        pytest.skip(f"evaluation cases not found at {DEV}")
+def actions_url():
     actions = services.action_server()
     with services.running(actions):
-        return evaluate(DEV, trained_model, actions.health_url.rsplit("/", 1)[0])
+        yield actions.health_url.rsplit("/", 1)[0]
+
+
+@pytest.fixture(scope="module", params=sorted(EVALUATIONS))
+def evaluation(request, trained_model, actions_url):
+    spec = EVALUATIONS[request.param]
+    if not spec["path"].exists():
+        pytest.skip(f"evaluation cases not found at {spec['path']}")
+    return spec, evaluate(spec["path"], trained_model, actions_url)
+
+
+@pytest.fixture
+def report(evaluation):
+    return evaluation[1]
 
 
 def test_report_follows_the_contract(report):
@@ -33,13 +50,14 @@ def test_report_follows_the_contract(report):
     json.dumps(report)  # serialisable as the command prints it
 
 
-def test_floors(report):
-    for key, floor in FLOORS.items():
+def test_floors(evaluation):
+    spec, report = evaluation
+    for key, floor in spec["floors"].items():
         assert report[key] >= floor, (key, report[key])
-    for key, ceiling in CEILINGS.items():
+    for key, ceiling in spec["ceilings"].items():
         assert report[key] <= ceiling, (key, report[key])
     for lang, figures in report["by_lang"].items():
-        assert figures["accuracy"] >= LANGUAGE_FLOOR, (lang, figures)
+        assert figures["accuracy"] >= spec["language_floor"], (lang, figures)
 
 
 def test_every_answer_carries_a_source(report):

@@ -41,7 +41,8 @@ def test_evaluation_cases_are_not_training_data():
     def comparable(text: str) -> str:
         return re.sub(r"[^\w ]", "", normalise(text).lower()).strip()
 
-    cases = [comparable(c["text"]) for c in yaml.safe_load(Path(paths.DEV_EVAL).read_text())["cases"]]
+    cases = [comparable(c["text"]) for path in (paths.DEV_EVAL, paths.HELDOUT_EVAL)
+             for c in yaml.safe_load(Path(path).read_text())["cases"]]
     from bot.knowledge import load_knowledge_base
 
     kb = load_knowledge_base()
