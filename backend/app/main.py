@@ -4,6 +4,8 @@
 """
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,6 +19,7 @@ from backend.app.api.routes import health
 from backend.app.core.config import Settings
 from backend.app.core.security import ServiceCredentialMiddleware
 from backend.app.db.session import make_engine, make_sessionmaker
+from backend.app.retention import purge_periodically
 from backend.app.sms import OutboxSmsSender, SmsSender
 
 logger = logging.getLogger("sanad.backend")
@@ -46,7 +49,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         if settings.uses_dev_credentials:
             logger.warning("the development service credential or secret key is in use: set "
                            "SANAD_BACKEND_SERVICE_TOKENS and SANAD_BACKEND_SECRET_KEY outside development")
+        purge = asyncio.create_task(purge_periodically(_app.state.sessionmaker, settings, clock))
         yield
+        purge.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await purge
         engine.dispose()
 
     app = FastAPI(

@@ -4,6 +4,8 @@
     python -m backend.app.manage seed [--today D]   migrate, then create/reset the demo affiliates
     python -m backend.app.manage openapi [--check]  write (or compare) backend/openapi.json
     python -m backend.app.manage serve [--seed]     migrate (and seed), then serve with uvicorn
+    python -m backend.app.manage purge              delete expired verifications, tokens, locks (the API
+                                                    also does it at start and every hour)
     python -m backend.app.manage sms-code PHONE     the last one-time code sent to PHONE (demo outbox)
 """
 from __future__ import annotations
@@ -43,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8100)
     serve.add_argument("--seed", action="store_true", help="also create/reset the demo affiliates")
+    commands.add_parser("purge", help="delete expired verifications, tokens, locks and old failures")
     sms_code = commands.add_parser("sms-code", help="print the last code the outbox holds for a phone")
     sms_code.add_argument("phone", help="E.164, as in the demo table of backend/README.md")
     args = parser.parse_args(argv)
@@ -78,6 +81,16 @@ def main(argv: list[str] | None = None) -> int:
         else:
             upgrade(settings.DATABASE_URL)
         uvicorn.run("backend.app.main:app", host=args.host, port=args.port)
+    elif args.command == "purge":
+        from backend.app.api import deps
+        from backend.app.db.session import make_engine, make_sessionmaker
+        from backend.app.retention import purge_expired
+
+        engine = make_engine(settings.DATABASE_URL)
+        with make_sessionmaker(engine)() as session:
+            counts = purge_expired(session, settings, deps.utc_now())
+        engine.dispose()
+        print(", ".join(f"{table}: {n}" for table, n in counts.items()))
     elif args.command == "sms-code":
         from backend.app.sms import latest_code
 

@@ -43,6 +43,10 @@ class Settings(BaseSettings):
         default=3600, gt=0,
         description="Failed attempts older than this no longer count towards a lock.",
     )
+    PURGE_INTERVAL_SECONDS: int = Field(
+        default=3600, gt=0,
+        description="How often expired verifications, tokens, locks and old failed attempts are deleted.",
+    )
     SMS_OUTBOX_DIR: Path = Field(default=VAR / "sms-outbox")
 
     @cached_property
