@@ -2,7 +2,8 @@
 
 Labels: fr, en, ar (Modern Standard Arabic), ary (Moroccan Darija), arq (Algerian Darija); scripts
 latn, arab. Darija is recognised by marker words (both scripts); which Darija is decided by
-variety-specific markers, and by the deployment's country when the markers are shared."""
+variety-specific markers, and by the deployment's country unless the other variety's markers
+clearly outnumber it."""
 from __future__ import annotations
 
 import re
@@ -11,18 +12,22 @@ from dataclasses import dataclass
 from bot.nlu.text import normalise, script_of
 
 FUND_DARIJA = {"cnss_ma": "ary", "casnos_dz": "arq"}
+# A deployment serves one country, and most "variety" markers also occur across the border
+# (شحال is said in Oran, ندير in Casablanca and Algiers): one marker of the other variety is weak
+# evidence. The other variety wins only with this many markers more than the deployment's own.
+OTHER_VARIETY_LEAD = 2
 
 # Markers are written in normalised form (see text.normalise): no hamza seats, ه for ة.
 _DARIJA_ARAB_SHARED = {
     "واش", "كيفاش", "شحال", "بزاف", "علاش", "باش", "ديال", "ماشي", "كاين", "كاينه",
     "شي", "حتى", "مازال", "عافاك", "بلا", "هادي", "هاد", "هادا", "هادشي", "نخلص", "نخلصو",
-    "خلصت", "خلصنا", "نسجل", "نتسجل", "نعرف", "بغا", "دابا", "لازم", "لاكارت",
+    "خلصت", "خلصنا", "نسجل", "نتسجل", "نعرف", "بغا", "دابا", "لازم", "لاكارت", "ندير", "نديرو",
 }
 _ARY_ARAB = {
     "شنو", "شنوا", "اش", "بغيت", "بغينا", "خاصني", "خاصك", "خاص", "خاصو", "فين", "كنخلص", "كنخدم",
     "غادي", "غاديه", "مزيان", "واخا", "ديالي", "ديالك", "ديالو", "دابا", "كيخلص", "كيخلصو", "تا",
     "لامو", "الامو", "كاع", "زعما", "بزاف", "كنتسنى", "نتسنى", "فالضمان", "شكون", "راه", "ماكاينش",
-    "كيديرو", "نديرو", "ندير", "صافي", "الكوتيزاسيون", "مسجلش", "خدمتش",
+    "كيديرو", "صافي", "الكوتيزاسيون", "مسجلش", "خدمتش",
 }
 _ARQ_ARAB = {
     "راني", "راك", "راكي", "راهي", "راهو", "راهم", "وين", "قداش", "كاش", "نتاع", "تاع", "تاعي",
@@ -95,6 +100,14 @@ def _has_arabizi_digits(tokens: list[str]) -> bool:
     return any(re.search(r"[a-z][2379]|[2379][a-z]", t) for t in tokens)
 
 
+def _variety(ary_markers: int, arq_markers: int, deployment_variety: str) -> str:
+    counts = {"ary": ary_markers, "arq": arq_markers}
+    other = "arq" if deployment_variety == "ary" else "ary"
+    if counts[other] - counts[deployment_variety] >= OTHER_VARIETY_LEAD:
+        return other
+    return deployment_variety
+
+
 def detect(text: str, fund: str | None = None) -> Language:
     norm = normalise(text)
     script = script_of(norm)
@@ -106,9 +119,7 @@ def detect(text: str, fund: str | None = None) -> Language:
         shared = sum(t in _DARIJA_ARAB_SHARED for t in tokens)
         if ary + arq + shared == 0:
             return Language("ar", script)
-        if ary == arq:
-            return Language(darija_default, script)
-        return Language("ary" if ary > arq else "arq", script)
+        return Language(_variety(ary, arq, darija_default), script)
 
     darija = sum(t in _DARIJA_LATN_SHARED for t in tokens) + (2 if _has_arabizi_digits(tokens) else 0)
     french = sum(t in _FR for t in tokens)
@@ -116,8 +127,7 @@ def detect(text: str, fund: str | None = None) -> Language:
     if darija > max(french, english) or (darija >= 2 and darija >= french):
         ary = sum(t in _ARY_LATN for t in tokens)
         arq = sum(t in _ARQ_LATN for t in tokens)
-        variety = darija_default if ary == arq else ("ary" if ary > arq else "arq")
-        return Language(variety, script)
+        return Language(_variety(ary, arq, darija_default), script)
     if english > french:
         return Language("en", script)
     return Language("fr", script)

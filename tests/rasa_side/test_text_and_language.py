@@ -43,6 +43,13 @@ def test_script(text, script):
     # Shared Darija markers take the variety of the deployment's country.
     ("واش كاين شي حل للديون؟", "casnos_dz", "arq", "arab"),
     ("واش كاين شي حل للديون؟", "cnss_ma", "ary", "arab"),
+    # One marker of the other country's Darija is weak evidence (words cross the border)...
+    ("شنو هي الوراق لي لازم نجيبهم للوكالة", "casnos_dz", "arq", "arab"),
+    ("chno les papiers li lazem", "casnos_dz", "arq", "latn"),
+    ("وين نخلص لامو", "cnss_ma", "ary", "arab"),
+    # ...a clear lead of them is not.
+    ("بغيت نعرف شنو خاصني نوجد", "casnos_dz", "ary", "arab"),
+    ("rani nheb n3ref 9adech", "cnss_ma", "arq", "latn"),
 ])
 def test_detect(text, fund, lang, script):
     assert detect(text, fund) == Language(lang, script)
