@@ -103,7 +103,9 @@ def rasa_server(model: Path, action_url: str, port: Optional[int] = None, token:
     token = token or secrets.token_urlsafe(24)
     service = Service(
         "rasa",
-        [rasa_python(), "-m", "rasa", "run", "--enable-api", "--auth-token", token, "--model", str(model),
+        # `--auth-token=` joined: a URL-safe token starts with "-" one time in 32, and argparse
+        # would then read it as an option and stop Rasa at start.
+        [rasa_python(), "-m", "rasa", "run", "--enable-api", f"--auth-token={token}", "--model", str(model),
          "--endpoints", str(paths.ENDPOINTS), "--credentials", str(paths.CREDENTIALS),
          "--port", str(port), "--interface", "127.0.0.1"],
         f"http://127.0.0.1:{port}/",

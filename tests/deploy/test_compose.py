@@ -169,7 +169,7 @@ def test_sanad_services_share_one_image_built_once(services):
 
 def test_rasa_command_matches_the_embedded_one(services):
     command = " ".join(services["rasa"]["command"])
-    for option in ("--enable-api", '--auth-token "$$SANAD_RASA_TOKEN"',
+    for option in ("--enable-api", '--auth-token="$$SANAD_RASA_TOKEN"',
                    "--endpoints bot/endpoints.scaled.yml",
                    "--credentials bot/credentials.yml", "--model models/sanad.tar.gz", "--port 5005"):
         assert option in command
