@@ -84,11 +84,10 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "purge":
         from backend.app.api import deps
         from backend.app.db.session import make_engine, make_sessionmaker
-        from backend.app.retention import purge_expired
+        from backend.app.retention import purge_in_new_session
 
         engine = make_engine(settings.DATABASE_URL)
-        with make_sessionmaker(engine)() as session:
-            counts = purge_expired(session, settings, deps.utc_now())
+        counts = purge_in_new_session(make_sessionmaker(engine), settings, deps.utc_now())
         engine.dispose()
         print(", ".join(f"{table}: {n}" for table, n in counts.items()))
     elif args.command == "sms-code":

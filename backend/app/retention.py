@@ -41,7 +41,7 @@ async def purge_periodically(make_session: sessionmaker, settings: Settings,
     purge is logged and retried at the next interval: it must never take the API down."""
     while True:
         try:
-            counts = await asyncio.to_thread(_purge_once, make_session, settings, clock())
+            counts = await asyncio.to_thread(purge_in_new_session, make_session, settings, clock())
             if any(counts.values()):
                 logger.info("purged expired rows: %s", counts)
         except Exception:  # noqa: BLE001 - logged; housekeeping must not stop the service
@@ -49,6 +49,7 @@ async def purge_periodically(make_session: sessionmaker, settings: Settings,
         await asyncio.sleep(settings.PURGE_INTERVAL_SECONDS)
 
 
-def _purge_once(make_session: sessionmaker, settings: Settings, now: datetime) -> dict[str, int]:
+def purge_in_new_session(make_session: sessionmaker, settings: Settings, now: datetime) -> dict[str, int]:
+    """`purge_expired` in a session of its own (the periodic task, `manage purge`)."""
     with make_session() as session:
         return purge_expired(session, settings, now)
