@@ -42,6 +42,7 @@ GRID = {
     "margin": [0.0, 0.05, 0.1, 0.15, 0.2],
     "clarify": [0.15, 0.2, 0.25, 0.3, 0.35, 0.4],
     "oos_kb_veto": [0.87, 0.89, 0.91, 0.93, 1.01],
+    "answer_kb_min": [0.0, 0.82, 0.84, 0.86, 0.88],
 }
 MIN_RECORDS_FOR_LANGUAGE_OVERRIDE = 150
 MIN_GAIN_FOR_LANGUAGE_OVERRIDE = 0.02  # utility per record
@@ -100,7 +101,7 @@ async def _parse_all(model: str, examples: List[Dict[str, str]], offset: int) ->
     return records
 
 
-def cross_validated_records(k: int) -> List[Dict[str, Any]]:
+def cross_validated_records(k: int, config: Path = paths.CONFIG) -> List[Dict[str, Any]]:
     from rasa.model_training import train_nlu
 
     examples = training_examples()
@@ -111,7 +112,7 @@ def cross_validated_records(k: int) -> List[Dict[str, Any]]:
             data_dir = Path(tmp) / "nlu"
             data_dir.mkdir()
             _write_nlu([ex for i, ex in enumerate(examples) if i not in held], data_dir)
-            model = train_nlu(str(paths.CONFIG), str(data_dir), str(Path(tmp) / "models"),
+            model = train_nlu(str(config), str(data_dir), str(Path(tmp) / "models"),
                               fixed_model_name=f"fold{number}", domain=str(paths.DOMAIN))
             records += asyncio.run(_parse_all(model, [examples[i] for i in held_out], number))
         print(f"fold {number + 1}/{k}: {len(held_out)} held-out examples parsed", flush=True)
@@ -154,15 +155,17 @@ class Ranked:
         self.top3 = np.take_along_axis(combined, self.order, axis=1)
         self.best, self.second = self.top3[:, 0], self.top3[:, 1]
         self.top_is_expected = self.order[:, 0] == a.expect_topic
+        top_kb = a.kb[np.arange(len(a.kb)), self.order[:, 0]]
+        self.top_kb = np.where(np.isfinite(top_kb), top_kb, 0.0)  # not retrieved: 0, as kb_cosine says
         self.expected_rank = self.order == a.expect_topic[:, None]
 
 
 def _utility(a: RecordArrays, mask: np.ndarray, r: Ranked, intent_min: float, answer: float,
-             margin: float, clarify: float, oos_kb_veto: float) -> tuple[float, Dict[str, float]]:
+             margin: float, clarify: float, oos_kb_veto: float, answer_kb_min: float) -> tuple[float, Dict[str, float]]:
     direct = a.direct & (a.top_p >= intent_min)
     oos = ~direct & a.oos_top & (a.top_p >= intent_min) & (a.kb_best < oos_kb_veto)
     faq = ~direct & ~oos
-    answered = faq & (r.best >= answer) & (r.best - r.second >= margin)
+    answered = faq & (r.best >= answer) & (r.best - r.second >= margin) & (r.top_kb >= answer_kb_min)
     offered = r.top3 >= clarify
     n_offered = offered.sum(axis=1)
     clarified = faq & ~answered & ((n_offered >= 2) | ((n_offered >= 1) & (r.best < answer)))
@@ -184,17 +187,56 @@ def _utility(a: RecordArrays, mask: np.ndarray, r: Ranked, intent_min: float, an
 
 def fit(a: RecordArrays, mask: np.ndarray, fixed: Dict[str, float] | None = None) -> tuple[Dict[str, float], float, Dict[str, float]]:
     grid = {k: ([fixed[k]] if fixed and k in fixed else v) for k, v in GRID.items()}
-    best = (-1e9, None, None)
+    best = (-1e9, None)
     for floor, span, temp, weight in itertools.product(grid["kb_floor"], grid["kb_span"], grid["kb_temperature"],
                                                        grid["intent_weight"]):
-        ranked = Ranked(a, _combined(a, dict(kb_floor=floor, kb_span=span, kb_temperature=temp, intent_weight=weight)))
-        for intent_min, answer, margin, clarify, veto in itertools.product(
-                grid["intent_min"], grid["answer"], grid["margin"], grid["clarify"], grid["oos_kb_veto"]):
-            score, figs = _utility(a, mask, ranked, intent_min, answer, margin, clarify, veto)
-            if score > best[0]:
-                best = (score, dict(kb_floor=floor, kb_span=span, kb_temperature=temp, intent_weight=weight, intent_min=intent_min,
-                                    answer=answer, margin=margin, clarify=clarify, oos_kb_veto=veto), figs)
-    return best[1], best[0], best[2]
+        combination = dict(kb_floor=floor, kb_span=span, kb_temperature=temp, intent_weight=weight)
+        utilities = _utility_grid(a, mask, Ranked(a, _combined(a, combination)), grid)
+        top = np.unravel_index(int(np.argmax(utilities)), utilities.shape)  # first best, in grid order
+        if utilities[top] > best[0]:
+            best = (float(utilities[top]), {**combination, **{k: grid[k][i] for k, i in zip(_DECISION_AXES, top)}})
+    chosen = best[1]
+    score, figures = _utility(a, mask, Ranked(a, _combined(a, chosen)), *(chosen[k] for k in _DECISION_AXES))
+    return chosen, score, figures
+
+
+_DECISION_AXES = ("intent_min", "answer", "margin", "clarify", "oos_kb_veto", "answer_kb_min")
+
+
+def _utility_grid(a: RecordArrays, mask: np.ndarray, r: Ranked, grid: Dict[str, list]) -> np.ndarray:
+    """`_utility` for every setting of the decision thresholds at once (one topic ranking), as an
+    array over _DECISION_AXES. Same counts, regrouped so that each piece is computed for the
+    fewest threshold combinations it depends on: the full grid is ~14 million settings."""
+    answers, clarifies = grid["answer"], grid["clarify"]
+    offered = r.top3[None, :, :] >= np.array(clarifies)[:, None, None]  # (clarify, record, rank)
+    n_offered = offered.sum(axis=2)
+    helps = (offered & r.expected_rank[None]).any(axis=2)  # the right topic is among those offered
+    # would_clarify[answer][clarify]: the clarification rule when the answer rule said no
+    would_clarify = [(n_offered >= 2) | ((n_offered >= 1) & (r.best < answer)[None]) for answer in answers]
+    out_of_scope = ~a.in_scope
+    total = mask.sum()
+    shape = tuple(len(grid[k]) for k in _DECISION_AXES)
+    utilities = np.empty(shape)
+    for (i_min, intent_min), (i_veto, veto) in itertools.product(enumerate(grid["intent_min"]), enumerate(grid["oos_kb_veto"])):
+        direct = a.direct & (a.top_p >= intent_min) & mask
+        oos = a.oos_top & (a.top_p >= intent_min) & (a.kb_best < veto) & mask
+        faq = mask & ~direct & ~oos
+        direct_right = np.count_nonzero(direct & (a.top_name == a.expect))
+        correct_fixed = direct_right + np.count_nonzero(oos & out_of_scope)
+        wrong_fixed = np.count_nonzero(direct) - direct_right
+        for (i_ans, answer), (i_mar, margin), (i_kb, kb_min) in itertools.product(
+                enumerate(answers), enumerate(grid["margin"]), enumerate(grid["answer_kb_min"])):
+            answered = faq & (r.best >= answer) & (r.best - r.second >= margin) & (r.top_kb >= kb_min)
+            answered_right = np.count_nonzero(answered & r.top_is_expected)
+            not_answered = faq & ~answered
+            clarified = not_answered[None] & would_clarify[i_ans]
+            recovered = np.count_nonzero(clarified & helps, axis=1)
+            declined_right = np.count_nonzero((not_answered & out_of_scope)[None] & ~would_clarify[i_ans], axis=1)
+            answered_wrong = np.count_nonzero(answered) - answered_right
+            utilities[i_min, i_ans, i_mar, :, i_veto, i_kb] = (
+                REWARD["correct"] * (correct_fixed + answered_right + declined_right)
+                + REWARD["recovered"] * recovered + REWARD["wrong"] * (wrong_fixed + answered_wrong)) / total
+    return utilities
 
 
 def check_against_decide(records: List[Dict[str, Any]], thresholds: Thresholds) -> Dict[str, float]:
@@ -210,14 +252,15 @@ def check_against_decide(records: List[Dict[str, Any]], thresholds: Thresholds) 
 
 
 def calibrate(folds: int = 4, records_file: Path | None = None, reuse: bool = False,
-              output: Path = DEFAULT_CALIBRATION, wrong_penalty: float | None = None) -> Dict[str, Any]:
+              output: Path = DEFAULT_CALIBRATION, wrong_penalty: float | None = None,
+              config: Path = paths.CONFIG) -> Dict[str, Any]:
     if wrong_penalty is not None:
         REWARD["wrong"] = -abs(wrong_penalty)
     records_file = records_file or paths.BUILD / "calibration" / "records.json"
     if reuse and records_file.exists():
         records = json.loads(records_file.read_text())
     else:
-        records = cross_validated_records(folds)
+        records = cross_validated_records(folds, config)
         records_file.parent.mkdir(parents=True, exist_ok=True)
         records_file.write_text(json.dumps(records, ensure_ascii=False))
     arrays = RecordArrays(records)
@@ -228,11 +271,13 @@ def calibrate(folds: int = 4, records_file: Path | None = None, reuse: bool = Fa
     for lang in sorted(set(map(str, langs))):
         mask = langs == lang
         base_utility, base_figs = _utility(arrays, mask, Ranked(arrays, _combined(arrays, chosen)), chosen["intent_min"],
-                                           chosen["answer"], chosen["margin"], chosen["clarify"], chosen["oos_kb_veto"])
+                                           chosen["answer"], chosen["margin"], chosen["clarify"], chosen["oos_kb_veto"],
+                                           chosen["answer_kb_min"])
         by_lang[lang] = {"n": int(mask.sum()), **base_figs}
         if mask.sum() < MIN_RECORDS_FOR_LANGUAGE_OVERRIDE:
             continue
-        fixed = {k: chosen[k] for k in ("kb_floor", "kb_span", "kb_temperature", "intent_weight", "intent_min", "oos_kb_veto")}
+        fixed = {k: chosen[k] for k in ("kb_floor", "kb_span", "kb_temperature", "intent_weight", "intent_min", "oos_kb_veto",
+                                        "answer_kb_min")}
         own, own_utility, own_figs = fit(arrays, mask, fixed)
         if own_utility - base_utility >= MIN_GAIN_FOR_LANGUAGE_OVERRIDE:
             per_lang[lang] = {k: own[k] for k in ("answer", "margin", "clarify") if own[k] != chosen[k]}

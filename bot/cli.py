@@ -159,7 +159,8 @@ def cmd_calibrate(args) -> int:
     from bot.nlu.decision import DEFAULT_CALIBRATION
 
     calibrate(folds=args.folds, records_file=Path(args.records) if args.records else None, reuse=args.reuse,
-              output=Path(args.output) if args.output else DEFAULT_CALIBRATION, wrong_penalty=args.wrong_penalty)
+              output=Path(args.output) if args.output else DEFAULT_CALIBRATION, wrong_penalty=args.wrong_penalty,
+              **({"config": Path(args.config)} if args.config else {}))
     return 0
 
 
@@ -231,6 +232,7 @@ def parser() -> argparse.ArgumentParser:
     cal.add_argument("--reuse", action="store_true", help="reuse the stored predictions, only refit")
     cal.add_argument("--wrong-penalty", type=float, help="cost of a wrong answer against +1 for a right one (default 1)")
     cal.add_argument("--output", help="where to write the thresholds (default bot/calibration.yml)")
+    cal.add_argument("--config", help="pipeline to cross-validate (default bot/config.yml; for experiments)")
     cal.set_defaults(func=cmd_calibrate)
 
     run = sub.add_parser("run", help="run Sanad on this machine (embedded defaults)")

@@ -34,7 +34,7 @@ from bot.knowledge import DEFAULT_KB_DIR, TOPICS, load_knowledge_base
 from bot.nlu import decision
 from bot.nlu.embedder import get_embedder
 from bot.nlu.language import detect
-from bot.nlu.text import normalise
+from bot.nlu.text import fold_arabizi, normalise
 
 logger = logging.getLogger(__name__)
 
@@ -79,13 +79,20 @@ class SanadLanguageDetector(GraphComponent):
 class NormalisingTokenizer(WhitespaceTokenizer):
     """Whitespace tokens of `normalise(text)`: accents, Arabic letter variants, diacritics and
     elongation do not split the character n-gram space. Offsets refer to the normalised text
-    (no entity extraction relies on them)."""
+    (no entity extraction relies on them). With `arabizi_fold`, Latin-script words also go
+    through `text.fold_arabizi`, so "ch7al" and "chhal" share their n-grams."""
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {**WhitespaceTokenizer.get_default_config(), "arabizi_fold": False}
 
     def tokenize(self, message: Message, attribute: Text) -> List[Token]:
         if attribute != TEXT:
             return super().tokenize(message, attribute)
-        normalised = Message(data={TEXT: normalise(message.get(TEXT) or "")})
-        return super().tokenize(normalised, TEXT)
+        text = normalise(message.get(TEXT) or "")
+        if self._config.get("arabizi_fold"):
+            text = fold_arabizi(text)
+        return super().tokenize(Message(data={TEXT: text}), TEXT)
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False)

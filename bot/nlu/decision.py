@@ -43,6 +43,11 @@ class Thresholds:
     kb_span: float = 0.08  # cosine range above kb_floor over which the KB gains full weight
     kb_temperature: float = 0.01  # how sharply the KB's topic distribution follows cosine gaps
     intent_weight: float = 0.5  # share of the classifier in the combined topic score
+    # An answer also needs its own knowledge-base entry among the retrieved ones with at least
+    # this cosine: a classifier that is sure of a topic whose answer does not match the message
+    # at all ("<script>alert(1)</script>" -> registration at 0.99) asks or declines instead.
+    # 0 disables the check. Fitted like the rest.
+    answer_kb_min: float = 0.0
     answer: float = 0.55  # combined score needed to answer
     margin: float = 0.10  # lead over the runner-up needed to answer
     clarify: float = 0.30  # combined score needed to offer a topic in a clarification
@@ -85,6 +90,11 @@ def load_thresholds(path: Optional[str | Path] = None) -> Thresholds:
 def best_kb_score(kb_ranking: List[Dict[str, Any]]) -> float:
     """The closest knowledge-base entry's cosine (0 when the ranking is empty)."""
     return max((float(r["score"]) for r in kb_ranking), default=0.0)
+
+
+def kb_cosine(kb_ranking: List[Dict[str, Any]], topic: str) -> float:
+    """The cosine of `topic`'s entry when it is among the retrieved ones, else 0."""
+    return max((float(r["score"]) for r in kb_ranking if r["topic"] == topic), default=0.0)
 
 
 def kb_distribution(kb_ranking: List[Dict[str, Any]], t: Thresholds) -> Dict[str, float]:
@@ -136,7 +146,8 @@ def decide(intent_ranking: List[Dict[str, Any]], kb_ranking: List[Dict[str, Any]
 
     scores = combined_topic_scores(intent_ranking, kb_ranking, t)
     best, runner_up = scores[0], scores[1]
-    if best["score"] >= t.answer and best["score"] - runner_up["score"] >= t.margin:
+    supported = kb_cosine(kb_ranking, best["topic"]) >= t.answer_kb_min
+    if supported and best["score"] >= t.answer and best["score"] - runner_up["score"] >= t.margin:
         return Decision("answer", best["topic"], best["score"], topic=best["topic"], topic_scores=scores[:3])
     offered = [s["topic"] for s in scores[: t.max_offered] if s["score"] >= t.clarify]
     if len(offered) >= 2 or (offered and best["score"] < t.answer):

@@ -52,6 +52,29 @@ def normalise(text: str) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
+# Arabizi writes Arabic sounds with digits and spells vowels and doubled consonants freely:
+# "ch7al", "chhal", "shal" are one word, as are "nkhelles" / "nkhles", "9adech" / "kadech".
+_ARABIZI_DIGITS = str.maketrans({"2": "a", "3": "a", "5": "kh", "7": "h", "8": "gh", "9": "q"})
+_LATIN_WORD_WITH_LETTERS = re.compile(r"[a-z]")
+_DOUBLED = re.compile(r"([a-z])\1+")
+
+
+def fold_arabizi(normalised: str) -> str:
+    """A spelling key for Latin-script words (applied after `normalise`, only for the character
+    n-gram features, never for the embedding model or the stored text): digits used as letters
+    become letters, "sh" -> "ch", "q" -> "k", doubled letters single. Numbers stay numbers
+    ("135", "6.37"). French and English words go through the same key on both the training and
+    the message side, so they still match each other."""
+    return " ".join(_fold_word(word) for word in normalised.split(" "))
+
+
+def _fold_word(word: str) -> str:
+    if not _LATIN_WORD_WITH_LETTERS.search(word):
+        return word  # a number, or an Arabic-script word
+    word = word.translate(_ARABIZI_DIGITS).replace("sh", "ch").replace("q", "k")
+    return _DOUBLED.sub(r"\1", word)
+
+
 def script_of(text: str) -> str:
     """'arab' when most letters are Arabic, else 'latn' (also for texts without letters)."""
     arabic = len(_ARABIC_LETTER.findall(text))

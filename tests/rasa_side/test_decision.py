@@ -55,6 +55,19 @@ def test_a_close_knowledge_base_match_overrules_the_classifiers_out_of_scope():
     assert decide(ranking, kb(("contact", 0.86)), with_veto).label == "out_of_scope"
 
 
+def test_a_sure_classifier_without_a_matching_entry_does_not_answer():
+    """Hostile or meaningless input the classifier happens to be sure about ("<script>...</script>"
+    was registration at 0.99): the topic's own entry is not among the retrieved ones."""
+    ranking = intents(("registration", 0.99), ("out_of_scope", 0.005))
+    unrelated = kb(("retirement", 0.855), ("family_allowances", 0.854))
+    no_check = Thresholds(**{**T.__dict__, "answer": 0.45, "kb_floor": 0.86})
+    assert decide(ranking, unrelated, no_check).decision == "answer"  # what happened before the check
+    checked = Thresholds(**{**no_check.__dict__, "answer_kb_min": 0.84})
+    assert decide(ranking, unrelated, checked).decision != "answer"
+    # With its entry retrieved closely enough, the same classifier answers.
+    assert decide(ranking, kb(("registration", 0.90), ("retirement", 0.85)), checked).label == "registration"
+
+
 def test_per_language_overrides_apply_only_to_their_language():
     strict = Thresholds(**{**T.__dict__, "per_lang": {"ary": {"answer": 0.99}}})
     args = (intents(("payment_channels", 0.95)), kb(("payment_channels", 0.90)), strict)

@@ -2,7 +2,7 @@
 import pytest
 
 from bot.nlu.language import Language, detect, reply_language
-from bot.nlu.text import fold_digits, normalise, script_of
+from bot.nlu.text import fold_arabizi, fold_digits, normalise, script_of
 
 
 @pytest.mark.parametrize("raw, expected", [
@@ -20,6 +20,20 @@ def test_normalise(raw, expected):
 
 def test_normalise_keeps_digits_inside_arabizi():
     assert normalise("ch7al 3afak wa9tach") == "ch7al 3afak wa9tach"
+
+
+@pytest.mark.parametrize("spellings", [
+    ("ch7al", "chhal", "shal", "sh7al"),  # how much
+    ("nkhelles", "nkheles"),  # I pay
+    ("9adech", "qadech", "kadech"),  # how much (Algerian)
+    ("3afak", "afak"),
+])
+def test_arabizi_spellings_of_one_word_share_a_key(spellings):
+    assert len({fold_arabizi(normalise(word)) for word in spellings}) == 1
+
+
+def test_arabizi_key_leaves_numbers_and_arabic_script_alone():
+    assert fold_arabizi("135 dh 6.37% 30/06 كيفاش") == "135 dh 6.37% 30/06 كيفاش"
 
 
 def test_fold_digits_persian_and_arabic_indic():
@@ -65,3 +79,16 @@ def test_detect(text, fund, lang, script):
 ])
 def test_reply_language(detected, available, expected):
     assert reply_language(detected, available) == expected
+
+
+@pytest.mark.parametrize("fold, expected", [(False, ["ch7al", "kankhelles", "f", "chhar"]),
+                                            (True, ["chal", "kankheles", "f", "char"])])
+def test_tokenizer_gives_the_character_n_grams_the_folded_words_when_configured(fold, expected):
+    from rasa.shared.nlu.constants import TEXT
+    from rasa.shared.nlu.training_data.message import Message
+
+    from bot.nlu.components import NormalisingTokenizer
+
+    tokenizer = NormalisingTokenizer({**NormalisingTokenizer.get_default_config(), "arabizi_fold": fold})
+    tokens = tokenizer.tokenize(Message(data={TEXT: "Ch7al kankhelles f chhar"}), TEXT)
+    assert [t.text for t in tokens] == expected
