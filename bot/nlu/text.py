@@ -20,6 +20,10 @@ _ARABIC_FOLD = str.maketrans({
 _DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
 _REPEATS = re.compile(r"(\D)\1{2,}")  # "salaaaam" -> "salaam", "ااااا" -> "اا"
 _SPACES = re.compile(r"\s+")
+# HTML/XML tags carry no question (pasted from a web page, or a probe such as
+# "<script>alert(1)</script>", whose "script" the character n-grams took for "inscription").
+# A "<" not followed by a letter ("<3", "< 5000 dh") is not a tag and stays.
+_MARKUP_TAG = re.compile(r"<\s*/?\s*[a-zA-Z][^<>]*>")
 _ARABIC_LETTER = re.compile("[\u0621-\u064a\u0671-\u06d3]")
 _LATIN_LETTER = re.compile("[a-zA-Z\u00c0-\u024f]")
 
@@ -41,8 +45,10 @@ def strip_accents(text: str) -> str:
 
 def normalise(text: str) -> str:
     """The matching form of a message: lower case, no Latin accents, Arabic variants folded,
-    no diacritics or elongation, ASCII digits, single spaces."""
+    no diacritics or elongation, ASCII digits, single spaces, no markup tags."""
     text = unicodedata.normalize("NFKC", text or "")
+    untagged = _MARKUP_TAG.sub(" ", text)
+    text = untagged if untagged.strip() else text  # a message that is only a tag is kept: never match on nothing
     text = text.replace(_TATWEEL, "")
     text = _ARABIC_DIACRITICS.sub("", text)
     text = text.translate(_ARABIC_FOLD).translate(_DIGITS)

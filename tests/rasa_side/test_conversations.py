@@ -140,3 +140,16 @@ def test_a_very_long_message_is_answered(rasa_url):
     chat = Chat(rasa_url, "cnss_ma")
     replies = chat.say("je voudrais savoir comment payer la cnss " * 300)
     assert chat.decision(replies)["decision"] in ("answer", "clarify", "out_of_scope")
+
+
+@pytest.mark.parametrize("probe", ["<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "'; DROP TABLE users; --"])
+def test_markup_and_injection_probes_are_never_answered_as_a_topic(rasa_url, probe):
+    """"<script>" once got the registration answer: its n-grams resemble "inscription"."""
+    chat = Chat(rasa_url, "cnss_ma")
+    assert chat.decision(chat.say(probe))["decision"] in ("out_of_scope", "clarify")
+
+
+def test_a_question_wrapped_in_markup_is_answered_as_the_question(rasa_url):
+    chat = Chat(rasa_url, "cnss_ma")
+    decision = chat.decision(chat.say("<p>ou est ce que je peux payer ma cotisation cnss sans me deplacer</p>"))
+    assert (decision["decision"], decision["topic"]) == ("answer", "payment_channels")

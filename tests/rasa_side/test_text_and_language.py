@@ -13,6 +13,10 @@ from bot.nlu.text import fold_arabizi, fold_digits, normalise, script_of
     ("salaaaaam", "salaam"),
     ("١٢/٠٣/١٩٨٠", "12/03/1980"),
     ("l’AMO", "l'amo"),
+    ("<b>Où payer</b> la CNSS ?", "ou payer la cnss ?"),  # markup tags carry no question
+    ("<script>alert(1)</script>", "alert(1)"),
+    ("<img src=x onerror=alert(1)>", "<img src=x onerror=alert(1)>"),  # nothing but a tag: kept
+    ("je gagne < 5000 dh <3", "je gagne < 5000 dh <3"),  # not tags
 ])
 def test_normalise(raw, expected):
     assert normalise(raw) == expected
