@@ -50,9 +50,12 @@ def fingerprints(config: Path) -> dict[str, str]:
         "training": _digest(_files([(paths.NLU_DATA, "*.yml"), (paths.DIALOGUE_DATA, "*.yml")])
                             + [config, paths.DOMAIN]),
         "knowledge": _digest(_files([(paths.KNOWLEDGE, "**/*.yml")])),
-        "code": _digest(_files([(paths.BOT / "nlu", "*.py")]) + [paths.REPO / "requirements" / "rasa.lock"]),
+        "rasa": _digest([paths.REPO / "requirements" / "rasa.lock"]),
     }
-    if "E5Featurizer" in config.read_text(encoding="utf-8"):  # not the stock pipeline
+    pipeline = config.read_text(encoding="utf-8")
+    if "bot.nlu." in pipeline:  # Sanad's own components: their code counts (the stock pipeline has none)
+        prints["code"] = _digest(_files([(paths.BOT / "nlu", "*.py")]))
+    if "E5Featurizer" in pipeline:
         prints["embedder"] = _embedding_model_identity(paths.E5_RUNTIME)
     return prints
 
