@@ -44,6 +44,10 @@ GRID = {
     "oos_kb_veto": [0.87, 0.89, 0.91, 0.93, 1.01],
     "answer_kb_min": [0.0, 0.82, 0.84, 0.86, 0.88],
 }
+# The issue's bound on wrong confident answers (share of in-scope messages): the search keeps only
+# settings within it on the cross-validated data. Without it, the best utility (+1 right, -1 wrong)
+# sat at 8% wrong on the 2026-11-22 data, against 4.4% for a setting 0.03 utility lower.
+MAX_WRONG = 0.05
 MIN_RECORDS_FOR_LANGUAGE_OVERRIDE = 150
 MIN_GAIN_FOR_LANGUAGE_OVERRIDE = 0.02  # utility per record
 
@@ -185,17 +189,23 @@ def _utility(a: RecordArrays, mask: np.ndarray, r: Ranked, intent_min: float, an
     return float(score), {k: round(float(v), 4) for k, v in figures.items()}
 
 
-def fit(a: RecordArrays, mask: np.ndarray, fixed: Dict[str, float] | None = None) -> tuple[Dict[str, float], float, Dict[str, float]]:
+def fit(a: RecordArrays, mask: np.ndarray, fixed: Dict[str, float] | None = None,
+        max_wrong: float = 1.0) -> tuple[Dict[str, float], float, Dict[str, float]]:
+    """The threshold setting of best utility among those whose share of wrong answers to in-scope
+    messages is at most `max_wrong` (the product's bound; 1.0: no bound)."""
     grid = {k: ([fixed[k]] if fixed and k in fixed else v) for k, v in GRID.items()}
     best = (-1e9, None)
     for floor, span, temp, weight in itertools.product(grid["kb_floor"], grid["kb_span"], grid["kb_temperature"],
                                                        grid["intent_weight"]):
         combination = dict(kb_floor=floor, kb_span=span, kb_temperature=temp, intent_weight=weight)
-        utilities = _utility_grid(a, mask, Ranked(a, _combined(a, combination)), grid)
+        utilities, wrong = _utility_grid(a, mask, Ranked(a, _combined(a, combination)), grid)
+        utilities = np.where(wrong <= max_wrong + 1e-9, utilities, -np.inf)
         top = np.unravel_index(int(np.argmax(utilities)), utilities.shape)  # first best, in grid order
         if utilities[top] > best[0]:
             best = (float(utilities[top]), {**combination, **{k: grid[k][i] for k, i in zip(_DECISION_AXES, top)}})
     chosen = best[1]
+    if chosen is None:
+        raise ValueError(f"no threshold setting keeps wrong answers at or under {max_wrong:.1%}")
     score, figures = _utility(a, mask, Ranked(a, _combined(a, chosen)), *(chosen[k] for k in _DECISION_AXES))
     return chosen, score, figures
 
@@ -203,9 +213,9 @@ def fit(a: RecordArrays, mask: np.ndarray, fixed: Dict[str, float] | None = None
 _DECISION_AXES = ("intent_min", "answer", "margin", "clarify", "oos_kb_veto", "answer_kb_min")
 
 
-def _utility_grid(a: RecordArrays, mask: np.ndarray, r: Ranked, grid: Dict[str, list]) -> np.ndarray:
-    """`_utility` for every setting of the decision thresholds at once (one topic ranking), as an
-    array over _DECISION_AXES. Same counts, regrouped so that each piece is computed for the
+def _utility_grid(a: RecordArrays, mask: np.ndarray, r: Ranked, grid: Dict[str, list]) -> tuple[np.ndarray, np.ndarray]:
+    """`_utility` and its "wrong" figure for every setting of the decision thresholds at once (one
+    topic ranking), as two arrays over _DECISION_AXES. Same counts, regrouped so that each piece is computed for the
     fewest threshold combinations it depends on: the full grid is ~14 million settings."""
     answers, clarifies = grid["answer"], grid["clarify"]
     offered = r.top3[None, :, :] >= np.array(clarifies)[:, None, None]  # (clarify, record, rank)
@@ -216,7 +226,9 @@ def _utility_grid(a: RecordArrays, mask: np.ndarray, r: Ranked, grid: Dict[str, 
     out_of_scope = ~a.in_scope
     total = mask.sum()
     shape = tuple(len(grid[k]) for k in _DECISION_AXES)
-    utilities = np.empty(shape)
+    utilities, wrong_rates = np.empty(shape), np.empty(shape)
+    in_scope = mask & a.in_scope
+    n_in_scope = max(1, np.count_nonzero(in_scope))
     for (i_min, intent_min), (i_veto, veto) in itertools.product(enumerate(grid["intent_min"]), enumerate(grid["oos_kb_veto"])):
         direct = a.direct & (a.top_p >= intent_min) & mask
         oos = a.oos_top & (a.top_p >= intent_min) & (a.kb_best < veto) & mask
@@ -224,6 +236,7 @@ def _utility_grid(a: RecordArrays, mask: np.ndarray, r: Ranked, grid: Dict[str, 
         direct_right = np.count_nonzero(direct & (a.top_name == a.expect))
         correct_fixed = direct_right + np.count_nonzero(oos & out_of_scope)
         wrong_fixed = np.count_nonzero(direct) - direct_right
+        wrong_fixed_in_scope = np.count_nonzero(direct & (a.top_name != a.expect) & in_scope)
         for (i_ans, answer), (i_mar, margin), (i_kb, kb_min) in itertools.product(
                 enumerate(answers), enumerate(grid["margin"]), enumerate(grid["answer_kb_min"])):
             answered = faq & (r.best >= answer) & (r.best - r.second >= margin) & (r.top_kb >= kb_min)
@@ -233,10 +246,12 @@ def _utility_grid(a: RecordArrays, mask: np.ndarray, r: Ranked, grid: Dict[str, 
             recovered = np.count_nonzero(clarified & helps, axis=1)
             declined_right = np.count_nonzero((not_answered & out_of_scope)[None] & ~would_clarify[i_ans], axis=1)
             answered_wrong = np.count_nonzero(answered) - answered_right
+            wrong_rates[i_min, i_ans, i_mar, :, i_veto, i_kb] = (
+                wrong_fixed_in_scope + np.count_nonzero(answered & ~r.top_is_expected & in_scope)) / n_in_scope
             utilities[i_min, i_ans, i_mar, :, i_veto, i_kb] = (
                 REWARD["correct"] * (correct_fixed + answered_right + declined_right)
                 + REWARD["recovered"] * recovered + REWARD["wrong"] * (wrong_fixed + answered_wrong)) / total
-    return utilities
+    return utilities, wrong_rates
 
 
 def check_against_decide(records: List[Dict[str, Any]], thresholds: Thresholds) -> Dict[str, float]:
@@ -253,7 +268,7 @@ def check_against_decide(records: List[Dict[str, Any]], thresholds: Thresholds) 
 
 def calibrate(folds: int = 4, records_file: Path | None = None, reuse: bool = False,
               output: Path = DEFAULT_CALIBRATION, wrong_penalty: float | None = None,
-              config: Path = paths.CONFIG) -> Dict[str, Any]:
+              config: Path = paths.CONFIG, max_wrong: float = MAX_WRONG) -> Dict[str, Any]:
     if wrong_penalty is not None:
         REWARD["wrong"] = -abs(wrong_penalty)
     records_file = records_file or paths.BUILD / "calibration" / "records.json"
@@ -265,7 +280,7 @@ def calibrate(folds: int = 4, records_file: Path | None = None, reuse: bool = Fa
         records_file.write_text(json.dumps(records, ensure_ascii=False))
     arrays = RecordArrays(records)
     everything = np.ones(len(records), dtype=bool)
-    chosen, utility, figures = fit(arrays, everything)
+    chosen, utility, figures = fit(arrays, everything, max_wrong=max_wrong)
     per_lang, by_lang = {}, {}
     langs = np.array([r["lang"] for r in records])
     for lang in sorted(set(map(str, langs))):
@@ -278,7 +293,10 @@ def calibrate(folds: int = 4, records_file: Path | None = None, reuse: bool = Fa
             continue
         fixed = {k: chosen[k] for k in ("kb_floor", "kb_span", "kb_temperature", "intent_weight", "intent_min", "oos_kb_veto",
                                         "answer_kb_min")}
-        own, own_utility, own_figs = fit(arrays, mask, fixed)
+        try:
+            own, own_utility, own_figs = fit(arrays, mask, fixed, max_wrong=max_wrong)
+        except ValueError:  # the shared thresholds are the only ones within the bound there
+            continue
         if own_utility - base_utility >= MIN_GAIN_FOR_LANGUAGE_OVERRIDE:
             per_lang[lang] = {k: own[k] for k in ("answer", "margin", "clarify") if own[k] != chosen[k]}
             by_lang[lang] = {"n": int(mask.sum()), **own_figs, "override": per_lang[lang]}
@@ -287,7 +305,7 @@ def calibrate(folds: int = 4, records_file: Path | None = None, reuse: bool = Fa
     document = {
         "thresholds": {f.name: getattr(thresholds, f.name) for f in fields(Thresholds)},
         "fitted_on": {"date": dt.date.today().isoformat(), "folds": folds, "records": len(records),
-                      "reward": REWARD, "cross_validated": {**figures, "utility": round(utility, 4)},
+                      "reward": REWARD, "max_wrong": max_wrong, "cross_validated": {**figures, "utility": round(utility, 4)},
                       "decide_check": verified, "by_lang": by_lang},
     }
     header = "# Written by `sanad calibrate` (bot/calibration.py): decision thresholds fitted on\n" \

@@ -160,6 +160,7 @@ def cmd_calibrate(args) -> int:
 
     calibrate(folds=args.folds, records_file=Path(args.records) if args.records else None, reuse=args.reuse,
               output=Path(args.output) if args.output else DEFAULT_CALIBRATION, wrong_penalty=args.wrong_penalty,
+              **({"max_wrong": args.max_wrong} if args.max_wrong is not None else {}),
               **({"config": Path(args.config)} if args.config else {}))
     return 0
 
@@ -232,6 +233,8 @@ def parser() -> argparse.ArgumentParser:
     cal.add_argument("--reuse", action="store_true", help="reuse the stored predictions, only refit")
     cal.add_argument("--wrong-penalty", type=float, help="cost of a wrong answer against +1 for a right one (default 1)")
     cal.add_argument("--output", help="where to write the thresholds (default bot/calibration.yml)")
+    cal.add_argument("--max-wrong", type=float,
+                     help="bound on wrong answers to in-scope messages (default 0.05, the issue's; 1 = none)")
     cal.add_argument("--config", help="pipeline to cross-validate (default bot/config.yml; for experiments)")
     cal.set_defaults(func=cmd_calibrate)
 

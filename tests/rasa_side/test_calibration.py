@@ -58,10 +58,14 @@ def test_grid_search_finds_the_best_setting_of_the_reference_utility(monkeypatch
     records = random_records(300, 42)
     arrays = RecordArrays(records)
     everything = np.ones(len(records), dtype=bool)
+    scored = [_utility(arrays, everything, Ranked(arrays, _combined(arrays, dict(zip(small, values)))), *values[4:])
+              for values in itertools.product(*small.values())]
     chosen, utility, _ = calibration.fit(arrays, everything)
-    reference = max(
-        _utility(arrays, everything, Ranked(arrays, _combined(arrays, dict(zip(small, values)))), *values[4:])[0]
-        for values in itertools.product(*small.values()))
-    assert utility == pytest.approx(reference, abs=1e-9)
+    assert utility == pytest.approx(max(u for u, _ in scored), abs=1e-9)
+    # With a bound on wrong answers: the best among the settings within it.
+    bound = sorted(f["wrong"] for _, f in scored)[len(scored) // 4]
+    bounded, bounded_utility, figures = calibration.fit(arrays, everything, max_wrong=bound)
+    assert bounded_utility == pytest.approx(max(u for u, f in scored if f["wrong"] <= bound), abs=1e-9)
+    assert figures["wrong"] <= bound < max(f["wrong"] for _, f in scored)
     ranked = Ranked(arrays, _combined(arrays, chosen))
     assert _utility(arrays, everything, ranked, *(chosen[k] for k in calibration._DECISION_AXES))[0] == pytest.approx(utility)
