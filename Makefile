@@ -32,7 +32,7 @@ eval: model
 bench: model
 	$(RASA_BIN)/sanad bench
 
-calibrate: setup    ## re-fit bot/calibration.yml (about 26 minutes on 2 cores)
+calibrate: setup    ## re-fit bot/calibration.yml (about 20 minutes on 2 cores; --reuse refits in 2)
 	$(RASA_BIN)/sanad calibrate
 
 lock:               ## re-resolve requirements/*.lock (maintainers; needs uv)
