@@ -52,6 +52,8 @@ GRID = {
 MAX_WRONG = 1.0
 # The thresholds that act after the topic scores are combined, in `_utility`'s argument order.
 _DECISION_AXES = ("intent_min", "answer", "margin", "clarify", "oos_kb_veto", "answer_kb_min")
+# The ones a language may set for itself (Thresholds.per_lang); the rest stay shared.
+_PER_LANGUAGE_AXES = ("answer", "margin", "clarify")
 MIN_RECORDS_FOR_LANGUAGE_OVERRIDE = 150
 MIN_GAIN_FOR_LANGUAGE_OVERRIDE = 0.02  # utility per record
 
@@ -194,7 +196,7 @@ def _utility(a: RecordArrays, mask: np.ndarray, r: Ranked, intent_min: float, an
 
 
 def fit(a: RecordArrays, mask: np.ndarray, fixed: Dict[str, float] | None = None,
-        max_wrong: float = 1.0) -> tuple[Dict[str, float], float, Dict[str, float]]:
+        max_wrong: float = MAX_WRONG) -> tuple[Dict[str, float], float, Dict[str, float]]:
     """The threshold setting of best utility among those whose share of wrong answers to in-scope
     messages is at most `max_wrong` (1.0: no bound). Raises ValueError when none is."""
     grid = {k: ([fixed[k]] if fixed and k in fixed else v) for k, v in GRID.items()}
@@ -285,22 +287,20 @@ def calibrate(folds: int = 4, records_file: Path | None = None, reuse: bool = Fa
     chosen, utility, figures = fit(arrays, everything, max_wrong=max_wrong)
     per_lang, by_lang = {}, {}
     langs = np.array([r["lang"] for r in records])
+    shared_ranking = Ranked(arrays, _combined(arrays, chosen))
+    shared = {k: v for k, v in chosen.items() if k not in _PER_LANGUAGE_AXES}
     for lang in sorted(set(map(str, langs))):
         mask = langs == lang
-        base_utility, base_figs = _utility(arrays, mask, Ranked(arrays, _combined(arrays, chosen)), chosen["intent_min"],
-                                           chosen["answer"], chosen["margin"], chosen["clarify"], chosen["oos_kb_veto"],
-                                           chosen["answer_kb_min"])
+        base_utility, base_figs = _utility(arrays, mask, shared_ranking, *(chosen[k] for k in _DECISION_AXES))
         by_lang[lang] = {"n": int(mask.sum()), **base_figs}
         if mask.sum() < MIN_RECORDS_FOR_LANGUAGE_OVERRIDE:
             continue
-        fixed = {k: chosen[k] for k in ("kb_floor", "kb_span", "kb_temperature", "intent_weight", "intent_min", "oos_kb_veto",
-                                        "answer_kb_min")}
         try:
-            own, own_utility, own_figs = fit(arrays, mask, fixed, max_wrong=max_wrong)
+            own, own_utility, own_figs = fit(arrays, mask, shared, max_wrong=max_wrong)
         except ValueError:  # the shared thresholds are the only ones within the bound there
             continue
         if own_utility - base_utility >= MIN_GAIN_FOR_LANGUAGE_OVERRIDE:
-            per_lang[lang] = {k: own[k] for k in ("answer", "margin", "clarify") if own[k] != chosen[k]}
+            per_lang[lang] = {k: own[k] for k in _PER_LANGUAGE_AXES if own[k] != chosen[k]}
             by_lang[lang] = {"n": int(mask.sum()), **own_figs, "override": per_lang[lang]}
     thresholds = Thresholds(**chosen, per_lang=per_lang)
     verified = check_against_decide(records, thresholds)
