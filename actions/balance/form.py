@@ -88,6 +88,22 @@ class ValidateBalanceForm(FormValidationAction):
         """Fill every slot so the form completes; action_show_balance reports `outcome`."""
         return {**{slot: NONE for slot in FORM_SLOTS}, "balance_outcome": outcome}
 
+    async def extract_affiliate_number(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                       domain: DomainDict) -> Dict[str, Any]:
+        """A citizen who writes their number with the question ("mon numéro est 123 456 789,
+        combien je dois ?") is not asked for it again. Only the message that opens the form is
+        read here (nothing requested yet); once the form asks, the domain's from_text mapping fills
+        the slot. validate_affiliate_number then moves the number into the vault as usual."""
+        if tracker.get_slot("requested_slot") is not None or tracker.get_slot("affiliate_number"):
+            return {}
+        turn = current_turn(tracker)
+        number = affiliate_number(tracker.latest_message.get("text") or "", turn.fund)
+        if not number:
+            return {}
+        lang = turn.reply_lang()
+        dispatcher.utter_message(text=replies.text("number_noted", lang, fund=_fund_name(turn.fund, lang)))
+        return {"affiliate_number": number}
+
     async def validate_affiliate_number(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                         domain: DomainDict) -> Dict[str, Any]:
         turn = current_turn(tracker)

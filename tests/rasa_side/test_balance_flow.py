@@ -46,6 +46,23 @@ def test_arrears_show_periods_penalties_and_closed_rights(stack):
     assert "Cotisations dues" in text and "Pénalités" in text and "suspendus" in text
 
 
+def test_a_number_written_with_the_question_is_not_asked_again(stack):
+    chat = Chat(stack.rasa_url, "cnss_ma")
+    replies = chat.say("mon numero d'affiliation est 100 204 821, combien je dois ?")
+    assert chat.decision(replies)["step"] == "birth_date"
+    assert "noté le numéro d'affiliation" in Chat.text(replies)
+    assert chat.decision(chat.say(BORN))["step"] == "otp_code"
+    assert "•••••4821" in Chat.text(chat.say(stack.latest_code(PHONE)))
+    stored = stack.tracker_db.read_bytes().decode("utf-8", "ignore")
+    assert "100 204 821" not in stored and NUMBER not in stored
+
+
+def test_a_number_of_the_wrong_length_in_the_question_is_asked_for(stack):
+    chat = Chat(stack.rasa_url, "casnos_dz")  # CASNOS numbers have 12 digits, not 9
+    replies = chat.say("numero casnos 100 204 821, j'ai des arrieres ou pas ?")
+    assert chat.decision(replies)["step"] == "affiliate_number"
+
+
 def test_number_with_dashes_and_spaces_and_invalid_input_is_reasked_with_an_example(stack):
     chat = Chat(stack.rasa_url, "cnss_ma")
     chat.say("combien je dois a la cnss")
