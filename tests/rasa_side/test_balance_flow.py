@@ -53,8 +53,7 @@ def test_a_number_written_with_the_question_is_not_asked_again(stack):
     assert "noté le numéro d'affiliation" in Chat.text(replies)
     assert chat.decision(chat.say(BORN))["step"] == "otp_code"
     assert "•••••4821" in Chat.text(chat.say(stack.latest_code(PHONE)))
-    stored = stack.tracker_db.read_bytes().decode("utf-8", "ignore")
-    assert "100 204 821" not in stored and NUMBER not in stored
+    assert_kept_out_of_store_and_logs(stack, ["100 204 821", NUMBER])
 
 
 def test_a_number_of_the_wrong_length_in_the_question_is_asked_for(stack):
@@ -148,12 +147,16 @@ def test_no_personal_data_in_the_tracker_store_or_the_logs(stack):
     chat = Chat(stack.rasa_url, "cnss_ma")
     verify(chat, stack)
     code = stack.latest_code(PHONE)
+    assert_kept_out_of_store_and_logs(stack, [NUMBER, "100 204 821", BORN, "1980-03-12", code, PHONE, PHONE[4:]])
+    assert "je veux connaitre mon solde" in stack.tracker_db.read_bytes().decode("utf-8", "ignore")  # ordinary messages are kept
+
+
+def assert_kept_out_of_store_and_logs(stack, secrets):
     stored = stack.tracker_db.read_bytes().decode("utf-8", "ignore")
     logs = "".join(p.read_text(errors="ignore") for p in stack.logs.glob("*.log"))
-    for secret in (NUMBER, "100 204 821", BORN, "1980-03-12", code, PHONE, PHONE[4:]):
+    for secret in secrets:
         assert secret not in stored, f"{secret} in the tracker store"
         assert secret not in logs, f"{secret} in the logs"
-    assert "je veux connaitre mon solde" in stored  # ordinary messages are kept
 
 
 def demo(number: str) -> dict:
