@@ -100,8 +100,7 @@ class ValidateBalanceForm(FormValidationAction):
         number = affiliate_number(tracker.latest_message.get("text") or "", turn.fund)
         if not number:
             return {}
-        lang = turn.reply_lang()
-        dispatcher.utter_message(text=replies.text("number_noted", lang, fund=_fund_name(turn.fund, lang)))
+        dispatcher.utter_message(text=replies.text("number_noted", turn.reply_lang()))
         return {"affiliate_number": number}
 
     async def validate_affiliate_number(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,

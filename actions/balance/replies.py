@@ -33,11 +33,11 @@ TEXTS: Dict[str, Dict[str, str]] = {
     },
     # The citizen wrote their number with the question: the form starts at the birth date.
     "number_noted": {
-        "fr": "Pour consulter votre compte, je dois vérifier votre identité. J'ai noté le numéro d'affiliation {fund} de votre message. Tapez « annuler » à tout moment pour arrêter.",
-        "ar": "للاطلاع على حسابك، يجب أن أتحقق من هويتك. سجلت رقم انخراطك في {fund} من رسالتك. اكتب «إلغاء» في أي وقت للتوقف.",
-        "ary": "باش نشوف الحساب ديالك، خاصني نتأكد من الهوية ديالك. خديت رقم التسجيل ديالك ف{fund} من الرسالة ديالك. كتب «خلاص» إلا بغيتي توقف.",
-        "arq": "باش نشوف الحساب تاعك، لازم نتأكد من الهوية تاعك. خذيت رقم الانخراط تاعك في {fund} من الرسالة تاعك. اكتب «خلاص» إذا حبيت توقف.",
-        "en": "To look up your account I must verify who you are. I have taken your {fund} affiliate number from your message. Type \"cancel\" at any time to stop.",
+        "fr": "Pour consulter votre compte, je dois vérifier votre identité. J'ai noté le numéro d'affiliation écrit dans votre message. Tapez « annuler » à tout moment pour arrêter.",
+        "ar": "للاطلاع على حسابك، يجب أن أتحقق من هويتك. سجلت رقم الانخراط المكتوب في رسالتك. اكتب «إلغاء» في أي وقت للتوقف.",
+        "ary": "باش نشوف الحساب ديالك، خاصني نتأكد من الهوية ديالك. خديت رقم التسجيل لي كتبتي فالرسالة ديالك. كتب «خلاص» إلا بغيتي توقف.",
+        "arq": "باش نشوف الحساب تاعك، لازم نتأكد من الهوية تاعك. خذيت رقم الانخراط لي كتبتو فالرسالة تاعك. اكتب «خلاص» إذا حبيت توقف.",
+        "en": "To look up your account I must verify who you are. I have taken the affiliate number written in your message. Type \"cancel\" at any time to stop.",
     },
     "ask_birth_date": {
         "fr": "Merci. Quelle est votre date de naissance ? (par exemple 12/03/1980 ou 12 mars 1980)",
