@@ -18,6 +18,7 @@ import datetime as dt
 import json
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -261,6 +262,11 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # `kill`, systemd and `docker stop` send SIGTERM, which by default ends Python without running
+    # `finally` blocks: the services a command started (`run` starts four, `eval`, `ask` and `bench`
+    # an action server) would outlive it and keep their ports, and the next start would fail.
+    # Leave through SystemExit instead, so services.running stops them.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     args = parser().parse_args(argv)
     return args.func(args)
 

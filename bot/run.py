@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import signal
 import sys
 import time
 import urllib.request
@@ -44,11 +43,6 @@ def post_message(rasa_url: str, sender: str, text: str, fund: str) -> list[dict]
 
 def run(fund: str, chat: bool = True, rasa_port: int = 5005) -> int:
     from bot.cli import ensure_models
-
-    # `kill`, systemd and `docker stop` send SIGTERM, which by default ends Python without running
-    # `finally` blocks: the four child services would outlive `sanad run` and keep their ports, and
-    # the next start would fail. Leave through SystemExit instead, so services.running stops them.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     print("Preparing the model (built and trained only when missing or stale)...", flush=True)
     model, _ = ensure_models()
     logs = paths.VAR / "logs"
