@@ -6,7 +6,8 @@ configured) and redacts each tracker before it is persisted:
 - a user message typed while the balance form asks for a sensitive slot (affiliate number,
   birth date, one-time code) is replaced whole by `[redacted]`;
 - in every other message, runs of digits that look like identifiers, dates or phone numbers are
-  masked (a citizen may type their number unprompted);
+  masked, and so are dates with the month in words (a citizen may type their number or birth
+  date unprompted);
 - sensitive metadata (a phone shared from Telegram) is dropped, also from the copy Rasa keeps
   in the `session_started_metadata` slot.
 
@@ -22,6 +23,9 @@ from rasa.core.tracker_store import TrackerStore
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
+from bot.nlu.text import fold_in_place
+from bot.nlu.userdata import WORDED_DATE
+
 SENSITIVE_SLOTS = frozenset({"affiliate_number", "birth_date", "otp_code"})
 SENSITIVE_METADATA = frozenset({"shared_phone", "phone", "contact"})
 REDACTED = "[redacted]"
@@ -31,11 +35,29 @@ _DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890
 _PII = re.compile(r"(?<!\w)\+?\d(?:[\s.\-]?\d){5,}(?!\w)|\b\d{1,4}[/.\-]\d{1,2}[/.\-]\d{2,4}\b")
 
 
-def mask_text(text: Optional[str]) -> Optional[str]:
+# A citizen may type a birth date in words ("12 mars 1980", "12 شتنبر 1980", as the balance form
+# reads them). The assistant's own replies quote knowledge-base dates in words ("jusqu'au 31
+# décembre 2024"), which are not personal and which an agent reading the history needs.
+IN_USER_TEXT = (_PII, WORDED_DATE)
+IN_BOT_TEXT = (_PII,)
+
+
+def mask_text(text: Optional[str], patterns: tuple = IN_USER_TEXT) -> Optional[str]:
+    """`text` with what `patterns` find (identifiers, phone numbers, dates) replaced by "[…]";
+    unchanged when they find nothing."""
     if not text:
         return text
-    folded = text.translate(_DIGITS)
-    return _PII.sub("[…]", folded) if _PII.search(folded) else text
+    folded = fold_in_place(text)
+    spans = sorted(m.span() for pattern in patterns for m in pattern.finditer(folded))
+    if not spans:
+        return text
+    out, end = [], 0
+    digits = text.translate(_DIGITS)
+    for start, stop in spans:
+        if start >= end:
+            out.append(digits[end:start] + "[…]")
+        end = max(end, stop)
+    return "".join(out) + digits[end:]
 
 
 def _clean_metadata(metadata: Any) -> Any:
@@ -69,7 +91,7 @@ def redact_events(events: Iterable[Dict[str, Any]]) -> List[Dict[str, Any]]:
         elif kind == "user":
             event = _redact_user(event, whole=bool(loop) and requested in SENSITIVE_SLOTS)
         elif kind == "bot":
-            event["text"] = mask_text(event.get("text"))
+            event["text"] = mask_text(event.get("text"), IN_BOT_TEXT)
         if kind == "slot":
             if event.get("name") == "session_started_metadata":
                 event["value"] = _clean_metadata(event.get("value"))

@@ -33,6 +33,18 @@ def fold_digits(text: str) -> str:
     return text.translate(_DIGITS)
 
 
+def fold_in_place(text: str) -> str:
+    """ASCII digits, Latin letters lower-cased and without accents, one character for one: a span
+    found in the result is the same span of `text` (redaction masks it there)."""
+    out = []
+    for ch in text.translate(_DIGITS):
+        if ch < "\u0250":  # Latin: "É" -> "e"; Arabic letters are left as they are
+            folded = unicodedata.normalize("NFD", ch)[0].lower()
+            ch = folded if len(folded) == 1 else ch
+        out.append(ch)
+    return "".join(out)
+
+
 def strip_accents(text: str) -> str:
     """Latin accents only ("é" -> "e"); Arabic letters are untouched (NFD would split them)."""
     out = []

@@ -33,7 +33,7 @@ _MONTHS = {
 _MONTH_WORD = "|".join(sorted(map(re.escape, _MONTHS), key=len, reverse=True))
 _NUMERIC_DMY = re.compile(r"\b(\d{1,2})\s*[/.\-]\s*(\d{1,2})\s*[/.\-]\s*(\d{4})\b")
 _NUMERIC_YMD = re.compile(r"\b(\d{4})\s*[/.\-]\s*(\d{1,2})\s*[/.\-]\s*(\d{1,2})\b")
-_WORDED = re.compile(rf"(\d{{1,2}})\s*(?:er)?\s*({_MONTH_WORD})\.?\s*(\d{{4}})", re.IGNORECASE)
+WORDED_DATE = re.compile(rf"(\d{{1,2}})\s*(?:er)?\s*({_MONTH_WORD})\.?\s*(\d{{4}})", re.IGNORECASE)
 _NUMBER_CHARS = re.compile(r"\d[\d\s.\-\u2010-\u2015]*\d")
 
 
@@ -55,7 +55,7 @@ def birth_date(text: str, today: Optional[dt.date] = None) -> Optional[dt.date]:
         found = (int(m.group(1)), int(m.group(2)), int(m.group(3)))
     elif m := _NUMERIC_DMY.search(folded):
         found = (int(m.group(3)), int(m.group(2)), int(m.group(1)))
-    elif m := _WORDED.search(folded):
+    elif m := WORDED_DATE.search(folded):
         found = (int(m.group(3)), _MONTHS[m.group(2).lower()], int(m.group(1)))
     if not found:
         return None
@@ -77,10 +77,10 @@ def looks_like_data(text: str) -> bool:
     """True for a message that is mostly an identifier, a date or a code ("100 204 821",
     "né le 12 mars 1980", "482913"), so the NLU can route it to the form as `inform`."""
     folded = strip_accents(fold_digits(text or "")).lower()
-    is_date = bool(_WORDED.search(folded) or _NUMERIC_DMY.search(folded) or _NUMERIC_YMD.search(folded))
+    is_date = bool(WORDED_DATE.search(folded) or _NUMERIC_DMY.search(folded) or _NUMERIC_YMD.search(folded))
     if not is_date and len(re.findall(r"\d", folded)) < CODE_LENGTH:
         return False  # "3939", "2024": a question may mention a short number
-    rest = _WORDED.sub(" ", folded)
+    rest = WORDED_DATE.sub(" ", folded)
     rest = _NUMERIC_DMY.sub(" ", _NUMERIC_YMD.sub(" ", rest))
     rest = _NUMBER_CHARS.sub(" ", rest)
     words = [w for w in re.findall(r"[^\W\d_]+", rest) if len(w) > 2]

@@ -18,6 +18,12 @@ NUMBER, BIRTH, CODE, PHONE = "100204821", "12/03/1980", "482913", "+212600000101
     ("né le 12/03/1980", "12/03/1980"),
     ("رقمي ١٠٠٢٠٤٨٢١", "١٠٠٢٠٤٨٢١"),
     ("appelez moi au +212 600 000 101", "600 000 101"),
+    # Birth dates with the month in words, volunteered outside the form's birth-date step
+    ("je suis né le 12 mars 1980, combien je dois", "12 mars 1980"),
+    ("Née le 1er Février 1975 !", "Février 1975"),
+    ("تاريخ ازديادي ١٢ مارس ١٩٨٠", "مارس"),
+    ("ana mzyad 12 شتنبر 1980 w bghit n3ref chhal 3liya", "1980"),
+    ("born on 3 February 1975", "February 1975"),
 ])
 def test_mask_text_hides_identifiers_dates_and_phones(text, leaked):
     assert leaked not in mask_text(text)
@@ -26,6 +32,8 @@ def test_mask_text_hides_identifiers_dates_and_phones(text, leaked):
 def test_mask_text_keeps_ordinary_questions():
     assert mask_text("ou payer la cnss en 2024 ?") == "ou payer la cnss en 2024 ?"
     assert mask_text("appeler le 3939") == "appeler le 3939"
+    assert mask_text("j'ai payé en mars 2024, c'est enregistré ?") == "j'ai payé en mars 2024, c'est enregistré ?"
+    assert mask_text("Né le 12 mars 1980, je suis à jour ?") == "Né le […], je suis à jour ?"  # the rest untouched
 
 
 def _conversation():
@@ -45,6 +53,8 @@ def _conversation():
         ActiveLoop(None),
         SlotSet("requested_slot", None),
         BotUttered("Compte •••••4821 : 382,20 DH"),
+        BotUttered("Cette mesure a pris fin le 31 décembre 2024."),
+        UserUttered("merci, et je suis né le 12 mars 1980 au cas où", {"name": "thanks"}),
         UserUttered(f"au fait mon numero c'est {NUMBER}", {"name": "inform"}),
     ]
 
@@ -57,6 +67,8 @@ def test_redact_events():
     users = [e for e in events if e["event"] == "user"]
     assert users[0]["text"] == "je veux mon solde"  # an ordinary message is kept
     assert users[1]["text"] == REDACTED and users[2]["text"] == REDACTED
+    assert "merci, et je suis né le […] au cas où" in [u["text"] for u in users]  # volunteered, in words
+    assert "Cette mesure a pris fin le 31 décembre 2024." in dumped  # the assistant's own dates stay
 
 
 async def test_store_persists_only_redacted_events(tmp_path):

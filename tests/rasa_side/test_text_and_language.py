@@ -2,7 +2,7 @@
 import pytest
 
 from bot.nlu.language import Language, detect, reply_language
-from bot.nlu.text import fold_arabizi, fold_digits, normalise, script_of
+from bot.nlu.text import fold_arabizi, fold_digits, fold_in_place, normalise, script_of
 
 
 @pytest.mark.parametrize("raw, expected", [
@@ -96,3 +96,10 @@ def test_tokenizer_gives_the_character_n_grams_the_folded_words_when_configured(
     tokenizer = NormalisingTokenizer({**NormalisingTokenizer.get_default_config(), "arabizi_fold": fold})
     tokens = tokenizer.tokenize(Message(data={TEXT: "Ch7al kankhelles f chhar"}), TEXT)
     assert [t.text for t in tokens] == expected
+
+
+def test_fold_in_place_keeps_every_position():
+    text = "Né le ١٢ FÉVRIER 1980 — آخر أجل"
+    folded = fold_in_place(text)
+    assert len(folded) == len(text)
+    assert folded.startswith("ne le 12 fevrier 1980") and folded.endswith("آخر أجل")  # Arabic untouched
