@@ -179,6 +179,14 @@ def test_conversation_survives_a_reload(phone: Page, gateway: GatewayServer, ras
     assert texts == ["ou payer la cnss ?", "comment contacter la CNSS ?"]
 
 
+def test_history_kept_in_the_browser_masks_numbers_and_birth_dates(phone: Page, gateway: GatewayServer):
+    open_widget(phone, gateway.url)
+    ask(phone, "mon numero est 100 204 821, je suis né le 12 mars 1980")
+    ask(phone, "ana mzyad ١٢ شتنبر ١٩٨٠")
+    kept = [entry["text"] for entry in stored(phone, gateway, "history") if entry["role"] == "user"]
+    assert kept == ["mon numero est ••• ••• •••, je suis né le •• mars ••••", "ana mzyad •• شتنبر ••••"]
+
+
 def test_message_sent_while_the_gateway_is_down_is_delivered_once(phone: Page, gateway: GatewayServer,
                                                                      rasa: RasaProcesses):
     open_widget(phone, gateway.url)

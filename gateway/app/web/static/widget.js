@@ -121,9 +121,12 @@
   }
   function maskDigits(text) {
     // affiliate numbers, one-time codes, phone numbers, birth dates: never kept in the history
-    return String(text).replace(/[0-9٠-٩۰-۹](?:[\s.\-\/]?[0-9٠-٩۰-۹]){5,}/g, function (m) {
-      return m.replace(/[0-9٠-٩۰-۹]/g, "•");
-    });
+    var dots = function (m) { return m.replace(/[0-9٠-٩۰-۹]/g, "•"); };
+    return String(text)
+      .replace(/[0-9٠-٩۰-۹](?:[\s.\-\/]?[0-9٠-٩۰-۹]){5,}/g, dots)
+      // a date with the month in words ("12 mars 1980", "١٢ شتنبر ١٩٨٠"): its day and year
+      .replace(/(^|[^0-9٠-٩۰-۹])([0-9٠-٩۰-۹]{1,2}\s*(?:er)?\s*[^\s0-9٠-٩۰-۹]{3,12}\.?\s*[0-9٠-٩۰-۹]{4})(?![0-9٠-٩۰-۹])/g,
+               function (m, before, date) { return before + dots(date); });
   }
 
   // ---- DOM ----
