@@ -23,13 +23,12 @@ from rasa.core.tracker_store import TrackerStore
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
-from bot.nlu.text import fold_in_place
+from bot.nlu.text import fold_digits, fold_in_place
 from bot.nlu.userdata import WORDED_DATE
 
 SENSITIVE_SLOTS = frozenset({"affiliate_number", "birth_date", "otp_code"})
 SENSITIVE_METADATA = frozenset({"shared_phone", "phone", "contact"})
 REDACTED = "[redacted]"
-_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
 # Six or more digits, possibly split by spaces, dots or dashes (numbers, codes, phones), and
 # dates such as 12/03/1980 or 1980-03-12.
 _PII = re.compile(r"(?<!\w)\+?\d(?:[\s.\-]?\d){5,}(?!\w)|\b\d{1,4}[/.\-]\d{1,2}[/.\-]\d{2,4}\b")
@@ -52,7 +51,7 @@ def mask_text(text: Optional[str], patterns: tuple = IN_USER_TEXT) -> Optional[s
     if not spans:
         return text
     out, end = [], 0
-    digits = text.translate(_DIGITS)
+    digits = fold_digits(text)
     for start, stop in spans:
         if start >= end:
             out.append(digits[end:start] + "[…]")
