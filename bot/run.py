@@ -43,6 +43,7 @@ def post_message(rasa_url: str, sender: str, text: str, fund: str) -> list[dict]
 
 def run(fund: str, chat: bool = True, rasa_port: int = 5005) -> int:
     from bot.cli import ensure_models
+
     print("Preparing the model (built and trained only when missing or stale)...", flush=True)
     model, _ = ensure_models()
     logs = paths.VAR / "logs"
