@@ -85,6 +85,8 @@ def test_out_of_scope_declines_and_gives_the_official_channels(rasa_url):
     replies = chat.say("donne moi une recette de tajine aux pruneaux")
     assert chat.decision(replies)["decision"] == "out_of_scope"
     assert "3939" in replies[0]["text"]
+    # The reply introduces the fund's channels itself: the channels text must not say it again.
+    assert replies[0]["text"].count("Pour parler à quelqu'un") == 1, replies[0]["text"]
 
 
 def test_human_handoff_is_honest_about_the_transfer(rasa_url):
