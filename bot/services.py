@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,10 +25,35 @@ def rasa_python() -> str:
     return str(venv) if venv.exists() else sys.executable
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
+    """A loopback port nothing listens on, never the same twice in this process.
+
+    The kernel may give the same free port to two bind(0) calls in a row (seen about once in
+    10,000), and a stack's ports are all chosen before its first service starts: the action
+    server could then be handed the backend's port, fail to bind, and the backend's /health
+    would answer in its place. Remembering what was handed out rules that out."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
+
+
+def port_is_free(port: int) -> bool:
+    """Nothing listens on the port. SO_REUSEADDR as the servers set it, so that connections
+    of a service just stopped, lingering in TIME_WAIT, do not count."""
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 120.0) -> None:
@@ -64,6 +90,10 @@ class Service:
     process: Optional[subprocess.Popen] = None
 
     def start(self, timeout: float = 120.0) -> "Service":
+        # Something already answering on our port would pass the health check for us.
+        port = urllib.parse.urlsplit(self.health_url).port
+        if port and not port_is_free(port):
+            raise RuntimeError(f"cannot start {self.name}: port {port} is already in use")
         out = subprocess.DEVNULL
         if self.log:
             self.log.parent.mkdir(parents=True, exist_ok=True)
