@@ -270,6 +270,26 @@ def check_against_decide(records: List[Dict[str, Any]], thresholds: Thresholds) 
     return {"accuracy": round(correct / len(records), 4), "wrong": round(wrong / max(1, in_scope), 4)}
 
 
+def confusions(records: List[Dict[str, Any]], thresholds: Thresholds, lang: str | None = None,
+               examples: int = 3) -> List[Dict[str, Any]]:
+    """Where the live decision goes wrong on the cross-validated records, most frequent first:
+    (language, expected label, decided label), with a few of the messages. What to read before
+    writing training data: each line is a contrast the data does not yet teach. A clarification
+    that offers the expected topic is not a confusion."""
+    groups: Dict[tuple, List[str]] = {}
+    for r in records:
+        if lang and r["lang"] != lang:
+            continue
+        d = decide(r["intent_ranking"], r["kb_ranking"], thresholds, r["lang"])
+        if d.label == r["expect"] or (d.decision == "clarify" and r["expect"] in d.offered):
+            continue
+        got = f"clarify({'/'.join(d.offered)})" if d.decision == "clarify" else d.label
+        groups.setdefault((r["lang"], r["expect"], got), []).append(r["text"])
+    ordered = sorted(groups.items(), key=lambda item: (-len(item[1]), item[0]))
+    return [{"lang": k[0], "expect": k[1], "got": k[2], "count": len(texts), "examples": texts[:examples]}
+            for k, texts in ordered]
+
+
 def calibrate(folds: int = 4, records_file: Path | None = None, reuse: bool = False,
               output: Path = DEFAULT_CALIBRATION, wrong_penalty: float | None = None,
               config: Path = paths.CONFIG, max_wrong: float = MAX_WRONG) -> Dict[str, Any]:

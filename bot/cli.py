@@ -159,10 +159,28 @@ def cmd_calibrate(args) -> int:
     from bot.calibration import calibrate
     from bot.nlu.decision import DEFAULT_CALIBRATION
 
+    if args.confusions:
+        return _print_confusions(args)
     calibrate(folds=args.folds, records_file=Path(args.records) if args.records else None, reuse=args.reuse,
               output=Path(args.output) if args.output else DEFAULT_CALIBRATION, wrong_penalty=args.wrong_penalty,
               **({"max_wrong": args.max_wrong} if args.max_wrong is not None else {}),
               **({"config": Path(args.config)} if args.config else {}))
+    return 0
+
+
+def _print_confusions(args) -> int:
+    from bot.calibration import confusions
+    from bot.nlu.decision import load_thresholds
+
+    records_file = Path(args.records) if args.records else paths.BUILD / "calibration" / "records.json"
+    if not records_file.exists():
+        print(f"no cross-validated records at {records_file}: run `sanad calibrate` first", file=sys.stderr)
+        return 1
+    records = json.loads(records_file.read_text(encoding="utf-8"))
+    for row in confusions(records, load_thresholds(args.output), lang=args.lang):
+        print(f"{row['count']:4d}  {row['lang']:4s} {row['expect']} -> {row['got']}")
+        for text in row["examples"]:
+            print(f"        {text}")
     return 0
 
 
@@ -237,6 +255,9 @@ def parser() -> argparse.ArgumentParser:
     cal.add_argument("--max-wrong", type=float,
                      help="bound on the CV share of wrong answers to in-scope messages (default 1: none)")
     cal.add_argument("--config", help="pipeline to cross-validate (default bot/config.yml; for experiments)")
+    cal.add_argument("--confusions", action="store_true",
+                     help="list where the current thresholds go wrong on the stored predictions (for data work)")
+    cal.add_argument("--lang", help="with --confusions: one language only")
     cal.set_defaults(func=cmd_calibrate)
 
     run = sub.add_parser("run", help="run Sanad on this machine (embedded defaults)")

@@ -37,6 +37,11 @@ WORDED_DATE = re.compile(rf"(\d{{1,2}})\s*(?:er)?\s*({_MONTH_WORD})\.?\s*(\d{{4}
 _NUMBER_CHARS = re.compile(r"\d[\d\s.\-\u2010-\u2015]*\d")
 
 
+def _folded(text: Optional[str]) -> str:
+    """Western digits, no accents, lower case: the form the date patterns are written for."""
+    return strip_accents(fold_digits(text or "")).lower()
+
+
 def affiliate_number(text: str, fund: str) -> Optional[str]:
     """The affiliate number in `text`, as digits, when it has the fund's length."""
     for candidate in _NUMBER_CHARS.findall(fold_digits(text or "")):
@@ -49,7 +54,7 @@ def affiliate_number(text: str, fund: str) -> Optional[str]:
 def birth_date(text: str, today: Optional[dt.date] = None) -> Optional[dt.date]:
     """A plausible birth date (between 110 years ago and 15 years ago) written in `text`."""
     today = today or dt.date.today()
-    folded = strip_accents(fold_digits(text or "")).lower()
+    folded = _folded(text)
     found = None
     if m := _NUMERIC_YMD.search(folded):
         found = (int(m.group(1)), int(m.group(2)), int(m.group(3)))
@@ -76,7 +81,7 @@ def one_time_code(text: str) -> Optional[str]:
 def looks_like_data(text: str) -> bool:
     """True for a message that is mostly an identifier, a date or a code ("100 204 821",
     "né le 12 mars 1980", "482913"), so the NLU can route it to the form as `inform`."""
-    folded = strip_accents(fold_digits(text or "")).lower()
+    folded = _folded(text)
     is_date = bool(WORDED_DATE.search(folded) or _NUMERIC_DMY.search(folded) or _NUMERIC_YMD.search(folded))
     if not is_date and len(re.findall(r"\d", folded)) < CODE_LENGTH:
         return False  # "3939", "2024": a question may mention a short number

@@ -69,3 +69,29 @@ def test_grid_search_finds_the_best_setting_of_the_reference_utility(monkeypatch
     assert figures["wrong"] <= bound < max(f["wrong"] for _, f in scored)
     ranked = Ranked(arrays, _combined(arrays, chosen))
     assert _utility(arrays, everything, ranked, *(chosen[k] for k in calibration._DECISION_AXES))[0] == pytest.approx(utility)
+
+
+def test_confusions_list_the_live_decisions_mistakes_most_frequent_first():
+    """`sanad calibrate --confusions`: the contrasts to teach next. Right answers and
+    clarifications that offer the expected topic are not listed; the rest are grouped."""
+    from bot.calibration import confusions
+
+    t = Thresholds(intent_min=0.5, answer=0.5, margin=0.1, clarify=0.2, kb_floor=0.99, intent_weight=1.0)
+
+    def record(text, expect, ranking, lang="ar"):
+        return {"text": text, "lang": lang, "expect": expect, "kb_ranking": [],
+                "intent_ranking": [{"name": n, "confidence": p} for n, p in ranking]}
+
+    records = [
+        record("right", "registration", [("registration", 0.9)]),
+        record("asked well", "registration", [("eligibility", 0.45), ("registration", 0.4)]),
+        record("wrong 1", "contact", [("registration", 0.9)]),
+        record("wrong 2", "contact", [("registration", 0.8)]),
+        record("unhelpful", "contact", [("payment_channels", 0.45), ("contribution_deadline", 0.4)]),
+        record("french", "contact", [("registration", 0.9)], lang="fr"),
+    ]
+    rows = confusions(records, t, lang="ar")
+    assert [(r["expect"], r["got"], r["count"]) for r in rows] == [
+        ("contact", "registration", 2), ("contact", "clarify(payment_channels/contribution_deadline)", 1)]
+    assert rows[0]["examples"] == ["wrong 1", "wrong 2"]
+    assert {r["lang"] for r in confusions(records, t)} == {"ar", "fr"}

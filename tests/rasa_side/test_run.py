@@ -3,7 +3,6 @@ manager: it comes up, answers over HTTP, and a SIGTERM stops it with all its chi
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,11 +13,6 @@ import pytest
 from bot import paths, services
 
 pytestmark = pytest.mark.model
-
-
-def _port_open(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 @pytest.fixture()
@@ -53,11 +47,11 @@ def test_sanad_run_answers_then_stops_with_its_services_on_sigterm(sanad_run):
     with urllib.request.urlopen(request, timeout=60) as response:
         replies = json.loads(response.read())
     assert any("Source" in (r.get("text") or "") for r in replies), replies
-    assert all(_port_open(port) for port in ports.values())
+    assert all(not services.port_is_free(port) for port in ports.values())
 
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=60) == 0
     deadline = time.monotonic() + 20
-    while any(_port_open(port) for port in ports.values()) and time.monotonic() < deadline:
+    while any(not services.port_is_free(port) for port in ports.values()) and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert not [name for name, port in ports.items() if _port_open(port)], "child services outlived sanad run"
+    assert not [name for name, port in ports.items() if not services.port_is_free(port)], "child services outlived sanad run"
