@@ -239,7 +239,8 @@ class AnswerDecider(GraphComponent):
     def process(self, messages: List[Message]) -> List[Message]:
         for message in _texts(messages):
             block = _sanad_block(message)
-            result = decision.decide_by_form(message.get(TEXT)) or decision.decide(
+            result = decision.decide_message(
+                message.get(TEXT),
                 intent_ranking=message.get(INTENT_RANKING_KEY) or [],
                 kb_ranking=block.get("kb_ranking") or [],
                 thresholds=self.thresholds,

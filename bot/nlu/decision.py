@@ -28,6 +28,16 @@ CANCEL_WORDS = frozenset({
     "safi", "baraka", "barakat", "khlas", "5las", "خلاص", "صافي", "بركا", "بركات", "الغاء", "الغي",
     "توقف", "وقف",
 })
+# A message made only of these (normalised, see text.normalise) names the fund or its health
+# insurance and nothing else ("amo", "la cnss ?", "الضمان الاجتماعي"): in scope by definition, but
+# no topic. The classifier, which has no such training example, declines some and answers others
+# at random; the citizen gets the closest topics to choose from instead (`name_only_menu`).
+FUND_NAME_WORDS = frozenset({
+    "cnss", "casnos", "amo", "tns", "chamil", "achamil", "assurance", "maladie", "obligatoire", "securite",
+    "sociale", "caisse", "امو", "الامو", "لامو", "الضمان", "ضمان", "الاجتماعي", "الكاسنوس", "كاسنوس",
+    "التغطيه", "الصحيه", "الشامل", "التامين", "الاجباري", "الصندوق",
+})
+_NAME_FILLER = frozenset({"la", "le", "l", "l'", "de", "du", "des", "el", "al", "d", "dyal", "ta3", "taa", "the", "a"})
 OUT_OF_SCOPE = "out_of_scope"
 CLARIFY_INTENT = "nlu_fallback"  # Rasa's fallback intent name: the rules route it to clarification
 
@@ -133,6 +143,36 @@ def decide_by_form(text: str) -> Optional[Decision]:
     if looks_like_data(text):
         return Decision("intent", INFORM, 1.0)
     return None
+
+
+def names_only_the_fund(text: str) -> bool:
+    from bot.nlu.text import normalise
+
+    words = [w.strip(".,!?'\"") for w in normalise(text).replace("'", "' ").split()]
+    words = [w for w in words if w]
+    return (0 < len(words) <= 4 and any(w in FUND_NAME_WORDS for w in words)
+            and all(w in FUND_NAME_WORDS or w in _NAME_FILLER for w in words))
+
+
+def name_only_menu(intent_ranking: List[Dict[str, Any]], kb_ranking: List[Dict[str, Any]],
+                   thresholds: Thresholds) -> Decision:
+    """A clarification offering the best-scored topics, however low: the citizen asked about the
+    fund without saying what, so a choice helps more than a refusal."""
+    scores = combined_topic_scores(intent_ranking, kb_ranking, thresholds)
+    offered = [s["topic"] for s in scores[: thresholds.max_offered]]
+    return Decision("clarify", "clarify", scores[0]["score"], offered=offered, topic_scores=scores[:3])
+
+
+def decide_message(text: str, intent_ranking: List[Dict[str, Any]], kb_ranking: List[Dict[str, Any]],
+                   thresholds: Thresholds, lang: str = "fr") -> Decision:
+    """The whole decision on one message, as the live assistant and `sanad eval` take it."""
+    by_form = decide_by_form(text)
+    if by_form:
+        return by_form
+    result = decide(intent_ranking, kb_ranking, thresholds, lang)
+    if result.decision == "out_of_scope" and names_only_the_fund(text):
+        return name_only_menu(intent_ranking, kb_ranking, thresholds.for_lang(lang))
+    return result
 
 
 def decide(intent_ranking: List[Dict[str, Any]], kb_ranking: List[Dict[str, Any]],

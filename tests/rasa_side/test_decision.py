@@ -85,3 +85,35 @@ def test_cancel_words_stop_but_farewells_are_left_to_the_classifier():
     assert decide_by_form("خلاص").label == "cancel"
     # "bslama" is goodbye: outside a form it must be answered as one, not as a cancellation
     assert decide_by_form("yallah bslama") is None
+
+
+# ---- a message that only names the fund ------------------------------------------------------
+
+def test_messages_that_only_name_the_fund_are_recognised():
+    from bot.nlu.decision import names_only_the_fund
+
+    for text in ("amo", "AMO ?", "l'AMO", "la CNSS", "casnos", "الامو", "الضمان الاجتماعي", "التغطية الصحية",
+                 "التأمين الإجباري", "assurance maladie obligatoire", "amo tns", "amo chamil"):
+        assert names_only_the_fund(text), text
+    for text in ("", "?", "la", "cnss tunisie", "ipres senegal", "amo combien", "cnss numero", "mon solde amo",
+                 "الضمان الاجتماعي الفرنسي", "assurance auto", "amo amo amo amo amo"):
+        assert not names_only_the_fund(text), text
+
+
+def test_a_declined_fund_name_gets_a_topic_menu_instead():
+    """The classifier declines "amo" (no such training example): the citizen gets the closest
+    topics to choose from, not "I can only answer questions about...". """
+    from bot.nlu.decision import decide_message
+
+    ranking = intents(("out_of_scope", 0.8), ("health_coverage", 0.1), ("waiting_period", 0.05))
+    retrieved = kb(("health_coverage", 0.85), ("waiting_period", 0.84), ("dependants", 0.83))
+    assert decide(ranking, retrieved, T).decision == "out_of_scope"
+    d = decide_message("AMO", ranking, retrieved, T)
+    assert (d.decision, d.routing_intent) == ("clarify", "nlu_fallback")
+    assert d.offered[:2] == ["health_coverage", "waiting_period"] and len(d.offered) == T.max_offered
+    # Anything more than the fund's name keeps the classifier's decision.
+    assert decide_message("cnss tunisie", ranking, retrieved, T).decision == "out_of_scope"
+    # An answer is never replaced, and the form's words still come first.
+    answered = intents(("contact", 0.95))
+    assert decide_message("cnss", answered, kb(("contact", 0.9)), T).label == "contact"
+    assert decide_message("annuler", ranking, retrieved, T).label == "cancel"
