@@ -28,7 +28,7 @@ import yaml
 
 from bot import paths
 from bot.knowledge import TOPICS
-from bot.nlu.decision import DEFAULT_CALIBRATION, DIRECT_INTENTS, Thresholds, decide
+from bot.nlu.decision import DEFAULT_CALIBRATION, DIRECT_INTENTS, Thresholds, decide, decide_message
 
 LANG_FUND = {"ary": "cnss_ma", "arq": "casnos_dz"}
 REWARD = {"correct": 1.0, "recovered": 0.3, "wrong": -1.0}
@@ -280,7 +280,7 @@ def confusions(records: List[Dict[str, Any]], thresholds: Thresholds, lang: str 
     for r in records:
         if lang and r["lang"] != lang:
             continue
-        d = decide(r["intent_ranking"], r["kb_ranking"], thresholds, r["lang"])
+        d = decide_message(r["text"], r["intent_ranking"], r["kb_ranking"], thresholds, r["lang"])
         if d.label == r["expect"] or (d.decision == "clarify" and r["expect"] in d.offered):
             continue
         got = f"clarify({'/'.join(d.offered)})" if d.decision == "clarify" else d.label
