@@ -31,6 +31,8 @@ from bot.knowledge import TOPICS
 from bot.nlu.decision import DEFAULT_CALIBRATION, DIRECT_INTENTS, Thresholds, decide, decide_message
 
 LANG_FUND = {"ary": "cnss_ma", "arq": "casnos_dz"}
+# Where the cross-validated predictions are kept (`--reuse` refits on them, `--confusions` reads them).
+RECORDS_FILE = paths.BUILD / "calibration" / "records.json"
 REWARD = {"correct": 1.0, "recovered": 0.3, "wrong": -1.0}
 GRID = {
     "kb_floor": [0.80, 0.83, 0.86, 0.89],
@@ -295,7 +297,7 @@ def calibrate(folds: int = 4, records_file: Path | None = None, reuse: bool = Fa
               config: Path = paths.CONFIG, max_wrong: float = MAX_WRONG) -> Dict[str, Any]:
     if wrong_penalty is not None:
         REWARD["wrong"] = -abs(wrong_penalty)
-    records_file = records_file or paths.BUILD / "calibration" / "records.json"
+    records_file = records_file or RECORDS_FILE
     if reuse and records_file.exists():
         records = json.loads(records_file.read_text())
     else:

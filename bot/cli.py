@@ -169,10 +169,10 @@ def cmd_calibrate(args) -> int:
 
 
 def _print_confusions(args) -> int:
-    from bot.calibration import confusions
+    from bot.calibration import RECORDS_FILE, confusions
     from bot.nlu.decision import load_thresholds
 
-    records_file = Path(args.records) if args.records else paths.BUILD / "calibration" / "records.json"
+    records_file = Path(args.records) if args.records else RECORDS_FILE
     if not records_file.exists():
         print(f"no cross-validated records at {records_file}: run `sanad calibrate` first", file=sys.stderr)
         return 1

@@ -37,7 +37,7 @@ FUND_NAME_WORDS = frozenset({
     "sociale", "caisse", "امو", "الامو", "لامو", "الضمان", "ضمان", "الاجتماعي", "الكاسنوس", "كاسنوس",
     "التغطيه", "الصحيه", "الشامل", "التامين", "الاجباري", "الصندوق",
 })
-_NAME_FILLER = frozenset({"la", "le", "l", "l'", "de", "du", "des", "el", "al", "d", "dyal", "ta3", "taa", "the", "a"})
+_NAME_FILLER = frozenset({"la", "le", "l", "de", "du", "des", "el", "al", "d", "dyal", "ta3", "taa", "the", "a"})
 OUT_OF_SCOPE = "out_of_scope"
 CLARIFY_INTENT = "nlu_fallback"  # Rasa's fallback intent name: the rules route it to clarification
 
@@ -148,7 +148,7 @@ def decide_by_form(text: str) -> Optional[Decision]:
 def names_only_the_fund(text: str) -> bool:
     from bot.nlu.text import normalise
 
-    words = [w.strip(".,!?'\"") for w in normalise(text).replace("'", "' ").split()]
+    words = [w.strip(".,!?\"") for w in normalise(text).replace("'", " ").split()]  # "l'amo": l + amo
     words = [w for w in words if w]
     return (0 < len(words) <= 4 and any(w in FUND_NAME_WORDS for w in words)
             and all(w in FUND_NAME_WORDS or w in _NAME_FILLER for w in words))

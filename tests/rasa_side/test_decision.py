@@ -1,5 +1,6 @@
 """The decision rule: the answer's own retrieval score counts, not only the intent's."""
-from bot.nlu.decision import Thresholds, decide, decide_by_form, load_thresholds
+from bot.nlu.decision import (Thresholds, decide, decide_by_form, decide_message, load_thresholds,
+                               names_only_the_fund)
 
 T = Thresholds(intent_min=0.5, kb_floor=0.80, kb_span=0.10, intent_weight=0.5, answer=0.6, margin=0.1, clarify=0.3)
 
@@ -90,8 +91,6 @@ def test_cancel_words_stop_but_farewells_are_left_to_the_classifier():
 # ---- a message that only names the fund ------------------------------------------------------
 
 def test_messages_that_only_name_the_fund_are_recognised():
-    from bot.nlu.decision import names_only_the_fund
-
     for text in ("amo", "AMO ?", "l'AMO", "la CNSS", "casnos", "الامو", "الضمان الاجتماعي", "التغطية الصحية",
                  "التأمين الإجباري", "assurance maladie obligatoire", "amo tns", "amo chamil"):
         assert names_only_the_fund(text), text
@@ -103,8 +102,6 @@ def test_messages_that_only_name_the_fund_are_recognised():
 def test_a_declined_fund_name_gets_a_topic_menu_instead():
     """The classifier declines "amo" (no such training example): the citizen gets the closest
     topics to choose from, not "I can only answer questions about...". """
-    from bot.nlu.decision import decide_message
-
     ranking = intents(("out_of_scope", 0.8), ("health_coverage", 0.1), ("waiting_period", 0.05))
     retrieved = kb(("health_coverage", 0.85), ("waiting_period", 0.84), ("dependants", 0.83))
     assert decide(ranking, retrieved, T).decision == "out_of_scope"
