@@ -179,6 +179,25 @@ def test_conversation_survives_a_reload(phone: Page, gateway: GatewayServer, ras
     assert texts == ["ou payer la cnss ?", "comment contacter la CNSS ?"]
 
 
+def test_a_reply_on_several_lines_keeps_its_lines(phone: Page, gateway: GatewayServer):
+    """The account balance is a list, one item per line (actions/balance/replies.py). Run together
+    in one paragraph it read "... (135,00 DH) - Pénalités : 37,80 DH - Total dû : ..." on a phone.
+    The balance needs the fund's API, which these tests do not start: the reply is put into the
+    widget's stored history and rendered on reload, the path every bot reply takes."""
+    open_widget(phone, gateway.url)
+    ask(phone, "bonjour")
+    key = f"sanad:{gateway.url}:cnss_ma:history"
+    balance = "Compte •••••7356 :\n- Pénalités : 37,80 DH\n- Total dû : 577,80 DH"
+    phone.evaluate("""([key, text]) => {
+        const history = JSON.parse(localStorage.getItem(key));
+        history.filter(e => e.role === "bot").at(-1).turn.messages[0].text = text;
+        localStorage.setItem(key, JSON.stringify(history));
+    }""", [key, balance])
+    phone.reload()
+    shown = phone.locator(".sanad-bot .sanad-text").last.inner_text()
+    assert shown.splitlines()[-2:] == ["- Pénalités : 37,80 DH", "- Total dû : 577,80 DH"], shown
+
+
 def test_history_kept_in_the_browser_masks_numbers_and_birth_dates(phone: Page, gateway: GatewayServer):
     open_widget(phone, gateway.url)
     ask(phone, "mon numero est 100 204 821, je suis né le 12 mars 1980")
