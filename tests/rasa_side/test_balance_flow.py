@@ -155,8 +155,11 @@ def assert_kept_out_of_store_and_logs(stack, secrets):
     stored = stack.tracker_db.read_bytes().decode("utf-8", "ignore")
     logs = "".join(p.read_text(errors="ignore") for p in stack.logs.glob("*.log"))
     for secret in secrets:
-        assert secret not in stored, f"{secret} in the tracker store"
-        assert secret not in logs, f"{secret} in the logs"
+        # Digits on either side make it another number: the tracker stores intent confidences with
+        # 16 digits ("0.0004306861665..."), in which a random 6-digit code turned up once in CI.
+        written = re.compile(rf"(?<!\d){re.escape(secret)}(?!\d)")
+        assert not written.search(stored), f"{secret} in the tracker store"
+        assert not written.search(logs), f"{secret} in the logs"
 
 
 def demo(number: str) -> dict:
