@@ -62,7 +62,7 @@ class AffiliateApi:
             return Outcome("mismatch" if code == "identity_not_verified" else "invalid_code", detail)
         if status == 410:
             return Outcome("expired", detail)
-        if status == 423:
+        if status in (423, 429):  # locked, or too many codes sent lately: both say "retry after"
             return Outcome("locked", detail)
         if status == 401 and code in ("token_expired", "invalid_token"):
             return Outcome("token_expired", detail)

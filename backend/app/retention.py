@@ -1,6 +1,6 @@
 """Deleting what no longer serves: a verification, a token or a lock past its end is never read
 again (the routes check `expires_at` / `locked_until`), and a failed attempt older than the
-failure window no longer counts. Kept, they would only be a record of who tried to verify and
+failure window no longer counts, nor does a code sent before the SMS window. Kept, they would only be a record of who tried to verify and
 when: data minimisation says delete them.
 
 `purge_expired` runs at the API's start and then every PURGE_INTERVAL_SECONDS (see main.py),
@@ -15,8 +15,9 @@ from typing import Callable
 from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
 
+from backend.app import sms_limits
 from backend.app.core.config import Settings
-from backend.app.db.models import FailedAttempt, Lock, Verification, VerificationToken
+from backend.app.db.models import CodeSend, FailedAttempt, Lock, Verification, VerificationToken
 
 logger = logging.getLogger("sanad.backend.retention")
 
@@ -29,6 +30,7 @@ def purge_expired(session: Session, settings: Settings, now: datetime) -> dict[s
         "verification_tokens": delete(VerificationToken).where(VerificationToken.expires_at <= now),
         "locks": delete(Lock).where(Lock.locked_until <= now),
         "failed_attempts": delete(FailedAttempt).where(FailedAttempt.failed_at <= failures_cutoff),
+        "code_sends": delete(CodeSend).where(sms_limits.purge_condition(settings, now)),
     }
     counts = {table: session.execute(statement).rowcount for table, statement in statements.items()}
     session.commit()

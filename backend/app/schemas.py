@@ -171,6 +171,11 @@ class LockedDetail(_Code):
     retry_after: int = Field(ge=1, description="Seconds until the lock ends.")
 
 
+class TooManyCodesDetail(_Code):
+    code: Literal["too_many_codes"]
+    retry_after: int = Field(ge=1, description="Seconds until another code may be sent.")
+
+
 class NotFoundDetail(_Code):
     code: Literal["not_found"]
 
@@ -208,6 +213,11 @@ class ExpiredError(BaseModel):
 
 class LockedError(BaseModel):
     detail: LockedDetail
+
+
+class TooManyCodesError(BaseModel):
+    """Too many one-time codes were sent to this affiliate, or for this conversation, lately."""
+    detail: TooManyCodesDetail
 
 
 class NotFoundError(BaseModel):

@@ -48,6 +48,13 @@ class Settings(BaseSettings):
         description="How often expired verifications, tokens, locks and old failed attempts are deleted.",
     )
     SMS_OUTBOX_DIR: Path = Field(default=VAR / "sms-outbox")
+    SMS_MAX_PER_AFFILIATE: int = Field(
+        default=3, gt=0, description="One-time codes sent to one affiliate's phone per SMS window.")
+    SMS_MAX_PER_CONVERSATION: int = Field(
+        default=3, gt=0, description="One-time codes one conversation may have sent per SMS window.")
+    SMS_WINDOW_SECONDS: int = Field(
+        default=900, gt=0,
+        description="Window of the two SMS limits (backend/app/sms_limits.py).")
 
     @cached_property
     def service_tokens(self) -> tuple[str, ...]:

@@ -115,3 +115,14 @@ class Lock(Base):
 
     key_hash: Mapped[str] = mapped_column(HASH, primary_key=True)
     locked_until: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CodeSend(Base):
+    """One one-time code sent by SMS, under one of its two limit keys (backend/app/sms_limits.py)."""
+
+    __tablename__ = "code_sends"
+    __table_args__ = (Index("ix_code_sends_key_hash_sent_at", "key_hash", "sent_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key_hash: Mapped[str] = mapped_column(HASH)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime)

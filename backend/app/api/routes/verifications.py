@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from backend.app import lockout
+from backend.app import lockout, sms_limits
 from backend.app.api.deps import ClockDep, SessionDep, SettingsDep, SmsSenderDep
 from backend.app.api.errors import http_error
 from backend.app.core.config import Settings
@@ -29,6 +29,7 @@ from backend.app.schemas import (
     NotFoundError,
     SmsUnavailableError,
     TokenIssued,
+    TooManyCodesError,
     ValidationErrorResponse,
     VerificationCreated,
     VerificationRequest,
@@ -62,6 +63,13 @@ def _raise_if_locked(session: Session, keys: tuple[str, str], now: datetime) -> 
         raise http_error(423, "locked", headers={"Retry-After": str(seconds)}, retry_after=seconds)
 
 
+def _raise_if_too_many_codes(session: Session, settings: Settings, keys: tuple[str, str], now: datetime) -> None:
+    seconds = sms_limits.retry_after(session, settings, *keys, now)
+    if seconds is not None:
+        logger.info("verification refused: too many codes sent lately")
+        raise http_error(429, "too_many_codes", headers={"Retry-After": str(seconds)}, retry_after=seconds)
+
+
 def _birth_date_hash(settings: Settings, value: str) -> str:
     return keyed_hash(settings.SECRET_KEY, "birth_date", value)
 
@@ -77,6 +85,10 @@ def _code_hash(settings: Settings, verification_id: str, code: str) -> str:
                      "description": "Not verified: an unknown number, a wrong birth date and a number "
                                     "of the other fund get this same answer."},
                422: _INVALID, 423: _LOCKED,
+               429: {"model": TooManyCodesError,
+                     "description": "Too many codes sent to this affiliate or for this conversation within "
+                                    "the SMS window: retry after `retry_after` seconds (also in Retry-After).",
+                     "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds."}}},
                503: {"model": SmsUnavailableError, "description": "The code could not be sent: try later."}},
 )
 def start_verification(body: VerificationRequest, session: SessionDep, settings: SettingsDep,
@@ -97,6 +109,7 @@ def start_verification(body: VerificationRequest, session: SessionDep, settings:
         logger.info("verification refused: identity not verified")
         raise http_error(403, "identity_not_verified")
 
+    _raise_if_too_many_codes(session, settings, keys, now)
     # Only the newest code of an affiliate is valid.
     session.execute(update(Verification)
                     .where(Verification.affiliate_id == affiliate.id, Verification.status == "pending")
@@ -106,6 +119,7 @@ def start_verification(body: VerificationRequest, session: SessionDep, settings:
         id=verification_id, affiliate_id=affiliate.id, conversation_key=keys[1],
         code_hash=_code_hash(settings, verification_id, code), status="pending",
         created_at=now, expires_at=now + timedelta(seconds=settings.OTP_TTL_SECONDS)))
+    sms_limits.record_send(session, keys, now)
     session.commit()
     try:
         sms.send(affiliate.phone, code_message(affiliate.fund, code, settings.OTP_TTL_SECONDS))
