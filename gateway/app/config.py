@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     RATE_TELEGRAM_MESSAGES: int = Field(default=10, gt=0,
                                         description="Messages per Telegram user per window.")
     RATE_TELEGRAM_WINDOW_SECONDS: float = Field(default=60.0, gt=0)
+    RATE_IP_CONNECTIONS: int = Field(
+        default=60, gt=0, description="New WebSocket connections per client IP per window "
+        "(RATE_IP_WINDOW_SECONDS); the widget reconnects with back-off, far below it.")
     TRUST_PROXY_HEADERS: bool = Field(
         default=False, description="Take the client IP from X-Forwarded-For (only behind a trusted proxy).")
 

@@ -78,6 +78,8 @@ def create_app(settings: Optional[Settings] = None, *, rasa: Optional[Any] = Non
                                             settings.RATE_SESSION_WINDOW_SECONDS)
     app.state.ip_limiter = RateLimiter(settings.RATE_IP_MESSAGES, settings.RATE_IP_WINDOW_SECONDS)
     app.state.session_ip_limiter = RateLimiter(settings.RATE_IP_SESSIONS, settings.RATE_IP_WINDOW_SECONDS)
+    app.state.connection_ip_limiter = RateLimiter(settings.RATE_IP_CONNECTIONS,
+                                                  settings.RATE_IP_WINDOW_SECONDS)
 
     app.add_middleware(CORSMiddleware, allow_origins=list(settings.allowed_origins), allow_credentials=False,
                        allow_methods=["GET", "POST"], allow_headers=["Content-Type"], max_age=600)

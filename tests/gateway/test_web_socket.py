@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
+import logging
 import uuid
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 import httpx
 import pytest
@@ -58,6 +60,45 @@ def new_session(url: str, fund: str = "cnss_ma") -> dict[str, Any]:
     response = httpx.post(f"{url}/api/session", json={"fund": fund})
     assert response.status_code == 200, response.text
     return response.json()
+
+
+class Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def failures(self) -> list[str]:
+        """Errors and tracebacks (a crashed handler: uvicorn's "Exception in ASGI application")."""
+        return [f"{r.name}: {r.getMessage()}" for r in self.records if r.exc_info or r.levelno >= logging.ERROR]
+
+
+@contextlib.contextmanager
+def logged() -> Iterator[Records]:
+    """The records of the gateway and of uvicorn (whose loggers do not reach the root logger).
+    Enter it after the server started: uvicorn's logging set-up replaces its loggers' handlers."""
+    handler = Records()
+    loggers = [logging.getLogger(), logging.getLogger("uvicorn.error")]
+    for logger in loggers:
+        logger.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        for logger in loggers:
+            logger.removeHandler(handler)
+
+
+async def refusal(ws: Any) -> tuple[Optional[dict[str, Any]], int]:
+    """(the error event, or None, and the close code) of a connection the server closes."""
+    event = None
+    try:
+        event = json.loads(await asyncio.wait_for(ws.recv(), 5))
+        await asyncio.wait_for(ws.recv(), 5)
+    except ConnectionClosed as closed:
+        return event, closed.rcvd.code if closed.rcvd else 1006
+    raise AssertionError("the server neither refused nor closed")
 
 
 async def test_hello_welcomes_a_valid_session(serve):
@@ -291,3 +332,106 @@ async def test_answer_in_the_chosen_language_metadata_only_when_chosen(serve):
         {"fund": "casnos_dz", "channel": "web"},
         {"fund": "casnos_dz", "channel": "web", "lang": "en"},
         {"fund": "casnos_dz", "channel": "web"}]
+
+
+# --- malformed frames, at any phase: a clear refusal, no traceback, everything else goes on ----
+
+HELLO_GARBAGE = [
+    pytest.param("[" * 2000, 1007, id="nested-2000-deep"),  # deeper than the JSON parser goes
+    pytest.param('{"a":' * 10_000 + "1" + "}" * 10_000, 1009, id="object-nested-10000-deep"),
+    pytest.param("[" * 50_000, 1009, id="50k-brackets"),
+    pytest.param("{not json", 1007, id="not-json"),
+    pytest.param('["hello", "token"]', 1007, id="not-an-object"),
+    pytest.param("null", 1007, id="null"),
+    pytest.param(b"\x89PNG\r\n\x1a\n\x00", 1003, id="binary"),
+]
+
+
+@pytest.mark.parametrize("frame, close_code", HELLO_GARBAGE)
+async def test_a_malformed_first_frame_is_refused_cleanly_and_nothing_else_breaks(serve, frame, close_code):
+    rasa = ScriptedRasa()
+    server = serve(rasa)
+    token = new_session(server.url)["token"]
+    with logged() as log:
+        async with Chat(server.url, token) as bystander:
+            async with connect(server.url.replace("http", "ws") + "/ws", proxy=None, open_timeout=5) as hostile:
+                await hostile.send(frame)
+                event, code = await refusal(hostile)
+            assert code == close_code
+            assert event == {"type": "error", "code": "bad_frame", "text": MESSAGES["not_text"]["fr"]}
+            await bystander.until("bot", await bystander.say("toujours là ?"))  # an open connection
+        async with Chat(server.url, token) as again:  # and a new one
+            assert again.welcome["type"] == "welcome"
+    assert log.failures() == []
+    assert [t for _, t, _ in rasa.received] == ["toujours là ?"]
+
+
+async def test_a_first_frame_beyond_the_server_cap_closes_with_1009_and_no_traceback(serve):
+    server = serve(ScriptedRasa())
+    with logged() as log:
+        async with connect(server.url.replace("http", "ws") + "/ws", proxy=None, open_timeout=5) as hostile:
+            await hostile.send("[" * 100_000)  # beyond ws_max_size: uvicorn closes before the app reads it
+            _, code = await refusal(hostile)
+        async with Chat(server.url, new_session(server.url)["token"]) as chat:
+            assert chat.welcome["type"] == "welcome"
+    assert code == 1009
+    assert log.failures() == []
+
+
+@pytest.mark.parametrize("hello", [
+    {"type": "hello", "token": {"sid": "A" * 22, "fund": "cnss_ma"}, "lang": ["ar"]},
+    {"type": "hello", "token": 12345, "lang": 7},
+    {"type": "hello", "token": ["a", "b"], "lang": {"ar": True}},
+    {"type": ["hello"], "token": None, "lang": None},
+])
+async def test_a_hello_with_wrong_types_is_a_bad_session_not_a_crash(serve, hello):
+    server = serve(ScriptedRasa())
+    with logged() as log:
+        async with connect(server.url.replace("http", "ws") + "/ws", proxy=None, open_timeout=5) as ws:
+            await ws.send(json.dumps(hello))
+            event, code = await refusal(ws)
+    assert code == 4401 and event["code"] == "bad_session" and event["text"] == MESSAGES["bad_session"]["fr"]
+    assert log.failures() == []
+
+
+async def test_malformed_frames_after_the_hello_are_rejected_and_the_chat_goes_on(serve):
+    rasa = ScriptedRasa()
+    server = serve(rasa)
+    frames = [
+        "[" * 2000,  # nested deeper than the JSON parser goes
+        '{"a":' * 1500 + "1" + "}" * 1500,  # as deep, within the size a message may have
+        "null", "[]", '"message"', "1e999999", "NaN",
+        json.dumps({"type": ["message"]}),
+        json.dumps({"type": {"ping": 1}}),
+        json.dumps({"type": "message", "client_id": 12345, "text": "x"}),
+        json.dumps({"type": "message", "client_id": ["abcdefgh12"], "text": "x"}),
+        json.dumps({"type": "message", "client_id": uuid.uuid4().hex, "text": ["x"]}),
+        json.dumps({"type": "message", "client_id": uuid.uuid4().hex, "text": {"t": "x"}}),
+    ]
+    with logged() as log:
+        async with Chat(server.url, new_session(server.url)["token"]) as chat:
+            for frame in frames:
+                await chat.ws.send(frame)
+                event = await chat.recv()
+                assert (event["type"], event["code"]) == ("rejected", "not_text"), frame[:40]
+            # wrong types in the optional fields are ignored, the message is answered
+            cid = await chat.say("bonjour", lang={"fr": 1}, button="yes")
+            await chat.until("bot", cid)
+    assert log.failures() == []
+    assert rasa.received == [(rasa.received[0][0], "bonjour", {"fund": "cnss_ma", "channel": "web"})]
+
+
+# --- new connections per address ------------------------------------------------------------------
+
+async def test_new_connections_per_address_are_limited_with_a_clear_refusal(serve):
+    server = serve(ScriptedRasa(), RATE_IP_CONNECTIONS=3, RATE_IP_WINDOW_SECONDS=60)
+    token = new_session(server.url)["token"]
+    for _ in range(3):
+        async with Chat(server.url, token) as chat:
+            assert chat.welcome["type"] == "welcome"
+    async with connect(server.url.replace("http", "ws") + "/ws", proxy=None, open_timeout=5,
+                       additional_headers={"Accept-Language": "ar-MA,ar;q=0.9,fr;q=0.8"}) as refused:
+        event, code = await refusal(refused)
+    assert code == 4429
+    assert event["type"] == "error" and event["code"] == "too_fast" and 0 < event["retry_after"] <= 60
+    assert event["text"] == MESSAGES["too_fast"]["ar"].format(seconds=event["retry_after"])

@@ -2,9 +2,11 @@
 
 Protocol (JSON text frames):
 
-  client -> {"type": "hello", "token": T}                      first frame, within 10 s
+  client -> {"type": "hello", "token": T, "lang"?}              first frame, within 10 s
   server -> {"type": "welcome", "session_id", "fund", "max_chars"}
             or {"type": "error", "code": "bad_session", "text"} and close 4401
+            or {"type": "error", "code": "bad_frame", "text"} and close 1003 (binary frame),
+               1007 (not a JSON object, nested too deep) or 1009 (over 4 KiB)
   client -> {"type": "message", "client_id": C, "text": S, "lang": "fr"|"ar"|"en"|null, "button": bool}
   server -> {"type": "received", "client_id": C}                 accepted, being answered
             {"type": "typing", "on": true}
@@ -14,6 +16,11 @@ Protocol (JSON text frames):
             {"type": "retry", "client_id": C, "code": "unavailable", "text", "retry_after"}
                  Rasa is unreachable: keep it, send it again later
   client -> {"type": "ping"}   server -> {"type": "pong"}
+
+Too many new connections from one address (RATE_IP_CONNECTIONS per RATE_IP_WINDOW_SECONDS):
+  server -> {"type": "error", "code": "too_fast", "text", "retry_after"} and close 4429
+A malformed frame after the hello (binary, not JSON, nested too deep, wrong types) gets a
+`rejected` event with code not_text and the connection goes on.
 
 Exactly once: the widget keeps every message until it gets its `bot` or `rejected` event and
 sends the unanswered ones again on reconnection; the gateway answers a client id it already
@@ -39,6 +46,7 @@ logger = logging.getLogger("sanad.gateway.web")
 router = APIRouter()
 
 HELLO_TIMEOUT = 10.0
+HELLO_MAX_CHARS = 4096  # a hello holds a token (512 at most) and a language code
 RETRY_AFTER = 3  # seconds before the widget sends a message again when Rasa is unreachable
 
 
@@ -49,9 +57,14 @@ async def chat(ws: WebSocket) -> None:
     if not origin_allowed(ws, settings.allowed_origins):
         await ws.close(code=4403)  # before accept: the handshake is refused (HTTP 403)
         return
-    await ws.accept()
     ip = client_ip(ws, settings.TRUST_PROXY_HEADERS)
+    verdict = state.connection_ip_limiter.hit(ip)
+    await ws.accept()
     try:
+        if not verdict.allowed:
+            text = say("too_fast", _header_lang(ws), seconds=verdict.retry_seconds)
+            await _refuse(ws, 4429, "too_fast", text, retry_after=verdict.retry_seconds)
+            return
         session = await _hello(ws)
         if session is None:
             return
@@ -62,6 +75,26 @@ async def chat(ws: WebSocket) -> None:
             session.connections.discard(ws)
             session.last_seen = time.monotonic()
     except WebSocketDisconnect:
+        pass
+    except Exception as error:  # a bug: the connection ends, one log line, never a traceback with the text
+        logger.error("web socket handler failed: %s", type(error).__name__)
+        await _close_quietly(ws, 1011)
+
+
+def _header_lang(ws: WebSocket) -> Optional[str]:
+    """The browser's language (Accept-Language) for a refusal sent before the hello."""
+    return ws.headers.get("accept-language")
+
+
+async def _refuse(ws: WebSocket, close_code: int, code: str, text: str, **extra: Any) -> None:
+    await ws.send_json({"type": "error", "code": code, "text": text, **extra})
+    await ws.close(code=close_code, reason=code)
+
+
+async def _close_quietly(ws: WebSocket, code: int) -> None:
+    try:
+        await ws.close(code=code)
+    except Exception:  # already closed or gone
         pass
 
 
@@ -74,9 +107,14 @@ async def _hello(ws: WebSocket) -> Optional[WebSession]:
         return None
     if frame["type"] == "websocket.disconnect":
         raise WebSocketDisconnect(frame.get("code", 1000))
-    data = _json(frame.get("text"))
-    lang = ui_lang(data.get("lang")) if data else None
-    claims = state.tokens.verify(data.get("token")) if data and data.get("type") == "hello" else None
+    raw = frame.get("text")
+    malformed = (1003 if raw is None else 1009 if len(raw) > HELLO_MAX_CHARS else None)
+    data = _json(raw) if malformed is None else None
+    if data is None:  # not a hello at all: a broken or hostile client, not an expired session
+        await _refuse(ws, malformed or 1007, "bad_frame", say("not_text", _header_lang(ws)))
+        return None
+    lang = ui_lang(data["lang"]) if isinstance(data.get("lang"), str) else None
+    claims = state.tokens.verify(data.get("token")) if data.get("type") == "hello" else None
     if claims is None:
         await ws.send_json({"type": "error", "code": "bad_session", "text": say("bad_session", lang)})
         await ws.close(code=4401)
@@ -213,6 +251,6 @@ def _json(raw: Optional[str]) -> Optional[dict[str, Any]]:
         return None
     try:
         data = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
         return None
     return data if isinstance(data, dict) else None
