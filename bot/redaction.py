@@ -27,7 +27,7 @@ from bot.nlu.text import fold_digits, fold_in_place
 from bot.nlu.userdata import WORDED_DATE
 
 SENSITIVE_SLOTS = frozenset({"affiliate_number", "birth_date", "otp_code"})
-SENSITIVE_METADATA = frozenset({"shared_phone", "phone", "contact"})
+SENSITIVE_METADATA = frozenset({"shared_phone", "phone", "contact", "contact_proof"})
 REDACTED = "[redacted]"
 # Six or more digits, possibly split by spaces, dots or dashes (numbers, codes, phones), and
 # dates such as 12/03/1980 or 1980-03-12.

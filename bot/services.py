@@ -6,15 +6,17 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Callable, Iterator, Optional, Sequence
 
 from bot import paths
 
@@ -112,11 +114,27 @@ class Service:
                 self.process.kill()
 
 
+_SHARED_SECRETS: dict[str, str] = {}
+
+
+def shared_secret(name: str) -> str:
+    """A secret two of the services started from this process must share: the environment's
+    value when set (a deployment's own), else one made up once per process, so that the action
+    server and the Rasa server (SANAD_ACTIONS_TOKEN), or the gateway and the action server
+    (SANAD_CONTACT_SECRET), started separately still agree."""
+    if name not in _SHARED_SECRETS:
+        _SHARED_SECRETS[name] = os.environ.get(name) or secrets.token_urlsafe(32)
+    return _SHARED_SECRETS[name]
+
+
 def action_server(port: Optional[int] = None, log: Optional[Path] = None, **env: str) -> Service:
+    """The action server (actions/server.py): loopback only, Rasa's credential required."""
     port = port or free_port()
+    secrets_env = {"SANAD_ACTIONS_TOKEN": shared_secret("SANAD_ACTIONS_TOKEN"),
+                   "SANAD_CONTACT_SECRET": shared_secret("SANAD_CONTACT_SECRET")}
     return Service(
-        "actions", [rasa_python(), "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)],
-        f"http://127.0.0.1:{port}/health", env=base_env(**env), log=log,
+        "actions", [rasa_python(), "-m", "actions.server", "--actions", "actions", "--port", str(port)],
+        f"http://127.0.0.1:{port}/health", env=base_env(**{**secrets_env, **env}), log=log,
     )
 
 
@@ -139,7 +157,8 @@ def rasa_server(model: Path, action_url: str, port: Optional[int] = None, token:
          "--endpoints", str(paths.ENDPOINTS), "--credentials", str(paths.CREDENTIALS),
          "--port", str(port), "--interface", "127.0.0.1"],
         f"http://127.0.0.1:{port}/",
-        env=base_env(SANAD_ACTION_URL=action_url, **{"SANAD_TRACKER_DB": str(tracker_db()), **env}), log=log,
+        env=base_env(SANAD_ACTION_URL=action_url, SANAD_ACTIONS_TOKEN=shared_secret("SANAD_ACTIONS_TOKEN"),
+                     **{"SANAD_TRACKER_DB": str(tracker_db()), **env}), log=log,
     )
     service.token = token  # type: ignore[attr-defined]
     service.url = f"http://127.0.0.1:{port}"  # type: ignore[attr-defined]
@@ -172,7 +191,8 @@ def gateway_server(rasa_url: str, fund: str, token: str, port: Optional[int] = N
     service = Service(
         "gateway", [api_python(), "-m", "gateway"], f"http://127.0.0.1:{port}/health",
         env=base_env(SANAD_GATEWAY_RASA_URL=rasa_url, SANAD_GATEWAY_FUND=fund, SANAD_GATEWAY_PORT=str(port),
-                     SANAD_GATEWAY_RASA_TOKEN=token, SANAD_GATEWAY_SESSION_SECRET=secret_file.read_text().strip(), **env),
+                     SANAD_GATEWAY_RASA_TOKEN=token, SANAD_GATEWAY_SESSION_SECRET=secret_file.read_text().strip(),
+                     SANAD_GATEWAY_CONTACT_SECRET=shared_secret("SANAD_CONTACT_SECRET"), **env),
         log=log)
     service.url = f"http://127.0.0.1:{port}"  # type: ignore[attr-defined]
     return service

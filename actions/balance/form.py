@@ -8,14 +8,14 @@ placeholder `ref:none` and recording why in `balance_outcome`; action_show_balan
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Text
+from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.balance import replies
+from actions.balance import contact_proof, replies
 from actions.balance.client import AffiliateApi, conversation_key
 from actions.balance.vault import vault
 from actions.context import current_turn, knowledge_base
@@ -34,6 +34,15 @@ def _fund_name(fund: str, lang: str) -> str:
 
 def _channels(fund: str, lang: str) -> str:
     return knowledge_base().fund(fund).in_lang("official_channels", lang)
+
+
+def vouched_phone(tracker: Tracker) -> Optional[str]:
+    """The phone of the contact shared in this turn, when the gateway signed it for this very
+    conversation (actions/balance/contact_proof.py); None otherwise."""
+    metadata = tracker.latest_message.get("metadata") or {}
+    phone = str(metadata.get("shared_phone") or "")
+    proof = metadata.get("contact_proof")
+    return phone if contact_proof.verify(contact_proof.secret_from_env(), tracker.sender_id, phone, proof) else None
 
 
 def reset_events() -> List[EventType]:
@@ -143,8 +152,12 @@ class ValidateBalanceForm(FormValidationAction):
         api = AffiliateApi.from_env()
         verification = tracker.get_slot("verification_id")
         if value == CONTACT:
-            phone = (tracker.latest_message.get("metadata") or {}).get("shared_phone")
-            outcome = await api.confirm_phone(verification, str(phone or ""))
+            phone = vouched_phone(tracker)
+            if phone is None:  # not signed by the gateway for this conversation: proves nothing
+                logger.warning("shared contact refused: no valid proof from the gateway")
+                dispatcher.utter_message(text=replies.text("contact_unverified", lang))
+                return {"otp_code": None}
+            outcome = await api.confirm_phone(verification, phone)
         else:
             code = one_time_code(str(value or ""))
             if code is None:

@@ -78,6 +78,11 @@ TEXTS: Dict[str, Dict[str, str]] = {
         "ar": "رقم الهاتف هذا ليس المسجل لدى الصندوق. اكتب بدلا من ذلك الرمز الذي وصلك.",
         "en": "That phone number is not the one on file. Please type the code you received by SMS instead.",
     },
+    "contact_unverified": {
+        "fr": "Je ne peux pas vérifier ce contact ici. Tapez plutôt le code reçu par SMS.",
+        "ar": "لا يمكنني التحقق من جهة الاتصال هذه هنا. اكتب بدلا من ذلك الرمز الذي وصلك عبر رسالة نصية.",
+        "en": "I cannot verify that contact here. Please type the code you received by SMS instead.",
+    },
     "expired": {
         "fr": "Le code a expiré. Recommençons : ",
         "ar": "انتهت صلاحية الرمز. لنبدأ من جديد: ",

@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     TRUST_PROXY_HEADERS: bool = Field(
         default=False, description="Take the client IP from X-Forwarded-For (only behind a trusted proxy).")
 
+    CONTACT_SECRET: Optional[str] = Field(
+        default=None,
+        description="Key that signs a Telegram contact shared by its owner, for the balance look-up "
+        "(the action server's SANAD_CONTACT_SECRET). Unset: shared contacts are not vouched for, and "
+        "the citizen types the SMS code instead.")
     TELEGRAM_BOT_TOKEN: Optional[str] = Field(default=None, description="Telegram is off when unset.")
     TELEGRAM_MODE: Literal["polling", "webhook"] = "polling"
     TELEGRAM_WEBHOOK_SECRET: Optional[str] = Field(

@@ -99,6 +99,14 @@ def test_every_compose_variable_is_in_env_example_and_back():
     assert listed - used == set(), "in deploy/env.example but not used by docker-compose.yml"
 
 
+def test_the_action_server_requires_rasas_credential_and_publishes_no_port(services):
+    actions = services["actions"]
+    assert actions["command"][:3] == [".venvs/rasa/bin/python", "-m", "actions.server"]  # not rasa_sdk's open server
+    assert "ports" not in actions
+    assert actions["environment"]["SANAD_ACTIONS_TOKEN"].startswith("${SANAD_ACTIONS_TOKEN:?")
+    assert services["rasa"]["environment"]["SANAD_ACTIONS_TOKEN"] == "${SANAD_ACTIONS_TOKEN}"
+
+
 def test_secrets_are_required_and_have_no_value_in_env_example():
     text = uncommented(COMPOSE)
     example = env_example()
@@ -233,7 +241,8 @@ def import_or_fail(module: str, package: str, needed_for: str):
 @pytest.fixture
 def scaled_env(monkeypatch):
     """The variables bot/endpoints.scaled.yml needs; each real test points its own at a server."""
-    for name, value in {"SANAD_ACTION_URL": "http://actions:5055/webhook", "SANAD_POSTGRES_HOST": "unused",
+    for name, value in {"SANAD_ACTION_URL": "http://actions:5055/webhook", "SANAD_ACTIONS_TOKEN": "unused",
+                        "SANAD_POSTGRES_HOST": "unused",
                         "SANAD_POSTGRES_PORT": "5432", "SANAD_POSTGRES_DB": "unused",
                         "SANAD_POSTGRES_USER": "unused", "SANAD_POSTGRES_PASSWORD": "",
                         "SANAD_REDIS_HOST": "unused", "SANAD_REDIS_PORT": "6379",
@@ -295,6 +304,7 @@ async def test_scaled_tracker_store_keeps_redacted_conversations_in_postgresql(p
 
     endpoints = AvailableEndpoints.read_endpoints(str(SCALED))
     assert endpoints.action.url == "http://actions:5055/webhook"
+    assert endpoints.action.headers == {"Authorization": "Bearer unused"}  # the action server's credential
     domain = Domain.load(paths.DOMAIN)
     replica_a, replica_b = (TrackerStore.create(endpoints.tracker_store, domain) for _ in range(2))
     try:

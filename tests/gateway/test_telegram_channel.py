@@ -149,6 +149,24 @@ async def test_own_contact_is_forwarded_other_contacts_refused_and_keyboard_remo
     assert telegram.sent("sendMessage", AMINA["id"])[-1]["reply_markup"] == {"remove_keyboard": True}
 
 
+async def test_an_own_contact_is_signed_for_its_conversation_when_a_contact_secret_is_set():
+    """The gateway vouches for the contact it checked: the action server accepts the phone only
+    with this signature (actions/balance/contact_proof.py), which nobody else can make."""
+    from actions.balance import contact_proof
+
+    rasa = ScriptedRasa(script=lambda s, t, m: answer("Merci."))
+    async with telegram_gateway(rasa, CONTACT_SECRET="the-shared-contact-secret") as (telegram, _):
+        await telegram.send_contact(AMINA, "212600000101", contact_user_id=AMINA["id"])
+        await telegram.wait_messages(AMINA["id"], 1)
+    (sender, text, metadata), = rasa.received
+    assert (sender, text, metadata["shared_phone"]) == ("tg:1001", "/share_contact", "+212600000101")
+    proof = metadata["contact_proof"]
+    assert contact_proof.verify("the-shared-contact-secret", "tg:1001", "+212600000101", proof)
+    assert not contact_proof.verify("the-shared-contact-secret", "tg:1002", "+212600000101", proof)
+    assert not contact_proof.verify("the-shared-contact-secret", "tg:1001", "+212600000102", proof)
+    assert not contact_proof.verify("another-secret", "tg:1001", "+212600000101", proof)
+
+
 async def test_long_answers_are_split_under_the_limit_and_sources_get_links():
     long_answer = "\n\n".join(["Paragraphe " + "mot " * 600] * 4)  # ~9600 characters, one Rasa text
     rasa = ScriptedRasa(script=lambda s, t, m: [{"text": long_answer}] + faq_answer("fr")[1:])

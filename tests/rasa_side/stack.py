@@ -19,6 +19,7 @@ class Stack:
     outbox: Path
     tracker_db: Path
     logs: Path
+    actions_url: str = ""
 
     def latest_code(self, phone: str) -> str:
         for path in sorted(self.outbox.glob("*.json"), reverse=True):
@@ -34,9 +35,12 @@ def start(tmp: Path, backend_env: dict | None = None, backend_url: str | None = 
     logs.mkdir(parents=True, exist_ok=True)
     backend = None
     if backend_url is None:
+        # The conversation tests verify the same demo affiliates many times within minutes: the
+        # SMS limit (3 codes per affiliate and conversation in 15 min) is tested in tests/backend.
         backend = services.backend_server(
             log=logs / "backend.log", SANAD_BACKEND_DATABASE_URL=f"sqlite:///{tmp / 'backend.db'}",
-            SANAD_BACKEND_SMS_OUTBOX_DIR=str(outbox), **(backend_env or {}))
+            SANAD_BACKEND_SMS_OUTBOX_DIR=str(outbox),
+            **{"SANAD_BACKEND_SMS_MAX_PER_AFFILIATE": "100", **(backend_env or {})})
         backend_url = backend.url
     actions = services.action_server(log=logs / "actions.log", SANAD_BACKEND_URL=backend_url)
     from bot import training
@@ -44,7 +48,7 @@ def start(tmp: Path, backend_env: dict | None = None, backend_url: str | None = 
     rasa = services.rasa_server(training.model_path("sanad"), actions.health_url.rsplit("/", 1)[0] + "/webhook",
                                 log=logs / "rasa.log", SANAD_TRACKER_DB=str(tracker_db))
     with services.running(*[s for s in (backend, actions, rasa) if s]):
-        yield Stack(rasa.url, backend_url, outbox, tracker_db, logs)
+        yield Stack(rasa.url, backend_url, outbox, tracker_db, logs, actions.health_url.rsplit("/", 1)[0])
 
 
 class Chat:

@@ -128,12 +128,82 @@ def test_faq_in_the_middle_is_answered_then_the_form_resumes(stack):
     assert "•••••4821" in Chat.text(chat.say(stack.latest_code(PHONE)))
 
 
-def test_telegram_contact_instead_of_the_code(stack):
+def signed_contact(chat: Chat, phone: str, conversation: str | None = None) -> dict:
+    """The metadata the gateway sends with a Telegram contact it vouches for (bot/services.py
+    gave the action server this process's SANAD_CONTACT_SECRET)."""
+    from actions.balance import contact_proof
+    from bot import services
+
+    secret = services.shared_secret("SANAD_CONTACT_SECRET")
+    return {"shared_phone": phone, "contact_proof": contact_proof.sign(secret, conversation or chat.sender, phone)}
+
+
+def at_the_code_step(stack) -> Chat:
     chat = Chat(stack.rasa_url, "cnss_ma")
     chat.say("mon solde")
     chat.say(NUMBER)
-    chat.say(BORN)
-    assert "•••••4821" in Chat.text(chat.say("/share_contact", shared_phone="0600000101"))
+    assert chat.decision(chat.say(BORN))["step"] == "otp_code"
+    return chat
+
+
+def test_telegram_contact_instead_of_the_code(stack):
+    chat = at_the_code_step(stack)
+    assert "•••••4821" in Chat.text(chat.say("/share_contact", **signed_contact(chat, "0600000101")))
+
+
+def test_a_contact_the_gateway_did_not_sign_opens_nothing(stack):
+    """The attack of issue 14: whoever reaches Rasa's REST channel writes the metadata. The
+    owner's real phone without a signature, or signed for another conversation, reads no balance
+    and costs no attempt; the code still works afterwards."""
+    chat = at_the_code_step(stack)
+    for forged in ({"shared_phone": PHONE},
+                   {"shared_phone": PHONE, "contact_proof": "v1.9999999999.deadbeef"},
+                   signed_contact(chat, PHONE, conversation="someone-else")):
+        text = Chat.text(chat.say("/share_contact", **forged))
+        assert "•••••4821" not in text and "Tapez plutôt le code" in text
+    assert "•••••4821" in Chat.text(chat.say(stack.latest_code(PHONE)))
+
+
+def test_the_action_server_serves_only_rasa_and_only_on_loopback(stack):
+    """Replays the attack of issue 14 against the action server itself: a forged tracker holding
+    the number, the birth date and a shared phone, posted to /webhook, is refused without Rasa's
+    credential and with a wrong one; and the server listens on 127.0.0.1 only."""
+    import json
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    forged = {"next_action": "validate_balance_form", "sender_id": "attacker", "version": "3.6.21",
+              "domain": {}, "tracker": {"sender_id": "attacker", "slots": {"verification_id": "x"},
+                                        "latest_message": {"text": "/share_contact", "intent": {"name": "share_contact"},
+                                                           "metadata": {"shared_phone": PHONE}},
+                                        "events": [], "active_loop": {"name": "balance_form"}}}
+    for headers in ({}, {"Authorization": "Bearer wrong-token"}):
+        request = urllib.request.Request(f"{stack.actions_url}/webhook", data=json.dumps(forged).encode(),
+                                         headers={"Content-Type": "application/json", **headers})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=10)
+        assert refused.value.code == 401
+        assert PHONE not in refused.value.read().decode()
+    port = urllib.parse.urlsplit(stack.actions_url).port
+    assert listening_addresses(port) == {"127.0.0.1"}
+
+
+def listening_addresses(port: int) -> set[str]:
+    """The local addresses something listens on at `port`, read from the kernel's socket tables
+    (what `ss -ltn` shows), never by connecting."""
+    import ipaddress
+
+    found = set()
+    for table, size in (("/proc/net/tcp", 4), ("/proc/net/tcp6", 16)):
+        for line in open(table).read().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, hex_port = local.split(":")
+            if state == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
+                raw = bytes.fromhex(address)
+                raw = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))  # kernel order
+                found.add(str(ipaddress.ip_address(raw)))
+    return found
 
 
 def test_casnos_balance_in_arabic(stack):

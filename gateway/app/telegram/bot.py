@@ -6,7 +6,9 @@ Rasa as conversation `tg:<telegram user id>` and the replies back.
 - Rasa's buttons become inline keyboards (callback data = the payload, or a short key when the
   payload is over 64 bytes); a press is answered, the keyboard replaced by the choice.
 - A reply with `accept_contact` shows a "share my phone number" keyboard; a shared contact goes
-  to Rasa (`/share_contact`, metadata.shared_phone) only when it is the sender's own.
+  to Rasa (`/share_contact`, metadata.shared_phone) only when it is the sender's own, signed for
+  this conversation (metadata.contact_proof, actions/balance/contact_proof.py): the balance form
+  accepts no phone without that signature.
 - When Rasa cannot be reached, the message is kept and sent again (in order) as soon as it is
   back; the citizen is told so.
 Nothing here logs a message text, a phone number or a contact."""
@@ -26,6 +28,7 @@ from telegram.error import TelegramError
 from telegram.ext import (Application, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler,
                           filters)
 
+from actions.balance import contact_proof
 from gateway.app.config import Settings
 from gateway.app.limits import RateLimiter, check_text
 from gateway.app.messages import LANGS, say, ui_lang
@@ -40,6 +43,11 @@ logger = logging.getLogger("sanad.gateway.telegram")
 LANG_COMMANDS = ("langue", "lang", "language")
 ARABIC_LANG_COMMAND = r"^/لغة(?:@\w+)?\s*$"
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+
+
+def conversation_id(user_id: int) -> str:
+    """Rasa's conversation id for a Telegram user."""
+    return f"tg:{user_id}"
 
 
 @dataclass
@@ -188,8 +196,11 @@ class TelegramChannel:
             await update.effective_chat.send_message(
                 say("contact_refused", notice_lang(context.user_data, user.language_code)))
             return
-        await self.converse(update, context, "/share_contact",
-                            extra={"shared_phone": normalise_phone(contact.phone_number)})
+        phone = normalise_phone(contact.phone_number)
+        extra = {"shared_phone": phone}
+        if self.settings.CONTACT_SECRET:  # vouch for it: the actions accept no phone without this
+            extra["contact_proof"] = contact_proof.sign(self.settings.CONTACT_SECRET, conversation_id(user.id), phone)
+        await self.converse(update, context, "/share_contact", extra=extra)
 
     async def on_callback(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
@@ -260,7 +271,7 @@ class TelegramChannel:
             await bot.send_chat_action(job.chat_id, ChatAction.TYPING)
         started = time.monotonic()
         try:
-            turn = await self.rasa.send(f"tg:{job.user_id}", job.text, job.metadata)
+            turn = await self.rasa.send(conversation_id(job.user_id), job.text, job.metadata)
         except RasaUnavailable as error:
             self.metrics.rasa_errors.labels("telegram", str(error.delivered).lower()).inc()
             if not error.delivered:
