@@ -8,12 +8,22 @@ import uvicorn
 from gateway.app.config import Settings
 from gateway.app.main import create_app
 
+WS_MAX_SIZE = 64 * 1024  # a bigger WebSocket frame closes the connection (1009) before it is read
+
+
+def server_config(app: object, settings: Settings, **overrides: object) -> uvicorn.Config:
+    """How the gateway is served (the tests serve their apps with it too). proxy_headers is off:
+    uvicorn's own would believe X-Forwarded-For from 127.0.0.1 by default; the app reads it only
+    from SANAD_GATEWAY_TRUSTED_PROXIES (create_app)."""
+    options: dict = {"host": settings.HOST, "port": settings.PORT, "ws_max_size": WS_MAX_SIZE,
+                     "proxy_headers": False, "log_level": "info", **overrides}
+    return uvicorn.Config(app, **options)
+
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s  %(message)s")
     settings = Settings()
-    uvicorn.run(create_app(settings), host=settings.HOST, port=settings.PORT, ws_max_size=64 * 1024,
-                proxy_headers=settings.TRUST_PROXY_HEADERS, log_level="info")
+    uvicorn.Server(server_config(create_app(settings), settings)).run()
 
 
 if __name__ == "__main__":

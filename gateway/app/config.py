@@ -1,6 +1,7 @@
 """Settings of the gateway, read from the environment (prefix `SANAD_GATEWAY_`)."""
 from __future__ import annotations
 
+import ipaddress
 from functools import cached_property
 from typing import Literal, Optional
 
@@ -13,7 +14,9 @@ DEV_SESSION_SECRET = "sanad-gateway-dev-session-secret-not-for-production"
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SANAD_GATEWAY_", extra="ignore", frozen=True)
+    # hide_input_in_errors: a refused setting must not print the others (the secrets) into the log
+    model_config = SettingsConfigDict(env_prefix="SANAD_GATEWAY_", extra="ignore", frozen=True,
+                                      hide_input_in_errors=True)
 
     HOST: str = Field(default="127.0.0.1", description="Interface `python -m gateway` listens on.")
     PORT: int = Field(default=8000, description="Port `python -m gateway` listens on.")
@@ -45,8 +48,16 @@ class Settings(BaseSettings):
     RATE_IP_CONNECTIONS: int = Field(
         default=60, gt=0, description="New WebSocket connections per client IP per window "
         "(RATE_IP_WINDOW_SECONDS); the widget reconnects with back-off, far below it.")
+    TRUSTED_PROXIES: str = Field(
+        default="",
+        description="Comma-separated addresses or networks (CIDR) of your own reverse proxies, e.g. "
+        "`10.0.0.5, 172.18.0.0/16`. A connection from one of them is attributed to the address "
+        "they appended to X-Forwarded-For (the right-most entry that is not a trusted proxy); "
+        "X-Forwarded-For from any other peer is ignored. Empty: the peer address is the client's.")
     TRUST_PROXY_HEADERS: bool = Field(
-        default=False, description="Take the client IP from X-Forwarded-For (only behind a trusted proxy).")
+        default=False, description="Deprecated, replaced by TRUSTED_PROXIES. It took the left-most "
+        "X-Forwarded-For entry, which the client writes: `true` is refused without TRUSTED_PROXIES, "
+        "ignored (with a warning) beside it.")
 
     CONTACT_SECRET: Optional[str] = Field(
         default=None,
@@ -71,7 +82,28 @@ class Settings(BaseSettings):
             raise ValueError("SANAD_GATEWAY_TELEGRAM_WEBHOOK_SECRET is required in webhook mode")
         if self.TELEGRAM_WEBHOOK_SECRET is not None and not self.TELEGRAM_WEBHOOK_SECRET:
             raise ValueError("SANAD_GATEWAY_TELEGRAM_WEBHOOK_SECRET must not be empty")
+        if not self.trusted_proxies and self.TRUST_PROXY_HEADERS:  # parses them: a typo stops here
+            raise ValueError(
+                "SANAD_GATEWAY_TRUST_PROXY_HEADERS is replaced by SANAD_GATEWAY_TRUSTED_PROXIES: it "
+                "believed the X-Forwarded-For entry the client writes. List your reverse proxies' "
+                "addresses in SANAD_GATEWAY_TRUSTED_PROXIES and remove TRUST_PROXY_HEADERS.")
         return self
+
+    @cached_property
+    def trusted_proxies(self) -> tuple[str, ...]:
+        """TRUSTED_PROXIES normalised (`10.0.0.1/8` -> `10.0.0.0/8`): uvicorn would silently take
+        a malformed entry for a host name and trust nothing, so a typo is an error here."""
+        proxies = []
+        for entry in (e.strip() for e in self.TRUSTED_PROXIES.split(",")):
+            if not entry:
+                continue
+            try:
+                proxies.append(str(ipaddress.ip_network(entry, strict=False)) if "/" in entry
+                               else str(ipaddress.ip_address(entry)))
+            except ValueError:
+                raise ValueError(f"SANAD_GATEWAY_TRUSTED_PROXIES: {entry!r} is neither an IP address "
+                                 "nor a network such as 10.0.0.0/8") from None
+        return tuple(proxies)
 
     @cached_property
     def allowed_origins(self) -> tuple[str, ...]:

@@ -1,6 +1,7 @@
 """The channels gateway: `create_app(settings)` builds it.
 
-    python -m gateway            (or: uvicorn gateway.app.main:app)
+    python -m gateway     (or: uvicorn gateway.app.main:app --no-proxy-headers: uvicorn's own
+                           proxy headers would believe X-Forwarded-For from 127.0.0.1)
 
 Routes: `/` demo page with the widget, `/widget.js` and `/widget.css` (also under /static/),
 `POST /api/session`, the `/ws` WebSocket, `POST /telegram/webhook` (webhook mode), `/health`,
@@ -16,6 +17,7 @@ from typing import Any, Optional
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from gateway.app.config import Settings
 from gateway.app.limits import RateLimiter
@@ -50,6 +52,9 @@ def create_app(settings: Optional[Settings] = None, *, rasa: Optional[Any] = Non
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.TRUST_PROXY_HEADERS:  # only accepted beside TRUSTED_PROXIES (config.py)
+            logger.warning("SANAD_GATEWAY_TRUST_PROXY_HEADERS is deprecated and ignored: "
+                           "SANAD_GATEWAY_TRUSTED_PROXIES decides whose X-Forwarded-For is read")
         if settings.uses_dev_secret:
             logger.warning("the development session secret is in use: set SANAD_GATEWAY_SESSION_SECRET "
                            "outside development")
@@ -84,6 +89,8 @@ def create_app(settings: Optional[Settings] = None, *, rasa: Optional[Any] = Non
     app.add_middleware(CORSMiddleware, allow_origins=list(settings.allowed_origins), allow_credentials=False,
                        allow_methods=["GET", "POST"], allow_headers=["Content-Type"], max_age=600)
     app.add_middleware(SecurityHeadersMiddleware, allowed_origins=settings.allowed_origins)
+    if settings.trusted_proxies:  # added last, so outermost: every layer sees the citizen's address
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))
 
     @app.get("/health", tags=["health"])
     async def health() -> dict[str, str]:

@@ -70,9 +70,11 @@ def origin_allowed(conn: HTTPConnection, allowed_origins: Iterable[str]) -> bool
     return origin == own_origin(conn) or origin in set(allowed_origins)
 
 
-def client_ip(conn: HTTPConnection, trust_proxy: bool) -> str:
-    if trust_proxy:
-        forwarded = conn.headers.get("x-forwarded-for")
-        if forwarded:
-            return forwarded.split(",")[0].strip()
+def client_ip(conn: HTTPConnection) -> str:
+    """The address the rate limits key on. Behind the configured reverse proxies
+    (TRUSTED_PROXIES), `create_app` puts uvicorn's ProxyHeadersMiddleware in front: when the
+    peer is one of them, it reads X-Forwarded-For right to left and makes the first entry that
+    is not a trusted proxy the client, for HTTP and WebSocket alike (and the scheme from
+    X-Forwarded-Proto, so the Origin check sees https behind TLS). The left-most entries are
+    whatever the client wrote: never believed. From any other peer the header is ignored."""
     return conn.client.host if conn.client else "unknown"

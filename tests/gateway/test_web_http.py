@@ -1,15 +1,27 @@
 """HTTP side of the web chat: session issuing and token tampering, CORS and the
 Content-Security-Policy (only the configured fund sites), the widget's assets, the demo page,
-health and metrics."""
+health and metrics; the client address behind reverse proxies (TRUSTED_PROXIES)."""
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import json
+import threading
+import time
+from typing import Any, Iterator, Optional
 from unittest import mock
 
+import httpx
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from bot.services import free_port
+from gateway.__main__ import server_config
 from gateway.app.config import Settings
 from gateway.app.main import create_app
 from gateway.app.web.sessions import SessionTokens
@@ -164,3 +176,112 @@ def test_settings_require_a_secret_in_webhook_mode():
     assert not Settings().telegram_enabled
     origins = Settings(ALLOWED_ORIGINS=" https://a.ma/ ,https://b.dz").allowed_origins
     assert origins == ("https://a.ma", "https://b.dz")
+
+
+# --- the client address behind reverse proxies --------------------------------------------------
+# The gateway served as `python -m gateway` serves it (gateway.__main__.server_config) on a
+# loopback port; the test plays the reverse proxy at 127.0.0.1, which appends the citizen's
+# address to whatever X-Forwarded-For the citizen sent (nginx's $proxy_add_x_forwarded_for).
+
+@contextlib.contextmanager
+def served(**overrides: Any) -> Iterator[str]:
+    settings = make_settings(**overrides)
+    port = free_port()
+    server = uvicorn.Server(server_config(create_app(settings, rasa=ScriptedRasa()), settings,
+                                         host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the gateway did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(15)
+
+
+def forwarded(citizen: Optional[str], written: Optional[str] = None) -> dict[str, str]:
+    """X-Forwarded-For as the proxy passes it on: what the citizen wrote, then the citizen's address."""
+    chain = [e for e in (written, citizen) if e]
+    return {"X-Forwarded-For": ", ".join(chain)} if chain else {}
+
+
+def new_session_status(url: str, headers: dict[str, str]) -> int:
+    return httpx.post(f"{url}/api/session", json={}, headers=headers).status_code
+
+
+@pytest.mark.parametrize("also_the_deprecated_flag", [False, True])
+def test_behind_a_trusted_proxy_each_citizen_is_limited_on_the_address_the_proxy_appended(
+        also_the_deprecated_flag):
+    with served(TRUSTED_PROXIES="127.0.0.1", RATE_IP_SESSIONS=3,
+                TRUST_PROXY_HEADERS=also_the_deprecated_flag) as url:
+        # citizen A writes a new left-most entry each time: the limit still counts A's own address
+        spoofing = [new_session_status(url, forwarded("198.51.100.7", written=f"203.0.113.{i}"))
+                    for i in range(5)]
+        other = new_session_status(url, forwarded("198.51.100.8"))  # another citizen, same proxy
+        ipv6 = new_session_status(url, forwarded("2001:db8::1", written="198.51.100.8"))
+    assert spoofing == [200, 200, 200, 429, 429]
+    assert other == 200 and ipv6 == 200
+
+
+@pytest.mark.parametrize("proxies", ["", "10.9.9.9, 192.0.2.0/24"])
+def test_x_forwarded_for_from_a_peer_that_is_not_a_trusted_proxy_is_ignored(proxies):
+    # 127.0.0.1 is not among the proxies: uvicorn's own proxy headers (which trust it by default)
+    # must be off, and the app's apply only to the configured addresses
+    with served(TRUSTED_PROXIES=proxies, RATE_IP_SESSIONS=3) as url:
+        codes = [new_session_status(url, forwarded(f"198.51.100.{i}")) for i in range(5)]
+    assert codes == [200, 200, 200, 429, 429]  # one peer, one quota, whatever it claims
+
+
+async def test_websocket_connections_are_limited_per_citizen_behind_a_trusted_proxy():
+    async def outcome(url: str, headers: dict[str, str], token: str) -> Any:
+        async with connect(url.replace("http", "ws") + "/ws", proxy=None, open_timeout=5,
+                           additional_headers=headers) as ws:
+            with contextlib.suppress(ConnectionClosed):  # a refused connection may be closed already
+                await ws.send(json.dumps({"type": "hello", "token": token}))
+            kind = json.loads(await asyncio.wait_for(ws.recv(), 5))["type"]
+            with contextlib.suppress(ConnectionClosed, asyncio.TimeoutError):
+                await asyncio.wait_for(ws.recv(), 0.5)
+            return kind, ws.close_code
+
+    with served(TRUSTED_PROXIES="127.0.0.1", RATE_IP_CONNECTIONS=2) as url:
+        token = httpx.post(f"{url}/api/session", json={}).json()["token"]
+        citizen_a = [await outcome(url, forwarded("198.51.100.7", written=f"203.0.113.{i}"), token)
+                     for i in range(3)]
+        citizen_b = await outcome(url, forwarded("198.51.100.8"), token)
+    assert [kind for kind, _ in citizen_a] == ["welcome", "welcome", "error"]
+    assert citizen_a[2][1] == 4429
+    assert citizen_b[0] == "welcome"
+
+
+async def test_behind_a_tls_proxy_the_gateway_own_https_origin_is_accepted():
+    """X-Forwarded-Proto from a trusted proxy: the browser's Origin is https://<host>."""
+    async def handshake(url: str, headers: dict[str, str]) -> int:
+        try:
+            async with connect(url.replace("http", "ws") + "/ws", proxy=None, open_timeout=5,
+                               origin=url.replace("http://", "https://"), additional_headers=headers):
+                return 101
+        except InvalidStatus as refused:
+            return refused.response.status_code
+
+    proto = {"X-Forwarded-Proto": "https", **forwarded("198.51.100.7")}
+    with served(TRUSTED_PROXIES="127.0.0.1") as url:
+        assert await handshake(url, proto) == 101
+    with served() as url:  # a client's X-Forwarded-Proto is not believed either
+        assert await handshake(url, proto) == 403
+
+
+def test_trusted_proxies_setting_and_the_deprecated_flag():
+    settings = Settings(TRUSTED_PROXIES=" 10.0.0.7 , 172.18.0.1/16,::1")
+    assert settings.trusted_proxies == ("10.0.0.7", "172.18.0.0/16", "::1")
+    assert Settings().trusted_proxies == ()
+    for typo in ("nginx", "*", "10.0.0.300", "10.0.0.0/33"):
+        with pytest.raises(ValidationError, match="TRUSTED_PROXIES"):
+            Settings(TRUSTED_PROXIES=typo)
+    # the old flag believed the left-most entry, which the client writes: refused on its own
+    with pytest.raises(ValidationError, match="TRUSTED_PROXIES") as refused:
+        Settings(TRUST_PROXY_HEADERS=True, SESSION_SECRET="do-not-print-me")
+    assert "do-not-print-me" not in str(refused.value)  # a refused setting never prints the others
+    assert Settings(TRUST_PROXY_HEADERS=True, TRUSTED_PROXIES="10.0.0.7").trusted_proxies == ("10.0.0.7",)

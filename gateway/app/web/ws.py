@@ -57,7 +57,7 @@ async def chat(ws: WebSocket) -> None:
     if not origin_allowed(ws, settings.allowed_origins):
         await ws.close(code=4403)  # before accept: the handshake is refused (HTTP 403)
         return
-    ip = client_ip(ws, settings.TRUST_PROXY_HEADERS)
+    ip = client_ip(ws)
     verdict = state.connection_ip_limiter.hit(ip)
     await ws.accept()
     try:
