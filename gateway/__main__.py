@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 
 import uvicorn
+from pydantic import ValidationError
 
 from gateway.app.config import Settings
 from gateway.app.main import create_app
@@ -22,7 +23,10 @@ def server_config(app: object, settings: Settings, **overrides: object) -> uvico
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s  %(message)s")
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as error:  # a configuration mistake: say which, without a traceback
+        raise SystemExit(f"gateway: invalid settings\n{error}") from None
     uvicorn.Server(server_config(create_app(settings), settings)).run()
 
 

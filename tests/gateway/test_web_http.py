@@ -7,6 +7,9 @@ import asyncio
 import base64
 import contextlib
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from typing import Any, Iterator, Optional
@@ -21,6 +24,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from bot.services import free_port
+from tests.gateway.conftest import REPO
 from gateway.__main__ import server_config
 from gateway.app.config import Settings
 from gateway.app.main import create_app
@@ -285,3 +289,15 @@ def test_trusted_proxies_setting_and_the_deprecated_flag():
         Settings(TRUST_PROXY_HEADERS=True, SESSION_SECRET="do-not-print-me")
     assert "do-not-print-me" not in str(refused.value)  # a refused setting never prints the others
     assert Settings(TRUST_PROXY_HEADERS=True, TRUSTED_PROXIES="10.0.0.7").trusted_proxies == ("10.0.0.7",)
+
+
+@pytest.mark.parametrize("env", [{"SANAD_GATEWAY_TRUST_PROXY_HEADERS": "true"},
+                                 {"SANAD_GATEWAY_TRUSTED_PROXIES": "nginx"}])
+def test_python_m_gateway_refuses_bad_proxy_settings_in_one_clear_message(env):
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("SANAD_GATEWAY_")}
+    environ.update(env, SANAD_GATEWAY_SESSION_SECRET="do-not-print-me", SANAD_GATEWAY_PORT=str(free_port()))
+    done = subprocess.run([sys.executable, "-m", "gateway"], cwd=REPO, env=environ, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 1
+    assert "SANAD_GATEWAY_TRUSTED_PROXIES" in done.stderr and "Traceback" not in done.stderr
+    assert "do-not-print-me" not in done.stderr + done.stdout
