@@ -2,13 +2,14 @@
 
 Rasa logs what it is given in several places that no setting turns off: a message's text when
 the NLU fails, an intent payload copied verbatim (`/inform{"affiliate_number": ...}`,
-`/share_contact{...}`), a tracker dump at debug level. Rather than chase each call, every log
-record is masked where it is made: `install()` wraps the log record factory, so whatever handler
+`/share_contact{...}`, also as a Python warning), a tracker dump at debug level. Rather than
+chase each call, every log record and every warning is masked where it is made: `install()` wraps the log record factory, so whatever handler
 or format Rasa configures later, the message it formats has identifiers, phone numbers and dates
 masked as in the stored conversation history (bot/redaction.py)."""
 from __future__ import annotations
 
 import logging
+import warnings
 
 from bot.redaction import mask_text
 
@@ -40,4 +41,15 @@ def install() -> None:
         return record
 
     logging.setLogRecordFactory(redacting_factory)
+    warnings.showwarning = masking_warnings(warnings.showwarning)
     _installed = True
+
+
+def masking_warnings(show_warning):
+    """`warnings.showwarning` that masks the message first: Rasa warns with the payload it could
+    not parse ('/inform{"affiliate_number": ...}')."""
+
+    def masked_warning(message, category, filename, lineno, file=None, line=None):
+        show_warning(mask_text(str(message)), category, filename, lineno, file, line)
+
+    return masked_warning

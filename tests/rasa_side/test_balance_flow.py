@@ -221,6 +221,15 @@ def test_no_personal_data_in_the_tracker_store_or_the_logs(stack):
     assert "je veux connaitre mon solde" in stack.tracker_db.read_bytes().decode("utf-8", "ignore")  # ordinary messages are kept
 
 
+def test_intent_payloads_carrying_personal_data_stay_out_of_the_store_and_the_logs(stack):
+    """Rasa logs an intent payload verbatim; someone typing one (or forging one) must not get
+    a number or a phone into var/logs or the conversation store."""
+    chat = Chat(stack.rasa_url, "cnss_ma")
+    chat.say('/inform{"affiliate_number": "100204821", "birth_date": "12/03/1980"}')
+    chat.say('/share_contact{"phone": "+212600000101"}')
+    assert_kept_out_of_store_and_logs(stack, [NUMBER, BORN, PHONE, PHONE[1:]])
+
+
 def assert_kept_out_of_store_and_logs(stack, secrets):
     stored = stack.tracker_db.read_bytes().decode("utf-8", "ignore")
     logs = "".join(p.read_text(errors="ignore") for p in stack.logs.glob("*.log"))
