@@ -68,6 +68,9 @@ class BotTurn:
         """What a channel client may see of the `sanad` block."""
         keep = ("decision", "lang", "topic", "offered", "fund", "reviewed", "accept_contact")
         block = {k: self.sanad[k] for k in keep if k in self.sanad}
+        detected = self.sanad.get("detected")  # the language the citizen wrote: the widget's
+        if isinstance(detected, dict):           # interface follows answers only in that language
+            block["detected"] = {k: detected.get(k) for k in ("lang", "script")}
         block["sources"] = [{k: s.get(k) for k in ("title", "publisher", "date", "url", "official")}
                             for s in self.sources]
         return block

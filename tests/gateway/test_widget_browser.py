@@ -22,6 +22,7 @@ from starlette.routing import Route
 
 from tests.gateway.conftest import (CHROMIUM, TEST_SECRET, GatewayServer, RasaProcesses, free_port,
                                     make_settings)
+from tests.gateway.stubs import ScriptedRasa
 
 PHONE = {"width": 360, "height": 740}
 DESKTOP = {"width": 1280, "height": 860}
@@ -142,7 +143,7 @@ def test_arabic_faq_is_right_to_left_with_its_source(phone: Page, gateway: Gatew
     expect(answer.locator(".sanad-sources a")).to_have_attribute("href", "https://www.cnss.ma/fr/faq-page/45")
     expect(phone.locator("#sanad-input")).to_have_attribute("placeholder", "اكتب سؤالك…")
     # the French source title inside the Arabic answer keeps its own direction
-    assert answer.locator(".sanad-sources li").first.evaluate("e => getComputedStyle(e).direction") == "ltr"
+    assert answer.locator(".sanad-sources .sanad-source").first.evaluate("e => getComputedStyle(e).direction") == "ltr"
     phone.wait_for_timeout(150)
     phone.screenshot(path=str(docs_dir / "widget-ar.png"))
 
@@ -380,3 +381,163 @@ def test_widget_embedded_on_an_allowed_fund_site(browser: Browser, rasa: RasaPro
                 page.context.close()
     finally:
         gateway.stop()
+
+
+# --- seen in use at 390 px (issue 14, item 7), in front of a scripted assistant ------------------
+# These need no trained model: tests/gateway/stubs.py's ScriptedRasa answers through the real
+# gateway (rasa_client.parse_replies, the WebSocket), so every reply takes the widget's own path.
+
+SEEN_IN_USE = {"width": 390, "height": 740}
+BALANCE_TEXT = ("Compte •••••7356 (CNSS) :\n- Cotisations dues : 2025-T1 (540,00 DH)\n"
+                "- Pénalités : 37,80 DH\n- Total dû : 577,80 DH\n- Dernier paiement : 540,00 DH le 28 juin 2025")
+LONG_FRENCH = ("Vous pouvez payer vos cotisations en ligne sur le portail de la caisse, dans une agence, "
+               "ou auprès des partenaires de paiement agréés. Gardez le reçu de chaque paiement : il prouve "
+               "que la cotisation est réglée si une échéance est contestée plus tard. ") * 2
+
+
+def _reply(text: str, lang: str, detected: tuple[str, str], **sanad) -> list[dict]:
+    return [{"recipient_id": "x", "text": text},
+            {"recipient_id": "x", "custom": {"sanad": {
+                "decision": "answer", "lang": lang, "detected": {"lang": detected[0], "script": detected[1]},
+                **sanad}}}]
+
+
+def _with_sources(text: str, lang: str, detected: tuple[str, str]) -> list[dict]:
+    """An answer with two French source titles and its review date, as actions/faq.py sends it."""
+    return _reply(text, lang, detected, topic="payment_channels", reviewed="2026-11-22", sources=[
+        {"title": "Où et comment payer les cotisations des travailleurs non salariés", "publisher": "cnss.ma",
+         "date": "2024-01", "url": "https://www.cnss.ma/fr/faq-page/8", "official": True},
+        {"title": "Annulation des créances dues à la CNSS", "publisher": "libe.ma", "date": "2024-01",
+         "url": None, "official": False}])
+
+
+def seen_in_use(sender: str, text: str, metadata: dict) -> list[dict]:
+    """Arabic gets Arabic; Latin-script Darija ("wach ...") gets French, as bot/nlu/language.py
+    answers it; "solde" gets a balance; anything else a long French answer."""
+    if "solde" in text or "رصيد" in text:
+        lang = "ar" if ARABIC.search(text) else "fr"
+        body = BALANCE_TEXT if lang == "fr" else "الحساب •••••7356 (CNSS):\n- المجموع المستحق: 577.80 درهم\n- آخر أداء: 540.00 درهم بتاريخ 28 يونيو 2025"
+        return _reply(body, lang, (lang, "arab" if lang == "ar" else "latn"),
+                      decision="account_balance", step="result")
+    if ARABIC.search(text):
+        return _with_sources("يمكنك أداء الاشتراكات عبر الإنترنت أو في إحدى الوكالات.", "ar", ("ar", "arab"))
+    if text.startswith("wach"):
+        answer = _with_sources("Vous pouvez payer en ligne ou en agence.", "fr", ("ary", "latn"))
+        answer[0]["buttons"] = [{"title": "Les délais de paiement", "payload": '/choose_topic{"topic":"deadline"}'}]
+        return answer
+    if text.startswith("/") or not re.search(r"[^\W\d_]", text):
+        # a button or a number: no NLU language; the actions reuse the last reply's (French here),
+        # and the detected language they report is that one
+        return _reply("C'est noté.", "fr", ("fr", "latn"))
+    return _reply(LONG_FRENCH, "fr", ("fr", "latn"))
+
+
+@pytest.fixture
+def scripted(serve) -> GatewayServer:
+    return serve(ScriptedRasa(script=seen_in_use))
+
+
+@pytest.fixture
+def at_390(browser: Browser) -> Iterator[Page]:
+    page = new_page(browser, SEEN_IN_USE)
+    yield page
+    errors = page.errors  # type: ignore[attr-defined]
+    page.context.close()
+    assert not errors, errors
+
+
+def eventually(check, timeout: float = 5.0):
+    """`check()` until it is truthy (layout settles after the style sheet loads); its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.05)
+
+
+def test_sent_label_follows_the_interface_language(at_390: Page, scripted: GatewayServer):
+    """"Reçu" stayed French after the conversation (or the citizen) switched the interface to Arabic."""
+    open_widget(at_390, scripted.url)
+    ask(at_390, "bonjour")
+    first = at_390.locator(".sanad-user").first
+    expect(first.locator(".sanad-state")).to_have_text("Reçu")
+    ask(at_390, "كيف أؤدي الاشتراكات؟")  # answered in Arabic: the interface turns Arabic
+    expect(at_390.locator(".sanad-panel")).to_have_attribute("dir", "rtl")
+    expect(first.locator(".sanad-state")).to_have_text("تم الاستلام")
+    expect(first.locator(".sanad-sr")).to_have_text("أنت: ")
+    at_390.get_by_role("button", name="English").click()
+    expect(at_390.locator(".sanad-user .sanad-state")).to_have_text(["Received", "Received"])
+
+
+def test_an_answer_keeps_its_own_language_labels_after_a_reload(at_390: Page, scripted: GatewayServer):
+    """After a reload an Arabic answer showed "Sources" and "Fiche vérifiée le": its labels were
+    drawn in the interface language of the moment (French after a later French answer)."""
+    open_widget(at_390, scripted.url)
+    ask(at_390, "كيف أؤدي الاشتراكات؟")
+    ask(at_390, "bonjour")
+    at_390.reload()
+    arabic, french = at_390.locator(".sanad-bot").first, at_390.locator(".sanad-bot").last
+    expect(arabic.locator(".sanad-sources-title")).to_have_text("المصادر")
+    expect(arabic.locator(".sanad-reviewed")).to_have_text("تمت مراجعة المعلومة في 2026-11-22")
+    expect(arabic.locator(".sanad-sr").first).to_have_text("سند: ")
+    expect(at_390.locator(".sanad-panel")).to_have_attribute("dir", "ltr")  # the interface: French
+    expect(french).to_have_attribute("lang", "fr")
+
+
+def _last_message_in_view(page: Page) -> bool:
+    return page.locator(".sanad-bot").last.evaluate("""m => {
+        const scroller = m.closest('.sanad-scroll');
+        const view = scroller.getBoundingClientRect(), box = m.getBoundingClientRect();
+        return scroller.scrollTop > 0 && box.top >= view.top - 1 && box.top < view.bottom - 20;
+    }""")
+
+
+def test_a_reload_opens_the_panel_at_the_last_message(at_390: Page, scripted: GatewayServer):
+    """After a reload the panel opened at the top of the conversation."""
+    open_widget(at_390, scripted.url)
+    for n in range(4):
+        ask(at_390, f"question {n}")
+    assert eventually(lambda: _last_message_in_view(at_390))
+    at_390.reload()
+    expect(at_390.locator(".sanad-panel")).to_be_visible()
+    expect(at_390.locator(".sanad-bot")).to_have_count(4)
+    assert eventually(lambda: _last_message_in_view(at_390))
+
+
+def test_arabic_answer_keeps_its_source_bullets_inside_the_bubble(at_390: Page, scripted: GatewayServer):
+    """Each source line took its own direction (a French title: left to right) inside a right-to-left
+    list padded on the right: the bullets hung outside the bubble, on the left."""
+    open_widget(at_390, scripted.url)
+    answer = ask(at_390, "كيف أؤدي الاشتراكات؟")
+    gaps = answer.locator(".sanad-sources li").evaluate_all("""items => items.map(li => {
+        const bubble = li.closest('.sanad-bot').getBoundingClientRect(), box = li.getBoundingClientRect();
+        // a list marker sits outside its item, on the item's own start side
+        return getComputedStyle(li).direction === 'rtl' ? bubble.right - box.right : box.left - bubble.left;
+    })""")
+    assert len(gaps) == 2 and all(gap >= 24 for gap in gaps), gaps
+    title = answer.locator(".sanad-source").first  # the French title still reads left to right
+    assert title.evaluate("e => getComputedStyle(e).direction") == "ltr"
+
+
+def test_a_french_answer_to_latin_darija_does_not_flip_the_panel(at_390: Page, scripted: GatewayServer):
+    """Latin-script Darija is answered in French (no arabizi answers are written): the panel turned
+    left to right for that answer and back for the next Arabic one. The French answer is laid
+    out left to right on its own."""
+    open_widget(at_390, scripted.url)
+    ask(at_390, "كيف أؤدي الاشتراكات؟")
+    panel = at_390.locator(".sanad-panel")
+    expect(panel).to_have_attribute("dir", "rtl")
+    french = ask(at_390, "wach n9der nkhelles online?")
+    expect(french).to_have_attribute("lang", "fr")
+    expect(panel).to_have_attribute("dir", "rtl")
+    expect(at_390.locator("#sanad-input")).to_have_attribute("placeholder", "اكتب سؤالك…")
+    assert french.evaluate("e => getComputedStyle(e).direction") == "ltr"
+    expect(french.locator(".sanad-sources-title")).to_have_text("Sources")
+    french.get_by_role("button", name="Les délais de paiement").click()  # answered in French too
+    at_390.locator(".sanad-bot").nth(2).wait_for(timeout=ANSWER_TIMEOUT)
+    ask(at_390, "100 204 821")
+    expect(panel).to_have_attribute("dir", "rtl")
+    ask(at_390, "comment payer ?")  # the citizen writes French: the interface follows
+    expect(panel).to_have_attribute("dir", "ltr")
+

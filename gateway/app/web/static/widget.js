@@ -107,8 +107,9 @@
     return b === "en" ? "en" : "fr";
   }
   function currentLang() { return chosenLang || (convLang ? uiLang(convLang) : pageLang()); }
-  function t(key, values) {
-    var s = (STR[currentLang()] || STR.fr)[key] || STR.fr[key] || key;
+  function t(key, values) { return tr(currentLang(), key, values); }
+  function tr(lang, key, values) {  // a sentence of the widget in `lang`
+    var s = (STR[lang] || STR.fr)[key] || STR.fr[key] || key;
     values = values || {};
     values.fund = values.fund || FUNDS[FUND] || FUND;
     return s.replace(/\{(\w+)\}/g, function (m, k) { return values[k] !== undefined ? values[k] : m; });
@@ -161,8 +162,8 @@
   css.href = new URL("widget.css", ASSETS).href;
   var wrap = el("div", "sanad-root");
   wrap.hidden = true;
-  css.addEventListener("load", function () { wrap.hidden = false; });
-  setTimeout(function () { wrap.hidden = false; }, 3000);
+  css.addEventListener("load", reveal);
+  setTimeout(reveal, 3000);
 
   var launcher = el("button", "sanad-launcher");
   launcher.type = "button";
@@ -293,6 +294,7 @@
     Object.keys(langButtons).forEach(function (code) {
       langButtons[code].setAttribute("aria-pressed", String(code === (chosenLang || "")));
     });
+    relabel();
     updateCounter();
     updateStatus();
   }
@@ -334,6 +336,20 @@
     var s = el("span", "sanad-sr", text + " ");
     return s;
   }
+  // The labels of the citizen's messages and of notices ("Reçu", "Vous :") are in the interface
+  // language: marked here and redrawn by applyLang whenever it changes. An answer's own labels
+  // ("Sources", the review date) are in the answer's language instead, and never change.
+  function uiLabel(node, key, suffix) {
+    node.setAttribute("data-label", key);
+    node.setAttribute("data-label-suffix", suffix || "");
+    node.textContent = t(key) + (suffix || "");
+    return node;
+  }
+  function relabel() {
+    Array.prototype.forEach.call(log.querySelectorAll("[data-label]"), function (node) {
+      node.textContent = t(node.getAttribute("data-label")) + node.getAttribute("data-label-suffix");
+    });
+  }
   function htmlLang(code) { return ["fr", "ar", "ary", "arq", "en"].indexOf(code) >= 0 ? code : ""; }
 
   function renderEntry(entry) {
@@ -343,7 +359,7 @@
       li.setAttribute("data-client-id", entry.id);
       var p = el("p", "sanad-text");
       p.dir = "auto";
-      p.appendChild(srPrefix(t("you")));
+      p.appendChild(uiLabel(el("span", "sanad-sr"), "you", " "));
       p.appendChild(document.createTextNode(entry.text));
       li.appendChild(p);
       var st = el("span", "sanad-state");
@@ -356,7 +372,7 @@
       li.setAttribute("data-code", entry.code || "");
       var n = el("p", "sanad-text");
       n.dir = "auto";
-      n.appendChild(srPrefix(t("notice")));
+      n.appendChild(uiLabel(el("span", "sanad-sr"), "notice", " "));
       n.appendChild(document.createTextNode(entry.text));
       li.appendChild(n);
     }
@@ -367,30 +383,34 @@
     if (!li) { return; }
     li.setAttribute("data-state", state || "sent");
     var st = li.querySelector(".sanad-state");
-    if (st) {
-      st.textContent = state === "pending" ? t("pending") : state === "failed" ? t("failed") : t("sent");
-    }
+    if (st) { uiLabel(st, state === "pending" ? "pending" : state === "failed" ? "failed" : "sent"); }
   }
   function renderBot(entry) {
     var turn = entry.turn || { messages: [], sanad: {} };
     var sanad = turn.sanad || {};
     var sources = sanad.sources || [];
+    // Each answer is laid out in its own language and direction, with its labels in that
+    // language: a French answer in an Arabic conversation reads left to right, and after a
+    // reload an Arabic answer still says "المصادر" whatever the interface language is by then.
+    var lang = uiLang(sanad.lang || entry.lang || currentLang());
+    var say = function (key, values) { return tr(lang, key, values); };
     var li = el("li", "sanad-msg sanad-bot");
     li.setAttribute("data-reply-to", entry.reply_to || "");
     li.setAttribute("data-decision", sanad.decision || "");
-    if (sanad.lang) { li.lang = htmlLang(sanad.lang); }
+    li.lang = htmlLang(sanad.lang) || lang;
+    li.dir = lang === "ar" ? "rtl" : "ltr";
     var first = true;
     (turn.messages || []).forEach(function (m) {
       if (m.kind === "source" && sources.length) { return; }  // shown below, with links
       var p = el("p", "sanad-text");
       p.dir = "auto";
-      if (first) { p.appendChild(srPrefix(t("bot"))); first = false; }
+      if (first) { p.appendChild(srPrefix(say("bot"))); first = false; }
       linkify(p, m.text || "");
       li.appendChild(p);
       if (m.buttons && m.buttons.length) {
         var group = el("div", "sanad-choices");
         group.setAttribute("role", "group");
-        group.setAttribute("aria-label", t("choices"));
+        group.setAttribute("aria-label", say("choices"));
         m.buttons.forEach(function (b) {
           var btn = el("button", "sanad-choice", b.title);
           btn.type = "button";
@@ -411,28 +431,33 @@
     });
     if (sources.length) {
       var box = el("div", "sanad-sources");
-      box.appendChild(el("p", "sanad-sources-title", t("sources")));
+      box.appendChild(el("p", "sanad-sources-title", say("sources")));
       var ul = el("ul");
       sources.forEach(function (s) {
+        // The item keeps the answer's direction, so its bullet sits on the side the list is padded
+        // (a French title made the item left to right: in an Arabic answer its bullet hung outside
+        // the bubble). The line itself takes the direction of its title.
         var item = el("li");
-        item.dir = "auto";
+        var line = el("span", "sanad-source");
+        line.dir = "auto";
+        item.appendChild(line);
         var href = s.url ? safeUrl(s.url) : null;
         if (href) {
           var a = el("a", "sanad-source-link", s.title);
           a.href = href;
           a.target = "_blank";
           a.rel = "noopener noreferrer";
-          a.appendChild(el("span", "sanad-sr", " " + t("newTab")));
-          item.appendChild(a);
+          a.appendChild(el("span", "sanad-sr", " " + say("newTab")));
+          line.appendChild(a);
         } else {
-          item.appendChild(el("span", "sanad-source-title", s.title));
+          line.appendChild(el("span", "sanad-source-title", s.title));
         }
-        if (s.publisher) { item.appendChild(document.createTextNode(" — " + s.publisher)); }
+        if (s.publisher) { line.appendChild(document.createTextNode(" — " + s.publisher)); }
         if (s.date) {
-          item.appendChild(document.createTextNode(s.publisher ? ", " : " — "));
+          line.appendChild(document.createTextNode(s.publisher ? ", " : " — "));
           var when = el("bdi", null, s.date);
           when.dir = "ltr";
-          item.appendChild(when);
+          line.appendChild(when);
         }
         ul.appendChild(item);
       });
@@ -440,7 +465,7 @@
       if (sanad.reviewed) {
         // an ISO date in right-to-left text would read backwards: isolate it, left to right
         var reviewed = el("p", "sanad-reviewed");
-        var parts = t("reviewed", { date: "\u0000" }).split("\u0000");
+        var parts = say("reviewed", { date: "\u0000" }).split("\u0000");
         reviewed.appendChild(document.createTextNode(parts[0]));
         var date = el("bdi", null, sanad.reviewed);
         date.dir = "ltr";
@@ -457,10 +482,25 @@
     setTimeout(function () { live.textContent = text; }, 50);
   }
   function scrollDown() { scroller.scrollTop = scroller.scrollHeight; }
+  function showLatest() {
+    // The latest exchange from the citizen's last question down, as an answer is shown when it
+    // comes (a short one: the end of the conversation).
+    var asked = log.querySelectorAll("li.sanad-user");
+    var last = asked[asked.length - 1];
+    if (last && last !== log.lastElementChild) { scroller.scrollTop = Math.max(0, last.offsetTop - 8); }
+    else { scrollDown(); }
+  }
+  function reveal() {
+    // The style sheet is in (or late): show the widget. A panel opened before that (a reload
+    // with the panel open) had no layout to scroll, and showed the top of the conversation.
+    if (!wrap.hidden) { return; }
+    wrap.hidden = false;
+    if (!panel.hidden) { showLatest(); }
+  }
   function renderAll() {
     log.textContent = "";
     history.forEach(renderEntry);
-    scrollDown();
+    showLatest();
   }
   function persistHistory() {
     if (history.length > MAX_HISTORY) { history = history.slice(history.length - MAX_HISTORY); }
@@ -604,13 +644,14 @@
         updateTyping(!!data.on);
         break;
       case "bot":
+        var wrote = written(data.client_id);
         settle(data.client_id);
         setState(data.client_id, "sent");
         updateTyping(waiting());
         if (!history.some(function (e) { return e.role === "bot" && e.reply_to === data.client_id; })) {
           var sanad = (data.turn && data.turn.sanad) || {};
-          if (sanad.lang) { convLang = sanad.lang; save("convLang", convLang); applyLang(); }
-          addEntry({ role: "bot", reply_to: data.client_id, turn: data.turn });
+          if (sanad.lang && wrote && inCitizensLanguage(sanad)) { convLang = sanad.lang; save("convLang", convLang); applyLang(); }
+          addEntry({ role: "bot", reply_to: data.client_id, turn: data.turn, lang: currentLang() });
           var asked = userLi(data.client_id);
           if (asked) { scroller.scrollTop = Math.max(0, asked.offsetTop - 8); }  // read from the question down
           announce(t("bot") + " " + (data.turn.messages || []).map(function (m) { return m.text; }).join(" "));
@@ -645,6 +686,19 @@
         break;
     }
   }
+  function written(id) {
+    // Whether the citizen wrote words (not a button, not digits alone): an answer to anything
+    // else is in the conversation's last language, which says nothing about the citizen's.
+    var item = outbox.filter(function (i) { return i.client_id === id; })[0];
+    return !!item && !item.button && /[A-Za-z\u00C0-\u024F\u0600-\u06FF]{2}/.test(item.text);
+  }
+  function inCitizensLanguage(sanad) {
+    // The interface follows the conversation's language only when the answer is in the language
+    // the citizen wrote. Latin-script Darija is answered in French (no arabizi answers are
+    // written): following that answer turned the panel left to right, and back at the next one.
+    var wrote = sanad.detected && sanad.detected.lang;
+    return !wrote || uiLang(wrote) === uiLang(sanad.lang);
+  }
   function notice(code, text, once, about) {
     if (!text) { return; }
     var lastEntry = history[history.length - 1];
@@ -659,7 +713,7 @@
     launcher.setAttribute("aria-expanded", "true");
     wrap.classList.add("sanad-open");
     save("open", true);
-    scrollDown();
+    showLatest();
     if (focus !== false) { input.focus(); }
     connect();
     updateStatus();
