@@ -541,3 +541,29 @@ def test_a_french_answer_to_latin_darija_does_not_flip_the_panel(at_390: Page, s
     ask(at_390, "comment payer ?")  # the citizen writes French: the interface follows
     expect(panel).to_have_attribute("dir", "ltr")
 
+
+def _everything_stored(page: Page) -> str:
+    return page.evaluate("() => JSON.stringify(Object.entries(localStorage))")
+
+
+@pytest.mark.parametrize("question, placeholder", [
+    ("je veux mon solde", "Réponse sur votre compte"),
+    ("بغيت نعرف رصيد ديالي", "جواب حول حسابك"),
+])
+def test_the_balance_is_not_kept_in_the_browser(at_390: Page, scripted: GatewayServer, question: str,
+                                                placeholder: str):
+    """The balance (amounts, dates, the number's last digits) stayed in clear in localStorage, for
+    the next person on a shared computer. It is shown, kept in this page's memory only, and
+    stored as a note saying it was not kept."""
+    open_widget(at_390, scripted.url)
+    answer = ask(at_390, question)
+    expect(answer.locator(".sanad-text")).to_contain_text("577")  # shown to the citizen
+    stored_now = _everything_stored(at_390)
+    for secret in ("577", "540", "7356", "37,80", "2025", "juin", "يونيو", "DH", "درهم"):
+        assert secret not in stored_now, (secret, stored_now)
+    withheld = [{k: v for k, v in e.items() if k != "reply_to"}  # a client id: random hex
+                for e in stored(at_390, scripted, "history") if e["role"] == "bot"]
+    assert withheld and not re.search(r"\d", str(withheld)), withheld
+    at_390.reload()
+    expect(at_390.locator(".sanad-bot .sanad-text")).to_contain_text(placeholder)
+    expect(at_390.locator(".sanad-bot .sanad-text")).not_to_contain_text("577")

@@ -10,6 +10,8 @@
  * gateway answers it; unanswered messages are sent again after a reconnection and the gateway
  * deduplicates them, so each reaches the assistant exactly once. The session token and the
  * conversation (long digit sequences masked) are kept in localStorage: a reload shows the history.
+ * An answer about the citizen's account (the balance) is shown but never stored: a note in the
+ * answer's language takes its place in the history (this browser may be shared).
  */
 (function () {
   "use strict";
@@ -41,7 +43,8 @@
       choices: "Choisissez une réponse", sources: "Sources", reviewed: "Fiche vérifiée le {date}",
       newTab: "(nouvel onglet)", pending: "En attente d'envoi", sent: "Reçu", failed: "Non envoyé",
       offline: "Connexion perdue. Vos messages partiront dès son retour.",
-      langSet: "Langue : {lang}", counter: "{n} / {max} caractères", notice: "Information :"
+      langSet: "Langue : {lang}", counter: "{n} / {max} caractères", notice: "Information :",
+      withheld: "Réponse sur votre compte : elle n'est pas gardée dans ce navigateur. Redemandez votre solde pour la revoir."
     },
     ar: {
       launcher: "عندك سؤال؟", open: "فتح المساعد سند", close: "إغلاق المساعد",
@@ -54,7 +57,8 @@
       choices: "اختر جوابا", sources: "المصادر", reviewed: "تمت مراجعة المعلومة في {date}",
       newTab: "(علامة تبويب جديدة)", pending: "في انتظار الإرسال", sent: "تم الاستلام", failed: "لم يُرسل",
       offline: "انقطع الاتصال. سترسل رسائلك فور عودته.",
-      langSet: "اللغة: {lang}", counter: "{n} / {max} حرفا", notice: "معلومة:"
+      langSet: "اللغة: {lang}", counter: "{n} / {max} حرفا", notice: "معلومة:",
+      withheld: "جواب حول حسابك: لا يُحفظ في هذا المتصفح. اطلب رصيدك من جديد لرؤيته."
     },
     en: {
       launcher: "Any question?", open: "Open the Sanad assistant", close: "Close the assistant",
@@ -67,7 +71,8 @@
       choices: "Choose an answer", sources: "Sources", reviewed: "Checked on {date}",
       newTab: "(new tab)", pending: "Waiting to be sent", sent: "Received", failed: "Not sent",
       offline: "Connection lost. Your messages will go as soon as it is back.",
-      langSet: "Language: {lang}", counter: "{n} / {max} characters", notice: "Notice:"
+      langSet: "Language: {lang}", counter: "{n} / {max} characters", notice: "Notice:",
+      withheld: "Answer about your account: it is not kept in this browser. Ask for your balance again to see it."
     }
   };
 
@@ -399,8 +404,10 @@
     li.setAttribute("data-decision", sanad.decision || "");
     li.lang = htmlLang(sanad.lang) || lang;
     li.dir = lang === "ar" ? "rtl" : "ltr";
+    if (entry.withheld) { li.setAttribute("data-withheld", "true"); }
+    var messages = entry.withheld ? [{ text: say("withheld") }] : (turn.messages || []);
     var first = true;
-    (turn.messages || []).forEach(function (m) {
+    messages.forEach(function (m) {
       if (m.kind === "source" && sources.length) { return; }  // shown below, with links
       var p = el("p", "sanad-text");
       p.dir = "auto";
@@ -504,9 +511,21 @@
   }
   function persistHistory() {
     if (history.length > MAX_HISTORY) { history = history.slice(history.length - MAX_HISTORY); }
-    save("history", history.map(function (e) {
-      return e.role === "user" ? { role: "user", id: e.id, text: maskDigits(e.text), state: e.state } : e;
-    }));
+    save("history", history.map(storable));
+  }
+  function storable(entry) {
+    // What the browser keeps: a citizen's message with its long digit sequences masked, and
+    // instead of an answer about their account (amounts, dates, the number's last digits) a note
+    // that it was not kept. This page shows the answer until it is left.
+    if (entry.role === "user") { return { role: "user", id: entry.id, text: maskDigits(entry.text), state: entry.state }; }
+    if (entry.role !== "bot" || !aboutTheAccount(entry)) { return entry; }
+    var sanad = entry.turn.sanad;
+    return { role: "bot", reply_to: entry.reply_to, lang: entry.lang, withheld: true,
+             turn: { messages: [], sanad: { decision: sanad.decision, lang: sanad.lang, step: sanad.step } } };
+  }
+  function aboutTheAccount(entry) {
+    var sanad = (entry.turn && entry.turn.sanad) || {};
+    return sanad.decision === "account_balance" && sanad.step === "result";
   }
   function addEntry(entry) {
     history.push(entry);
