@@ -72,7 +72,8 @@ class Records(logging.Handler):
 
     def failures(self) -> list[str]:
         """Errors and tracebacks (a crashed handler: uvicorn's "Exception in ASGI application")."""
-        return [f"{r.name}: {r.getMessage()}" for r in self.records if r.exc_info or r.levelno >= logging.ERROR]
+        return [f"{r.name}: {r.getMessage()}" for r in self.records
+                if r.exc_info or r.levelno >= logging.ERROR]
 
 
 @contextlib.contextmanager
@@ -354,7 +355,8 @@ async def test_a_malformed_first_frame_is_refused_cleanly_and_nothing_else_break
     token = new_session(server.url)["token"]
     with logged() as log:
         async with Chat(server.url, token) as bystander:
-            async with connect(server.url.replace("http", "ws") + "/ws", proxy=None, open_timeout=5) as hostile:
+            ws_url = server.url.replace("http", "ws") + "/ws"
+            async with connect(ws_url, proxy=None, open_timeout=5) as hostile:
                 await hostile.send(frame)
                 event, code = await refusal(hostile)
             assert code == close_code
