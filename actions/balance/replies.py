@@ -19,12 +19,15 @@ MONTHS = {
 }
 
 TEXTS: Dict[str, Dict[str, str]] = {
+    # Without the fund's name: the knowledge base's is its full legal name ("CNSS – Caisse
+    # nationale de sécurité sociale (Maroc) : travailleurs non salariés et AMO"), which read
+    # badly in the middle of the question; the citizen is on the fund's own channel.
     "ask_number": {
-        "fr": "Pour consulter votre compte, je dois vérifier votre identité. Quel est votre numéro d'affiliation {fund} ({length} chiffres, par exemple {example}) ? Tapez « annuler » à tout moment pour arrêter.",
-        "ar": "للاطلاع على حسابك، يجب أن أتحقق من هويتك. ما هو رقم انخراطك في {fund} ({length} أرقام، مثلا {example})؟ اكتب «إلغاء» في أي وقت للتوقف.",
-        "ary": "باش نشوف الحساب ديالك، خاصني نتأكد من الهوية ديالك. عطيني رقم التسجيل ديالك ف{fund} ({length} أرقام، بحال {example}). كتب «خلاص» إلا بغيتي توقف.",
-        "arq": "باش نشوف الحساب تاعك، لازم نتأكد من الهوية تاعك. اعطيني رقم الانخراط تاعك في {fund} ({length} رقم، كيما {example}). اكتب «خلاص» إذا حبيت توقف.",
-        "en": "To look up your account I must verify who you are. What is your {fund} affiliate number ({length} digits, e.g. {example})? Type \"cancel\" at any time to stop.",
+        "fr": "Pour consulter votre compte, je dois vérifier votre identité. Quel est votre numéro d'affiliation ({length} chiffres, par exemple {example}) ? Tapez « annuler » à tout moment pour arrêter.",
+        "ar": "للاطلاع على حسابك، يجب أن أتحقق من هويتك. ما هو رقم انخراطك ({length} أرقام، مثلا {example})؟ اكتب «إلغاء» في أي وقت للتوقف.",
+        "ary": "باش نشوف الحساب ديالك، خاصني نتأكد من الهوية ديالك. عطيني رقم التسجيل ديالك ({length} أرقام، بحال {example}). كتب «خلاص» إلا بغيتي توقف.",
+        "arq": "باش نشوف الحساب تاعك، لازم نتأكد من الهوية تاعك. اعطيني رقم الانخراط تاعك ({length} رقم، كيما {example}). اكتب «خلاص» إذا حبيت توقف.",
+        "en": "To look up your account I must verify who you are. What is your affiliate number ({length} digits, e.g. {example})? Type \"cancel\" at any time to stop.",
     },
     "bad_number": {
         "fr": "Ce numéro ne semble pas valide : il doit compter {length} chiffres, par exemple {example}.",
@@ -56,12 +59,12 @@ TEXTS: Dict[str, Dict[str, str]] = {
         "ar": "هذه المعطيات لا تطابق سجلاتنا. تحقق من رقمك وتاريخ ازديادك ثم أعد المحاولة.",
         "en": "These details do not match our records. Check your number and date of birth, then try again.",
     },
-    "ask_code": {
-        "fr": "Je viens d'envoyer un code à 6 chiffres par SMS au numéro de téléphone enregistré à la {fund}. Tapez-le ici (valable 5 minutes).",
-        "ar": "أرسلت للتو رمزا من 6 أرقام عبر رسالة قصيرة إلى رقم الهاتف المسجل لدى {fund}. اكتبه هنا (صالح لمدة 5 دقائق).",
-        "ary": "صيفطت ليك دابا كود ديال 6 أرقام ف SMS للنمرة المسجلة عند {fund}. كتبو هنا (صالح 5 دقايق).",
-        "arq": "بعثتلك درك كود تاع 6 أرقام في SMS للنيميرو المسجل عند {fund}. اكتبو هنا (صالح 5 دقايق).",
-        "en": "I have just sent a 6-digit code by SMS to the phone number {fund} has on file. Type it here (valid for 5 minutes).",
+    "ask_code": {  # the fund as "la caisse", as in wrong_phone: its full name, mid-sentence, read badly
+        "fr": "Je viens d'envoyer un code à 6 chiffres par SMS au numéro de téléphone enregistré à la caisse. Tapez-le ici (valable 5 minutes).",
+        "ar": "أرسلت للتو رمزا من 6 أرقام عبر رسالة قصيرة إلى رقم الهاتف المسجل لدى الصندوق. اكتبه هنا (صالح لمدة 5 دقائق).",
+        "ary": "صيفطت ليك دابا كود ديال 6 أرقام ف SMS للنمرة المسجلة عند الصندوق. كتبو هنا (صالح 5 دقايق).",
+        "arq": "بعثتلك درك كود تاع 6 أرقام في SMS للنيميرو المسجل عند الصندوق. اكتبو هنا (صالح 5 دقايق).",
+        "en": "I have just sent a 6-digit code by SMS to the phone number the fund has on file. Type it here (valid for 5 minutes).",
     },
     "bad_code": {
         "fr": "Le code compte 6 chiffres, par exemple 482913.",
@@ -93,10 +96,12 @@ TEXTS: Dict[str, Dict[str, str]] = {
         "ar": "محاولات فاشلة كثيرة: تم إيقاف التحقق لمدة {minutes} دقيقة. يمكنك أيضا التواصل مع: {channels}",
         "en": "Too many failed attempts: verification is blocked for {minutes} minutes. You can also contact: {channels}",
     },
+    # {channels} is whole sentences with their final period (knowledge/*/_fund.yml): the text
+    # around it must not add one ("... www.macnss.ma.. Je peux").
     "unavailable": {
-        "fr": "Désolé, le service de consultation des comptes ne répond pas pour le moment. Réessayez plus tard ou contactez : {channels}. Je peux toujours répondre à vos questions générales.",
-        "ar": "عذرا، خدمة الاطلاع على الحسابات لا تستجيب حاليا. أعد المحاولة لاحقا أو تواصل مع: {channels}. ما زال بإمكاني الإجابة عن أسئلتك العامة.",
-        "en": "Sorry, the account service is not answering right now. Try again later or contact: {channels}. I can still answer your general questions.",
+        "fr": "Désolé, le service de consultation des comptes ne répond pas pour le moment. Réessayez plus tard. {channels} Je peux toujours répondre à vos questions générales.",
+        "ar": "عذرا، خدمة الاطلاع على الحسابات لا تستجيب حاليا. أعد المحاولة لاحقا. {channels} ما زال بإمكاني الإجابة عن أسئلتك العامة.",
+        "en": "Sorry, the account service is not answering right now. Try again later. {channels} I can still answer your general questions.",
     },
     "session_expired": {
         "fr": "La vérification a expiré. Redemandez votre solde pour recommencer.",

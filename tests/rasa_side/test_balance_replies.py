@@ -1,5 +1,15 @@
-"""Amounts with their currency and dates in the citizen's language."""
+"""Amounts with their currency and dates in the citizen's language; the balance form's sentences
+as the actions say them."""
+import asyncio
+import re
+
+import pytest
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.balance.form import ActionAskAffiliateNumber, ActionAskOtpCode, ActionShowBalance
 from actions.balance.replies import balance_reply, date_text, money
+from actions.context import knowledge_base
 
 BALANCE = {
     "fund": "casnos_dz", "affiliate_ref": "•••••4217", "currency": "DZD",
@@ -28,3 +38,47 @@ def test_balance_reply_in_french_and_arabic():
     assert "•••••4217" in fr and "51\u202f030,00 DA" in fr and "10 décembre 2026" in fr and "suspendus" in fr
     ar = balance_reply(BALANCE, "ar", "الكاسنوس")
     assert "51,030.00 دج" in ar and "10 ديسمبر 2026" in ar and "موقوف" in ar
+
+
+FUNDS = ("cnss_ma", "casnos_dz")
+LANGS = ("fr", "ar", "ary", "arq", "en")
+
+
+def said(action, fund: str, lang: str, slots=None) -> str:
+    """What `action` says to a citizen of `fund` writing in `lang` (a tracker fixture, no model)."""
+    script = "arab" if lang in ("ar", "ary", "arq") else "latn"
+    latest = {"text": "...", "intent": {"name": "account_balance", "confidence": 0.9}, "entities": [],
+              "metadata": {}, "sanad": {"fund": fund, "lang": lang, "script": script, "decision": "answer"}}
+    tracker = Tracker("tester", slots or {}, latest, [], False, None, {}, "action_listen")
+    dispatcher = CollectingDispatcher()
+    result = action.run(dispatcher, tracker, {})
+    if asyncio.iscoroutine(result):
+        asyncio.run(result)
+    return " ".join(m["text"] for m in dispatcher.messages if m.get("text"))
+
+
+@pytest.mark.parametrize("fund", FUNDS)
+@pytest.mark.parametrize("lang", LANGS)
+def test_service_unavailable_ends_its_sentences_once(fund, lang):
+    """It ended "... www.macnss.ma.. Je peux ...": the official channels are whole sentences."""
+    text = said(ActionShowBalance(), fund, lang, {"balance_outcome": "unavailable"})
+    assert knowledge_base().fund(fund).in_lang("official_channels", lang) in text
+    assert not re.search(r"\.\s*\.", text), text
+
+
+@pytest.mark.parametrize("fund", FUNDS)
+def test_official_channels_are_whole_sentences(fund):
+    """The balance form's sentences put them between two sentences of their own."""
+    for lang, channels in knowledge_base().fund(fund).official_channels.items():
+        assert channels[-1] in ".!؟", (lang, channels)
+
+
+@pytest.mark.parametrize("fund", FUNDS)
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("action", [ActionAskAffiliateNumber(), ActionAskOtpCode()], ids=["number", "code"])
+def test_prompts_do_not_embed_the_funds_full_name(action, fund, lang):
+    """The number prompt read "Quel est votre numéro d'affiliation CNSS – Caisse nationale de
+    sécurité sociale (Maroc) : travailleurs non salariés et AMO (9 chiffres, ...) ?"."""
+    name = knowledge_base().fund(fund).in_lang("name", lang)
+    text = said(action, fund, lang)
+    assert text and name not in text, text
