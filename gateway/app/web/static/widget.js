@@ -38,7 +38,7 @@
       langGroup: "Langue des réponses", log: "Conversation avec Sanad",
       input: "Votre question", placeholder: "Écrivez votre question…", send: "Envoyer",
       welcome: "Bonjour ! Je suis Sanad, l'assistant de la {fund}. Posez votre question : inscription, cotisations, paiement, couverture santé, dettes, retraite…",
-      privacy: "Ne donnez jamais de mot de passe. Les numéros longs sont masqués dans l'historique de ce navigateur.",
+      privacy: "Ne donnez jamais de mot de passe. Les numéros longs sont masqués dans l'historique de ce navigateur, et votre solde n'y est pas gardé.",
       you: "Vous :", bot: "Sanad :", typing: "Sanad écrit…",
       choices: "Choisissez une réponse", sources: "Sources", reviewed: "Fiche vérifiée le {date}",
       newTab: "(nouvel onglet)", pending: "En attente d'envoi", sent: "Reçu", failed: "Non envoyé",
@@ -52,7 +52,7 @@
       langGroup: "لغة الأجوبة", log: "المحادثة مع سند",
       input: "سؤالك", placeholder: "اكتب سؤالك…", send: "إرسال",
       welcome: "مرحبا! أنا سند، مساعد {fund}. اطرح سؤالك: التسجيل، الاشتراكات، الأداء، التغطية الصحية، الديون، التقاعد…",
-      privacy: "لا تشارك أبدا كلمة سر. الأرقام الطويلة تُخفى في سجل هذا المتصفح.",
+      privacy: "لا تشارك أبدا كلمة سر. الأرقام الطويلة تُخفى في سجل هذا المتصفح، ورصيدك لا يُحفظ فيه.",
       you: "أنت:", bot: "سند:", typing: "سند يكتب…",
       choices: "اختر جوابا", sources: "المصادر", reviewed: "تمت مراجعة المعلومة في {date}",
       newTab: "(علامة تبويب جديدة)", pending: "في انتظار الإرسال", sent: "تم الاستلام", failed: "لم يُرسل",
@@ -66,7 +66,7 @@
       langGroup: "Answer language", log: "Conversation with Sanad",
       input: "Your question", placeholder: "Type your question…", send: "Send",
       welcome: "Hello! I am Sanad, the {fund} assistant. Ask about registration, contributions, payment, health cover, debts, retirement…",
-      privacy: "Never share a password. Long numbers are masked in this browser's history.",
+      privacy: "Never share a password. Long numbers are masked in this browser's history, and your balance is not kept there.",
       you: "You:", bot: "Sanad:", typing: "Sanad is typing…",
       choices: "Choose an answer", sources: "Sources", reviewed: "Checked on {date}",
       newTab: "(new tab)", pending: "Waiting to be sent", sent: "Received", failed: "Not sent",
@@ -673,7 +673,7 @@
           addEntry({ role: "bot", reply_to: data.client_id, turn: data.turn, lang: currentLang() });
           var asked = userLi(data.client_id);
           if (asked) { scroller.scrollTop = Math.max(0, asked.offsetTop - 8); }  // read from the question down
-          announce(t("bot") + " " + (data.turn.messages || []).map(function (m) { return m.text; }).join(" "));
+          announce(tr(uiLang(sanad.lang || currentLang()), "bot") + " " + (data.turn.messages || []).map(function (m) { return m.text; }).join(" "));
         }
         break;
       case "retry":  // the assistant is unreachable: keep the message, send it again later
