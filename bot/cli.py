@@ -4,6 +4,7 @@
     sanad train [--force]      train the Rasa model if its inputs changed
     sanad ask TEXT --fund F    one message through the trained assistant [--json]
     sanad eval FILE --json     the evaluation of shared/eval/README.md, with the stock peer
+    sanad assist TEXT --fund F the agent console's ranking of entries [--json] (--cases FILE: top1/top3)
     sanad kb check             validate the knowledge base
     sanad calibrate            fit the decision thresholds on cross-validated training data
     sanad run                  everything on this machine with the embedded defaults
@@ -138,6 +139,52 @@ def cmd_ask(args) -> int:
     return 0
 
 
+def cmd_assist(args) -> int:
+    """The agent console's ranking (bot/assist.py), in-process: the same `assist.rank` on the same
+    trained model as POST /webhooks/assist/rank in a Rasa server. Only the NLU runs: no action
+    server, no conversation."""
+    _quiet()
+    import asyncio
+
+    from bot import assist
+    from bot.evaluation import load_cases
+
+    if bool(args.text) == bool(args.cases):
+        print("sanad assist: give either TEXT or --cases FILE", file=sys.stderr)
+        return 2
+    if args.text:
+        try:  # the route's own checks, before the model loads
+            text, fund, langs = assist.check_request(
+                {"text": args.text, "fund": args.fund, "langs": args.langs.split(",") if args.langs else []})
+        except assist.BadRequest as problem:
+            print(f"sanad assist: {problem}", file=sys.stderr)
+            return 2
+    model, _ = ensure_models()
+
+    async def main():
+        from rasa.core.agent import load_agent
+
+        agent = await load_agent(model_path=str(model))
+        if args.cases:
+            return await assist.score_cases(agent, load_cases(Path(args.cases)))
+        return await assist.rank(agent, text, fund, langs)
+
+    body = asyncio.run(main())
+    if args.json:
+        print(json.dumps(body, ensure_ascii=False, indent=2))
+    elif args.cases:
+        for lang, figures in {"all": body, **body["by_lang"]}.items():
+            print(f"{lang:4} n={figures['n']:3} top1={figures['top1']} top3={figures['top3']}")
+        print(f"latency p50={body['latency_ms']['p50']}ms p95={body['latency_ms']['p95']}ms")
+    else:
+        print(f"-- detected {body['lang']} ({body['script']})" + ("" if body["entries"] else ": nothing matches"))
+        for entry in body["entries"]:
+            print(f"{entry['score']:.2f}  {entry['topic']}: {entry['title']}")
+            for lang, answer in entry["answer"].items():
+                print(f"      [{lang}] {answer}")
+    return 0
+
+
 def cmd_eval(args) -> int:
     _quiet()
     from bot import services
@@ -233,6 +280,14 @@ def parser() -> argparse.ArgumentParser:
     ask.add_argument("--fund", choices=FUNDS, default=os.environ.get("SANAD_FUND", "cnss_ma"))
     ask.add_argument("--json", action="store_true")
     ask.set_defaults(func=cmd_ask)
+
+    assist = sub.add_parser("assist", help="the agent console's ranking of knowledge-base entries")
+    assist.add_argument("text", nargs="?", help="what the agent typed")
+    assist.add_argument("--fund", choices=FUNDS, default=os.environ.get("SANAD_FUND", "cnss_ma"))
+    assist.add_argument("--langs", help="answer languages besides the caller's, comma-separated (e.g. fr,ar)")
+    assist.add_argument("--cases", help="score a case file (shared/eval format, `expect` = topic): top1, top3")
+    assist.add_argument("--json", action="store_true")
+    assist.set_defaults(func=cmd_assist)
 
     ev = sub.add_parser("eval", help="evaluate on labelled cases (shared/eval format)")
     ev.add_argument("file")
