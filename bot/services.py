@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Optional, Sequence
 
-from bot import paths
+from bot import paths, rasa_entry
 
 
 def rasa_python() -> str:
@@ -151,15 +151,16 @@ def rasa_server(model: Path, action_url: str, port: Optional[int] = None, token:
     token = token or secrets.token_urlsafe(24)
     service = Service(
         "rasa",
-        # `--auth-token=` joined: a URL-safe token starts with "-" one time in 32, and argparse
-        # would then read it as an option and stop Rasa at start.
-        [rasa_python(), "-m", "rasa", "run", "--enable-api", f"--auth-token={token}", "--model", str(model),
+        # The token is not on the command line, which every user can read (`ps`): bot.rasa_entry
+        # passes it to Rasa from the environment, readable by our own user only.
+        [rasa_python(), "-m", "bot.rasa_entry", "run", "--enable-api", "--model", str(model),
          "--endpoints", str(paths.ENDPOINTS), "--credentials", str(paths.CREDENTIALS),
          "--port", str(port), "--interface", "127.0.0.1"],
         f"http://127.0.0.1:{port}/",
         env=base_env(SANAD_ACTION_URL=action_url, SANAD_ACTIONS_TOKEN=shared_secret("SANAD_ACTIONS_TOKEN"),
                      **{"SANAD_TRACKER_DB": str(tracker_db()), **env}), log=log,
     )
+    service.env[rasa_entry.TOKEN_VARIABLE] = token
     service.token = token  # type: ignore[attr-defined]
     service.url = f"http://127.0.0.1:{port}"  # type: ignore[attr-defined]
     return service

@@ -1,20 +1,25 @@
-"""How `sanad run` and the tests start Rasa: the command must parse for every token."""
+"""How `sanad run` and the tests start their services: Rasa's command parses for every token and
+never holds it, ports are never handed out twice."""
 from pathlib import Path
 
 import pytest
 
-from bot import services
+from bot import rasa_entry, services
 
 
 @pytest.mark.parametrize("token", ["plain-token", "-starts-with-a-dash", "--looks-like-an-option"])
-def test_rasa_command_parses_whatever_the_token(token):
+def test_rasa_command_parses_whatever_the_token_and_does_not_hold_it(token):
     from rasa.__main__ import create_argument_parser
 
-    command = services.rasa_server(Path("models/sanad.tar.gz"), "http://127.0.0.1:5055/webhook", port=5005,
-                                   token=token).command
-    assert command[1:4] == ["-m", "rasa", "run"]
-    arguments = create_argument_parser().parse_args(command[3:])
-    assert arguments.auth_token == token and arguments.enable_api
+    service = services.rasa_server(Path("models/sanad.tar.gz"), "http://127.0.0.1:5055/webhook", port=5005,
+                                   token=token)
+    # /proc/<pid>/cmdline is readable by every user: the token travels in the environment.
+    assert not any(token in part for part in service.command)
+    assert service.command[1:4] == ["-m", "bot.rasa_entry", "run"]
+    assert service.env[rasa_entry.TOKEN_VARIABLE] == token
+    argv = rasa_entry.argv_with_token(["bot/rasa_entry.py", *service.command[3:]], token)
+    arguments = create_argument_parser().parse_args(argv[1:])
+    assert arguments.auth_token == token and arguments.enable_api and arguments.model == "models/sanad.tar.gz"
 
 
 def test_free_port_never_hands_out_a_port_twice():
