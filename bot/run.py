@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import stat
 import sys
 import time
 import urllib.request
@@ -41,11 +42,31 @@ def post_message(rasa_url: str, sender: str, text: str, fund: str) -> list[dict]
         return json.loads(response.read())
 
 
+def make_var_private() -> None:
+    """var/ holds the conversations, the affiliates' database, the Rasa token and the logs: what
+    the run and its services create there is for their own user only (umask 077, inherited by
+    the services), and var/ with what is directly in it, left readable by an older run, is
+    tightened. Not a shared directory (sticky, as /tmp) that SANAD_VAR_DIR might name."""
+    os.umask(0o077)
+    paths.VAR.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if _ours_and_not_shared(paths.VAR):
+        paths.VAR.chmod(0o700)
+        for entry in paths.VAR.iterdir():
+            if _ours_and_not_shared(entry) and not entry.is_symlink():
+                entry.chmod(0o700 if entry.is_dir() else 0o600)
+
+
+def _ours_and_not_shared(path) -> bool:
+    info = path.lstat()
+    return info.st_uid == os.getuid() and not info.st_mode & stat.S_ISVTX
+
+
 def run(fund: str, chat: bool = True, rasa_port: int = 5005) -> int:
     from bot.cli import ensure_models
 
     print("Preparing the model (built and trained only when missing or stale)...", flush=True)
     model, _ = ensure_models()
+    make_var_private()
     logs = paths.VAR / "logs"
     token = os.environ.get("SANAD_RASA_TOKEN") or secrets.token_urlsafe(24)
     backend = services.backend_server(port=int(os.environ.get("SANAD_BACKEND_PORT", "8100")), log=logs / "backend.log")
@@ -58,13 +79,13 @@ def run(fund: str, chat: bool = True, rasa_port: int = 5005) -> int:
                                       log=logs / "gateway.log")
     print("Starting the affiliate API, the action server, the Rasa server and the gateway...", flush=True)
     with services.running(backend, actions, rasa, gateway):
+        services.write_private(paths.VAR / "rasa-token", token)
         print(f"Sanad is up for {fund}:\n"
               f"  web chat demo {gateway.url}/  (the widget on a mock fund page)\n"
               f"  affiliate API {backend.url}/docs (demo affiliates: backend/README.md; SMS codes: var/sms-outbox/)\n"
               f"  REST channel  POST {rasa.url}/webhooks/rest/webhook  {{\"sender\": \"me\", \"message\": \"...\"}}\n"
-              f"  Rasa HTTP API {rasa.url}/model/parse (token in SANAD_RASA_TOKEN or printed in var/logs)\n"
+              f"  Rasa HTTP API {rasa.url}/model/parse (its token: SANAD_RASA_TOKEN, else the file {paths.VAR / 'rasa-token'})\n"
               f"  logs          {logs}", flush=True)
-        (paths.VAR / "rasa-token").write_text(token)
         if chat and sys.stdin.isatty():
             terminal_chat(rasa.url, fund)
         else:

@@ -82,6 +82,25 @@ def base_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def open_private(path: Path, flags: int = os.O_APPEND) -> int:
+    """A file descriptor writing to `path`, which only its owner may read, from its first byte:
+    logs and the files under var/ hold conversations and credentials (directory created 0700,
+    file 0600, an existing file tightened)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | flags, 0o600)
+    with contextlib.suppress(PermissionError):  # someone else's file: leave its mode alone
+        os.fchmod(fd, 0o600)
+    return fd
+
+
+def write_private(path: Path, text: str) -> None:
+    fd = open_private(path, os.O_TRUNC)
+    try:
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)
+
+
 @dataclass
 class Service:
     name: str
@@ -92,18 +111,26 @@ class Service:
     process: Optional[subprocess.Popen] = None
 
     def start(self, timeout: float = 120.0) -> "Service":
+        self.spawn()
+        wait_until_up(self.health_url, self.process, timeout)
+        return self
+
+    def spawn(self) -> subprocess.Popen:
+        """Start the process without waiting for it to answer."""
         # Something already answering on our port would pass the health check for us.
         port = urllib.parse.urlsplit(self.health_url).port
         if port and not port_is_free(port):
             raise RuntimeError(f"cannot start {self.name}: port {port} is already in use")
-        out = subprocess.DEVNULL
-        if self.log:
-            self.log.parent.mkdir(parents=True, exist_ok=True)
-            out = self.log.open("ab")
-        self.process = subprocess.Popen(self.command, cwd=paths.REPO, env=self.env, stdout=out,
-                                        stderr=subprocess.STDOUT, start_new_session=True)
-        wait_until_up(self.health_url, self.process, timeout)
-        return self
+        out = open_private(self.log) if self.log else subprocess.DEVNULL
+        try:
+            # umask 077: what a service writes (SQLite files, the SMS outbox) holds conversations
+            # and personal data, for its own user only.
+            self.process = subprocess.Popen(self.command, cwd=paths.REPO, env=self.env, stdout=out,
+                                            stderr=subprocess.STDOUT, start_new_session=True, umask=0o077)
+        finally:
+            if self.log:
+                os.close(out)  # the child has its own copy
+        return self.process
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
@@ -186,9 +213,7 @@ def gateway_server(rasa_url: str, fund: str, token: str, port: Optional[int] = N
     port = port or free_port()
     secret_file = paths.VAR / "gateway-session-secret"
     if not secret_file.exists():
-        secret_file.parent.mkdir(parents=True, exist_ok=True)
-        secret_file.write_text(secrets.token_urlsafe(32))
-        secret_file.chmod(0o600)
+        write_private(secret_file, secrets.token_urlsafe(32))
     service = Service(
         "gateway", [api_python(), "-m", "gateway"], f"http://127.0.0.1:{port}/health",
         env=base_env(SANAD_GATEWAY_RASA_URL=rasa_url, SANAD_GATEWAY_FUND=fund, SANAD_GATEWAY_PORT=str(port),
@@ -209,3 +234,4 @@ def running(*services: Service, timeout: float = 180.0) -> Iterator[tuple[Servic
     finally:
         for service in reversed(started):
             service.stop()
+

@@ -1,5 +1,9 @@
 """How `sanad run` and the tests start their services: Rasa's command parses for every token and
-never holds it, ports are never handed out twice."""
+never holds it, ports are never handed out twice, files are private."""
+import os
+import stat
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -40,3 +44,38 @@ def test_a_service_does_not_start_on_a_port_something_already_listens_on():
         with pytest.raises(RuntimeError, match=f"actions: port {port} is already in use"):
             service.start(timeout=5)
         assert service.process is None
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def _wait_for(condition, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def _web_service(tmp_path: Path, name: str, port: int, before: str = "") -> services.Service:
+    """A real HTTP service (python -m http.server) on `port`, after the shell code `before`."""
+    serve = f"exec {sys.executable} -m http.server --bind 127.0.0.1 {port}"
+    return services.Service(name, ["sh", "-c", f"{before} {serve}"], f"http://127.0.0.1:{port}/",
+                            log=tmp_path / "logs" / f"{name}.log")
+
+
+def test_var_files_are_written_for_their_owner_only(tmp_path):
+    services.write_private(tmp_path / "var" / "rasa-token", "secret")
+    assert _mode(tmp_path / "var" / "rasa-token") == 0o600 and _mode(tmp_path / "var") == 0o700
+    old_log = tmp_path / "old.log"
+    old_log.write_text("left readable by an older run\n")
+    old_log.chmod(0o644)
+    os.close(services.open_private(old_log))
+    assert _mode(old_log) == 0o600
+
+    # What a service writes itself (Rasa's tracker, the backend's SQLite file) is private too.
+    service = _web_service(tmp_path, "writer", services.free_port(), before=f"touch {tmp_path / 'written'};")
+    with services.running(service, timeout=20):
+        assert _mode(tmp_path / "written") == 0o600
+    assert _mode(tmp_path / "logs") == 0o700 and _mode(tmp_path / "logs" / "writer.log") == 0o600
+
