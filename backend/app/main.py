@@ -14,10 +14,10 @@ from fastapi import FastAPI
 
 from backend.app.api.deps import Clock, utc_now
 from backend.app.api.errors import install_error_handlers
-from backend.app.api.main import api_router
+from backend.app.api.main import agent_router, api_router
 from backend.app.api.routes import health
 from backend.app.core.config import Settings
-from backend.app.core.security import ServiceCredentialMiddleware
+from backend.app.core.security import AGENT_AREA, SERVICE_AREA, ServiceCredentialMiddleware
 from backend.app.db.session import make_engine, make_sessionmaker
 from backend.app.retention import purge_periodically
 from backend.app.sms import OutboxSmsSender, SmsSender
@@ -35,6 +35,10 @@ verified with their affiliate number and birth date, then with a one-time code s
 phone on file (or with their own phone number, shared by their messaging app). The token obtained
 reads their balance for a few minutes. Three failures lock the affiliate number and the
 conversation for 15 minutes. No answer tells whether an affiliate number exists.
+
+`/v1/agent` is the call centre's: with its own credential (never the bot's), an agent who has
+checked a caller's identity on the phone reads that caller's balance, naming themselves, how the
+identity was checked and why.
 """
 
 
@@ -66,10 +70,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
     app.state.sms_sender = sms_sender or OutboxSmsSender(settings.SMS_OUTBOX_DIR, clock=clock)
-    app.add_middleware(ServiceCredentialMiddleware, tokens=settings.service_tokens, prefix="/v1")
+    app.add_middleware(ServiceCredentialMiddleware, areas={SERVICE_AREA: settings.service_tokens,
+                                                           AGENT_AREA: settings.agent_tokens})
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(api_router)
+    app.include_router(agent_router)
     return app
 
 

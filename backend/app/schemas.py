@@ -67,6 +67,32 @@ class ConfirmPhoneRequest(BaseModel):
         AfterValidator(clean_phone)]
 
 
+IdentityCheck = Literal["id_card_and_birth_date", "birth_date_and_address", "callback_to_phone_on_file",
+                        "document_at_counter"]
+
+
+class AgentBalanceRequest(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "fund": "cnss_ma", "affiliate_number": "100 204 821", "agent_id": "amina",
+        "identity_check": "id_card_and_birth_date",
+        "reason": "Caller asks why health rights are suspended"}]})
+
+    fund: Fund
+    affiliate_number: Annotated[str, Field(
+        min_length=1, max_length=40,
+        description="The caller's affiliate number (same rules as for a verification)."),
+        AfterValidator(normalize_affiliate_number)]
+    agent_id: Annotated[str, Field(
+        pattern=r"^[A-Za-z0-9._@-]{1,64}$",
+        description="The console account of the agent making the look-up (recorded by the caller's audit log).")]
+    identity_check: IdentityCheck = Field(
+        description="How the agent checked the caller's identity: identity card number and birth date, "
+                    "birth date and postal address, a call back to the phone on file, or a document shown "
+                    "at a counter.")
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=5, max_length=500), Field(
+        description="Why the balance is read (5 to 500 characters).")]
+
+
 # ---- successes -----------------------------------------------------------------------------
 
 class VerificationCreated(BaseModel):

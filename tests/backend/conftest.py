@@ -37,6 +37,8 @@ from backend.app.sms import latest_code  # noqa: E402
 POSTGRES_URL = os.environ.get("SANAD_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SERVICE_TOKEN = "test-service-token"
 AUTH = {"Authorization": f"Bearer {SERVICE_TOKEN}"}
+AGENT_TOKEN = "test-agent-token"
+AGENT_AUTH = {"Authorization": f"Bearer {AGENT_TOKEN}"}
 TODAY = date(2026, 11, 22)  # the day the demo balances are computed for
 START = datetime(2026, 11, 22, 9, 0, tzinfo=timezone.utc)
 
@@ -115,7 +117,7 @@ def database_url(db_kind: str, tmp_path: Path, request: pytest.FixtureRequest):
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
     return Settings(DATABASE_URL=database_url, SERVICE_TOKENS=f"{SERVICE_TOKEN}, second-test-token",
-                    SECRET_KEY="test-secret-key", SMS_OUTBOX_DIR=tmp_path / "sms-outbox",
+                    AGENT_TOKENS=AGENT_TOKEN, SECRET_KEY="test-secret-key", SMS_OUTBOX_DIR=tmp_path / "sms-outbox",
                     OTP_TTL_SECONDS=300, TOKEN_TTL_SECONDS=600, MAX_FAILED_ATTEMPTS=3, LOCK_SECONDS=900,
                     FAILURE_WINDOW_SECONDS=3600)
 
@@ -201,3 +203,8 @@ def today() -> date:
 @pytest.fixture(scope="session")
 def auth() -> dict[str, str]:
     return dict(AUTH)
+
+
+@pytest.fixture(scope="session")
+def agent_auth() -> dict[str, str]:
+    return dict(AGENT_AUTH)

@@ -30,6 +30,11 @@ class Settings(BaseSettings):
         description="Comma-separated service credentials accepted as `Authorization: Bearer ...`. "
         "The default is a development value only.",
     )
+    AGENT_TOKENS: str = Field(
+        default="",
+        description="Comma-separated credentials of the agent console (`/v1/agent`, balance look-ups on "
+        "behalf of a caller), distinct from the bot's. Empty: every `/v1/agent` call is refused.",
+    )
     SECRET_KEY: str = Field(
         default=DEV_SECRET_KEY,
         description="Key of the HMACs that protect one-time codes, verification tokens and lock keys. "
@@ -59,6 +64,10 @@ class Settings(BaseSettings):
     @cached_property
     def service_tokens(self) -> tuple[str, ...]:
         return tuple(token.strip() for token in self.SERVICE_TOKENS.split(",") if token.strip())
+
+    @cached_property
+    def agent_tokens(self) -> tuple[str, ...]:
+        return tuple(token.strip() for token in self.AGENT_TOKENS.split(",") if token.strip())
 
     @property
     def uses_dev_credentials(self) -> bool:

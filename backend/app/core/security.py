@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from fastapi import Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -14,10 +14,15 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from backend.app.api.errors import error_response, http_error
 
-AUTHENTICATED_SCOPE_KEY = "sanad.service_authenticated"
+AUTHENTICATED_SCOPE_KEY = "sanad.authenticated_area"  # the prefix whose credential was checked
+SERVICE_AREA, AGENT_AREA = "/v1", "/v1/agent"
 bearer_scheme = HTTPBearer(
     auto_error=False, scheme_name="ServiceCredential",
     description="The service credential shared with the bot (SANAD_BACKEND_SERVICE_TOKENS).",
+)
+agent_bearer_scheme = HTTPBearer(
+    auto_error=False, scheme_name="AgentCredential",
+    description="The agent console's credential (SANAD_BACKEND_AGENT_TOKENS), distinct from the bot's.",
 )
 
 
@@ -54,23 +59,38 @@ def bearer_token(authorization: str | None) -> str | None:
 
 
 class ServiceCredentialMiddleware:
-    """Refuses any request under `prefix` without a valid service credential, before routing,
-    body parsing or validation: an unauthenticated caller learns nothing else."""
+    """Refuses any request under a credential area without a valid credential of that area,
+    before routing, body parsing or validation: an unauthenticated caller learns nothing else.
+    `areas` maps path prefixes to their accepted credentials; the longest matching prefix
+    decides, so the bot's credential opens `/v1` but not `/v1/agent`, and the console's only
+    `/v1/agent`."""
 
-    def __init__(self, app: ASGIApp, tokens: tuple[str, ...], prefix: str = "/v1") -> None:
-        self.app, self.tokens, self.prefix = app, tokens, prefix
+    def __init__(self, app: ASGIApp, areas: Mapping[str, tuple[str, ...]]) -> None:
+        self.app = app
+        self.areas = sorted(areas.items(), key=lambda area: len(area[0]), reverse=True)
+
+    def _area(self, path: str) -> tuple[str, tuple[str, ...]] | None:
+        return next(((prefix, tokens) for prefix, tokens in self.areas
+                     if path == prefix or path.startswith(prefix + "/")), None)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "")
-        if scope["type"] == "http" and (path == self.prefix or path.startswith(self.prefix + "/")):
+        area = self._area(scope.get("path", "")) if scope["type"] == "http" else None
+        if area is not None:
             headers = {k.lower(): v for k, v in scope.get("headers", [])}
             authorization = headers.get(b"authorization", b"").decode("latin-1")
-            if not credential_is_valid(bearer_token(authorization), self.tokens):
+            if not credential_is_valid(bearer_token(authorization), area[1]):
                 response = error_response(401, "unauthorized", headers={"WWW-Authenticate": "Bearer"})
                 await response(scope, receive, send)
                 return
-            scope[AUTHENTICATED_SCOPE_KEY] = True
+            scope[AUTHENTICATED_SCOPE_KEY] = area[0]
         await self.app(scope, receive, send)
+
+
+def _require(request: Request, area: str, presented: str | None, accepted: tuple[str, ...]) -> None:
+    if request.scope.get(AUTHENTICATED_SCOPE_KEY) == area:
+        return
+    if not credential_is_valid(presented, accepted):
+        raise http_error(401, "unauthorized", headers={"WWW-Authenticate": "Bearer"})
 
 
 def require_service_credential(
@@ -79,9 +99,14 @@ def require_service_credential(
 ) -> None:
     """Route dependency: declares the scheme in the OpenAPI document, and checks the credential
     itself when the router is served without ServiceCredentialMiddleware in front."""
-    if request.scope.get(AUTHENTICATED_SCOPE_KEY):
-        return
-    presented = credentials.credentials if credentials else None
-    if not credential_is_valid(presented, request.app.state.settings.service_tokens):
-        raise http_error(401, "unauthorized", headers={"WWW-Authenticate": "Bearer"})
+    _require(request, SERVICE_AREA, credentials.credentials if credentials else None,
+             request.app.state.settings.service_tokens)
 
+
+def require_agent_credential(
+    request: Request,
+    credentials: HTTPAuthorizationCredentials | None = Security(agent_bearer_scheme),
+) -> None:
+    """The same for the agent console's routes (`/v1/agent`)."""
+    _require(request, AGENT_AREA, credentials.credentials if credentials else None,
+             request.app.state.settings.agent_tokens)
