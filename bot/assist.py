@@ -98,8 +98,9 @@ def entry_answer(entry: Entry, lang: str, today: dt.date) -> str:
 
 def entry_view(entry: Entry, score: float, detected: Language, langs: Sequence[str],
                today: dt.date) -> Dict[str, Any]:
-    """One suggestion as the console shows it: title, score, the answer in the caller's language
-    (the citizen assistant's reply language) and in each requested language, sources, review date."""
+    """One suggestion as the console shows it: title (in the first requested language, the agent's
+    interface, else the caller's), score, the answer in the caller's language (the citizen
+    assistant's reply language) and in each requested language, sources, review date."""
     reply_lang = reply_language(detected, frozenset(entry.answer))
     answer_langs = [reply_lang] + [answer_language(lang, list(entry.answer)) for lang in langs]
     answer_langs = list(dict.fromkeys(answer_langs))

@@ -113,6 +113,18 @@ def test_answer_language_fallback_chain():
     assert assist.answer_language("en", ["fr", "ar"]) == "fr"  # else French
 
 
+def test_a_measure_past_its_end_is_not_shown_as_current():
+    import datetime as dt
+
+    entry = assist.knowledge_base().entry("cnss_ma", "debt_relief")
+    ended = entry.copy(update={"valid_until": dt.date(2024, 4, 30)})
+    view = assist.entry_view(ended, 0.9, assist.Language("fr", "latn"), ["ar"], today=dt.date(2025, 1, 1))
+    assert all("2024-04-30" in text for text in view["answer"].values()) and set(view["answer"]) == {"fr", "ar"}
+    assert view["answer"]["fr"] != entry.answer["fr"]
+    current = assist.entry_view(ended, 0.9, assist.Language("fr", "latn"), [], today=dt.date(2024, 4, 30))
+    assert current["answer"] == {"fr": entry.answer["fr"]}
+
+
 def test_ranking_follows_the_combined_score_and_says_when_nothing_matches():
     from bot.nlu.decision import Thresholds
 
