@@ -5,7 +5,8 @@
 
 Routes: `/` demo page with the widget, `/widget.js` and `/widget.css` (also under /static/),
 `POST /api/session`, the `/ws` WebSocket, `POST /telegram/webhook` (webhook mode), `/health`,
-`/health/ready` (Rasa reachable), `/metrics`."""
+`/health/ready` (Rasa reachable), `/metrics`; the call-centre agents' console under `/agent/`
+(gateway/app/agent)."""
 from __future__ import annotations
 
 import asyncio
@@ -19,6 +20,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from gateway.app.agent import app as agent_console
 from gateway.app.config import Settings
 from gateway.app.limits import RateLimiter
 from gateway.app.metrics import Metrics
@@ -38,8 +40,10 @@ def quiet_http_logs() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
-def create_app(settings: Optional[Settings] = None, *, rasa: Optional[Any] = None) -> FastAPI:
-    """`rasa` replaces the Rasa client (tests); by default one is made from the settings."""
+def create_app(settings: Optional[Settings] = None, *, rasa: Optional[Any] = None,
+               agent: Optional[dict[str, Any]] = None) -> FastAPI:
+    """`rasa` replaces the Rasa client (tests); by default one is made from the settings. `agent`:
+    options of the agent console (gateway/app/agent/app.py `install`: its settings, clock...)."""
     settings = settings or Settings()
     quiet_http_logs()
     metrics = Metrics()
@@ -69,6 +73,7 @@ def create_app(settings: Optional[Settings] = None, *, rasa: Optional[Any] = Non
                 task.cancel()
             if rasa is None:
                 await rasa_client.aclose()
+            await app.state.agent.aclose()
 
     app = FastAPI(title="Sanad channels gateway", version="1.0.0", lifespan=lifespan,
                   docs_url=None, redoc_url=None)
@@ -86,6 +91,7 @@ def create_app(settings: Optional[Settings] = None, *, rasa: Optional[Any] = Non
     app.state.connection_ip_limiter = RateLimiter(settings.RATE_IP_CONNECTIONS,
                                                   settings.RATE_IP_WINDOW_SECONDS)
 
+    app.add_middleware(agent_console.ConsoleHeadersMiddleware)
     app.add_middleware(CORSMiddleware, allow_origins=list(settings.allowed_origins), allow_credentials=False,
                        allow_methods=["GET", "POST"], allow_headers=["Content-Type"], max_age=600)
     app.add_middleware(SecurityHeadersMiddleware, allowed_origins=settings.allowed_origins)
@@ -110,6 +116,7 @@ def create_app(settings: Optional[Settings] = None, *, rasa: Optional[Any] = Non
     app.include_router(web_routes.router)
     app.include_router(web_ws.router)
     app.include_router(telegram_routes.router)
+    agent_console.install(app, settings, **(agent or {}))
     return app
 
 

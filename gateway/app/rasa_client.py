@@ -137,6 +137,29 @@ class RasaClient:
             logger.warning("Rasa's answer could not be read")
             raise RasaUnavailable("unreadable answer", delivered=True) from error
 
+    async def assist_rank(self, text: str, fund: str, langs: list[str],
+                          timeout: Optional[float] = None) -> dict[str, Any]:
+        """The agent console's ranking (bot/assist.py's POST /webhooks/assist/rank, behind the Rasa
+        API token): `{"lang", "script", "entries": [...]}`, best first. Nothing is stored there,
+        and a ranking is harmless to ask twice, so every failure is `delivered=False`."""
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        try:
+            response = await self._client.post("/webhooks/assist/rank", headers=headers, timeout=timeout,
+                                                json={"text": text, "fund": fund, "langs": langs})
+        except httpx.HTTPError as error:
+            logger.warning("Rasa's assist route did not answer (%s)", type(error).__name__)
+            raise RasaUnavailable("unreachable", delivered=False) from error
+        if response.status_code != 200:
+            logger.warning("Rasa's assist route answered HTTP %s", response.status_code)
+            raise RasaUnavailable(f"HTTP {response.status_code}", delivered=False)
+        try:
+            body = response.json()
+        except ValueError as error:
+            raise RasaUnavailable("unreadable answer", delivered=False) from error
+        if not isinstance(body, dict) or not isinstance(body.get("entries"), list):
+            raise RasaUnavailable("unreadable answer", delivered=False)
+        return body
+
     async def ready(self) -> bool:
         """Rasa answers; with the API token set, its HTTP API accepts the token (model loaded)."""
         try:

@@ -51,6 +51,7 @@ class ScriptedRasa:
     lost: bool = False
     received: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)  # delivered messages
     refused: int = 0
+    assisted: list[tuple[str, str, list[str]]] = field(default_factory=list)  # assist rankings asked
 
     async def send(self, sender: str, text: str, metadata: dict[str, Any]) -> BotTurn:
         if self.down:
@@ -66,8 +67,61 @@ class ScriptedRasa:
     async def ready(self) -> bool:
         return not self.down
 
+    async def assist_rank(self, text: str, fund: str, langs: list[str],
+                          timeout: Optional[float] = None) -> dict[str, Any]:
+        if self.down:
+            raise RasaUnavailable("unreachable", delivered=False)
+        self.assisted.append((text, fund, list(langs)))
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        return assist_ranking(text, fund, langs)
+
     async def aclose(self) -> None:
         pass
+
+
+# --- agent assist (bot/assist.py's POST /webhooks/assist/rank) -----------------------------------
+
+def assist_entry(fund: str, topic: str, score: float, words: str, langs: list[str]) -> dict[str, Any]:
+    """One suggestion as bot/assist.py shapes it; the title and answers name the fund, so that a
+    test sees whose entries came back."""
+    answer = {"fr": f"[{fund}] réponse {topic}", "ar": f"[{fund}] جواب {topic}"}
+    return {"topic": topic, "score": score, "title": f"[{fund}] {topic}", "reply_lang": words,
+            "answer": {lang: answer.get(lang, answer["fr"]) for lang in dict.fromkeys([words, *langs])},
+            "sources": [{"title": "FAQ", "publisher": f"{fund}.example", "date": "2024-01", "url": None}],
+            "reviewed": "2026-11-22"}
+
+
+def assist_ranking(text: str, fund: str, langs: list[str]) -> dict[str, Any]:
+    """A stand-in ranking: Arabic script -> an "ar" caller, Latin -> "fr"; "payer"/"نخلص" rank
+    payment_channels first, "xyz" matches nothing."""
+    lang = "ar" if any("\u0600" <= ch <= "\u06ff" for ch in text) else "fr"
+    if "xyz" in text:
+        return {"lang": lang, "script": "arab" if lang == "ar" else "latn", "entries": []}
+    topics = ["payment_channels", "contribution_deadline", "debt_relief"]
+    if not any(word in text for word in ("payer", "نخلص", "خلص")):
+        topics = ["contribution_deadline", "payment_channels", "debt_relief"]
+    entries = [assist_entry(fund, topic, round(0.9 - 0.2 * i, 2), lang, langs) for i, topic in enumerate(topics)]
+    return {"lang": lang, "script": "arab" if lang == "ar" else "latn", "entries": entries}
+
+
+def assist_rank_app(token: str, calls: Optional[list] = None):
+    """Rasa's assist route as an ASGI app (for RasaClient over httpx.ASGITransport): the bearer
+    token checked, the stand-in ranking returned."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    async def rank(request: Request) -> JSONResponse:
+        if request.headers.get("authorization") != f"Bearer {token}":
+            return JSONResponse({"error": "missing or wrong bearer token"}, status_code=401)
+        body = await request.json()
+        if calls is not None:
+            calls.append(body)
+        return JSONResponse(assist_ranking(body["text"], body["fund"], body.get("langs", [])))
+
+    return Starlette(routes=[Route("/webhooks/assist/rank", rank, methods=["POST"])])
 
 
 class RecordingRasa(RasaClient):

@@ -1,0 +1,40 @@
+"""Settings of the agent console, read from the environment (prefix `SANAD_GATEWAY_AGENT_`)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal, Optional
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO = Path(__file__).resolve().parents[3]
+# Generated files live under var/, like the rest of Sanad's (git ignores it).
+VAR = Path(os.environ.get("SANAD_VAR_DIR", REPO / "var"))
+
+
+class AgentSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SANAD_GATEWAY_AGENT_", extra="ignore", frozen=True,
+                                      hide_input_in_errors=True)
+
+    DATABASE_URL: str = Field(
+        default=f"sqlite:///{VAR / 'agent.sqlite3'}",
+        description="SQLAlchemy URL of the console's database (accounts, sessions, audit log): the "
+        "SQLite file by default, postgresql+psycopg://... in production.")
+    SESSION_IDLE_SECONDS: int = Field(default=30 * 60, gt=0,
+                                      description="A session unused this long ends.")
+    SESSION_MAX_SECONDS: int = Field(default=10 * 3600, gt=0,
+                                     description="A session ends this long after sign-in, used or not.")
+    COOKIE_SECURE: Literal["auto", "always", "never"] = Field(
+        default="auto", description="The session cookie's Secure flag: `auto` sets it whenever the "
+        "request came over https (behind TRUSTED_PROXIES, as the proxy says).")
+    LOGIN_MAX_FAILURES: int = Field(default=5, gt=0,
+                                    description="Failed sign-ins per account and per address per window.")
+    LOGIN_WINDOW_SECONDS: int = Field(default=15 * 60, gt=0)
+    BACKEND_URL: str = Field(default="http://127.0.0.1:8100",
+                             description="The fund's affiliate API (balance look-ups on behalf of a caller).")
+    BACKEND_TOKEN: Optional[str] = Field(
+        default=None, description="The console's credential at the affiliate API (its "
+        "SANAD_BACKEND_AGENT_TOKENS), distinct from the bot's. Unset: balance look-ups are refused.")
+    BACKEND_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0)
+    ASSIST_TIMEOUT_SECONDS: float = Field(default=5.0, gt=0)
