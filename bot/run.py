@@ -1,7 +1,9 @@
-"""`sanad run`: Sanad on one machine with the embedded defaults (SQLite files, in-memory
-tracker and lock stores, Telegram off unless a token is configured). Builds the embedding
-checkpoint and trains the model first when missing or stale, then starts the action server
-and the Rasa server (REST channel, token-protected HTTP API) and opens a terminal chat."""
+"""`sanad run`: Sanad on one machine with the embedded defaults (SQLite files for the
+conversations and the affiliates, in-memory lock store, Telegram off unless a token is configured). Builds the embedding
+checkpoint and trains the model first when missing or stale, then starts the affiliate API, the
+action server, the Rasa server (REST channel, token-protected HTTP API) and the gateway, and opens
+a terminal chat. A service whose process dies is started again, with a back-off, and the run says
+why; only SIGTERM or Ctrl-C stops it all."""
 from __future__ import annotations
 
 import json
@@ -28,7 +30,12 @@ def terminal_chat(rasa_url: str, fund: str, token: str | None = None) -> None:
             return
         if not text:
             return
-        for reply in post_message(rasa_url, sender, text, fund):
+        try:
+            replies = post_message(rasa_url, sender, text, fund)
+        except OSError:  # Rasa is being restarted (sanad run does it by itself)
+            print("sanad> (not reachable just now; send your message again in a few seconds)")
+            continue
+        for reply in replies:
             print(f"sanad> {reply.get('text', '')}")
             for button in reply.get("buttons") or []:
                 print(f"       [{button['title']}]  ->  {button['payload']}")
@@ -61,6 +68,10 @@ def _ours_and_not_shared(path) -> bool:
     return info.st_uid == os.getuid() and not info.st_mode & stat.S_ISVTX
 
 
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
 def run(fund: str, chat: bool = True, rasa_port: int = 5005) -> int:
     from bot.cli import ensure_models
 
@@ -78,7 +89,9 @@ def run(fund: str, chat: bool = True, rasa_port: int = 5005) -> int:
     gateway = services.gateway_server(rasa.url, fund, token, port=int(os.environ.get("SANAD_GATEWAY_PORT", "8000")),
                                       log=logs / "gateway.log")
     print("Starting the affiliate API, the action server, the Rasa server and the gateway...", flush=True)
-    with services.running(backend, actions, rasa, gateway):
+    # Supervised: a service whose process dies is restarted on its port (services.Supervisor);
+    # only SIGTERM or Ctrl-C ends the run.
+    with services.supervised(backend, actions, rasa, gateway, say=say):
         services.write_private(paths.VAR / "rasa-token", token)
         print(f"Sanad is up for {fund}:\n"
               f"  web chat demo {gateway.url}/  (the widget on a mock fund page)\n"
@@ -90,8 +103,8 @@ def run(fund: str, chat: bool = True, rasa_port: int = 5005) -> int:
             terminal_chat(rasa.url, fund)
         else:
             try:
-                while all(s.process.poll() is None for s in (backend, actions, rasa, gateway)):
-                    time.sleep(1)
+                while True:
+                    time.sleep(3600)
             except KeyboardInterrupt:
                 pass
     return 0

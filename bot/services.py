@@ -109,6 +109,7 @@ class Service:
     env: dict[str, str] = field(default_factory=base_env)
     log: Optional[Path] = None
     process: Optional[subprocess.Popen] = None
+    restarts: int = 0
 
     def start(self, timeout: float = 120.0) -> "Service":
         self.spawn()
@@ -131,6 +132,22 @@ class Service:
             if self.log:
                 os.close(out)  # the child has its own copy
         return self.process
+
+    def note(self, text: str) -> None:
+        """A line in the service's log, among its own output (why it was restarted)."""
+        if self.log:
+            fd = open_private(self.log)
+            try:
+                os.write(fd, f"{time.strftime('%Y-%m-%d %H:%M:%S')} sanad run: {text}\n".encode())
+            finally:
+                os.close(fd)
+
+    def kill_leftovers(self) -> None:
+        """Kill what remains of a dead service's process group (a worker it started would keep
+        its port and stop the restart)."""
+        if self.process:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.process.pid, signal.SIGKILL)
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
@@ -235,3 +252,108 @@ def running(*services: Service, timeout: float = 180.0) -> Iterator[tuple[Servic
         for service in reversed(started):
             service.stop()
 
+
+RESTART_DELAY = 2.0  # seconds before a crashed service is started again
+RESTART_DELAY_MAX = 60.0  # the delay doubles with each crash in a row, up to this
+STABLE_AFTER = 60.0  # a service that ran this long before it died starts the back-off afresh
+
+
+def restart_delay(crashes_in_a_row: int, first: float = RESTART_DELAY, cap: float = RESTART_DELAY_MAX) -> float:
+    return min(first * 2 ** (crashes_in_a_row - 1), cap)
+
+
+class Supervisor:
+    """Keeps started services running. A service whose process ends (a crash, `kill -9`, the
+    out-of-memory killer) is started again with the same command, port and environment, so the
+    others' URLs, the Rasa token and the session secret stay valid; after a delay that doubles
+    with each crash in a row (a service that cannot start costs one attempt a minute, not a CPU).
+    Why goes to `say` (the run's output) and to the service's log.
+
+    Here rather than supervisord or circus: the services' start (port check, health wait,
+    environment) is already this module's, and supervisord's restarts have no exponential
+    back-off and give up for good after `startretries`. One thread per service, because a
+    restarted Rasa needs ~30 s to answer and a crash elsewhere meanwhile must not wait for it."""
+
+    def __init__(self, services: Sequence[Service], say: Callable[[str], None] = print,
+                 timeout: float = 180.0, first_delay: float = RESTART_DELAY, max_delay: float = RESTART_DELAY_MAX,
+                 poll: float = 0.5) -> None:
+        self.services, self.say, self.timeout, self.poll = list(services), say, timeout, poll
+        self.first_delay, self.max_delay = first_delay, max_delay
+        self._stopping = threading.Event()
+        self._spawning = threading.Lock()  # no process is started once stop() has begun
+        self._threads = [threading.Thread(target=self._keep_running, args=(s,), name=f"supervise-{s.name}",
+                                          daemon=True) for s in self.services]
+
+    def start(self) -> "Supervisor":
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def stop(self) -> None:
+        with self._spawning:
+            self._stopping.set()
+        for service in reversed(self.services):
+            service.stop()  # also ends a restart's wait for its health route
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+    def _keep_running(self, service: Service) -> None:
+        crashes = 0
+        while True:
+            up_since = time.monotonic()
+            code = self._wait_for_exit(service)
+            if code is None:
+                return
+            crashes = 1 if time.monotonic() - up_since >= STABLE_AFTER else crashes + 1
+            delay = restart_delay(crashes, self.first_delay, self.max_delay)
+            service.restarts += 1
+            self._tell(service, f"{service.name} exited with code {code}; "
+                                f"restarting in {delay:g} s (restart {service.restarts})")
+            service.kill_leftovers()
+            if self._stopping.wait(delay) or not self._restart(service):
+                return
+
+    def _wait_for_exit(self, service: Service) -> Optional[int]:
+        """The exit code, or None when the supervisor stops first."""
+        while not self._stopping.wait(self.poll):
+            code = service.process.poll()
+            if code is not None:
+                return None if self._stopping.is_set() else code
+        return None
+
+    def _restart(self, service: Service) -> bool:
+        """Start the service again; False when the supervisor is stopping."""
+        with self._spawning:
+            if self._stopping.is_set():
+                return False
+            try:
+                service.spawn()
+            except (OSError, RuntimeError) as error:  # its port taken, its interpreter gone
+                self._tell(service, f"{service.name} could not start: {error}")
+                return True  # the old process's exit is seen again: the next delay is longer
+        try:
+            wait_until_up(service.health_url, service.process, self.timeout)
+        except (RuntimeError, TimeoutError) as error:
+            if self._stopping.is_set():
+                return False
+            self._tell(service, f"{service.name} did not come back: {error}")
+            service.stop()
+        else:
+            self._tell(service, f"{service.name} is back (restart {service.restarts})")
+        return True
+
+    def _tell(self, service: Service, text: str) -> None:
+        self.say(text)
+        service.note(text)
+
+
+@contextlib.contextmanager
+def supervised(*services: Service, say: Callable[[str], None] = print,
+               timeout: float = 180.0) -> Iterator[tuple[Service, ...]]:
+    """`running`, and each service restarted when its process ends (see Supervisor)."""
+    with running(*services, timeout=timeout):
+        supervisor = Supervisor(services, say, timeout).start()
+        try:
+            yield services
+        finally:
+            supervisor.stop()

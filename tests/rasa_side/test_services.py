@@ -1,9 +1,12 @@
 """How `sanad run` and the tests start their services: Rasa's command parses for every token and
-never holds it, ports are never handed out twice, files are private."""
+never holds it, ports are never handed out twice, files are private, a dead service comes back."""
 import os
+import re
+import signal
 import stat
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -79,3 +82,44 @@ def test_var_files_are_written_for_their_owner_only(tmp_path):
         assert _mode(tmp_path / "written") == 0o600
     assert _mode(tmp_path / "logs") == 0o700 and _mode(tmp_path / "logs" / "writer.log") == 0o600
 
+
+def test_a_killed_service_comes_back_on_its_port_and_the_reason_is_told_and_logged(tmp_path):
+    told = []
+    service = _web_service(tmp_path, "web", services.free_port())
+    with services.running(service, timeout=20):
+        supervisor = services.Supervisor([service], told.append, timeout=20, first_delay=0.5, poll=0.1).start()
+        try:
+            first = service.process.pid
+            os.kill(first, signal.SIGKILL)
+            _wait_for(lambda: len(told) >= 2, 20)
+            assert told == ["web exited with code -9; restarting in 0.5 s (restart 1)", "web is back (restart 1)"]
+            assert service.process.pid != first
+            with urllib.request.urlopen(service.health_url, timeout=5) as response:
+                assert response.status == 200
+            assert told[0] in (tmp_path / "logs" / "web.log").read_text()
+        finally:
+            supervisor.stop()
+    assert service.process.poll() is not None
+
+
+def test_a_crash_loop_backs_off_exponentially_up_to_a_cap_and_stop_ends_it(tmp_path):
+    # Serves once; every later start fails at once (a service that cannot start any more).
+    marker = tmp_path / "served-once"
+    service = _web_service(tmp_path, "flaky", services.free_port(),
+                           before=f"if [ -e {marker} ]; then exit 3; fi; touch {marker};")
+    told = []
+    with services.running(service, timeout=20):
+        supervisor = services.Supervisor([service], told.append, timeout=5, first_delay=0.1, max_delay=0.4,
+                                         poll=0.05).start()
+        try:
+            os.kill(service.process.pid, signal.SIGKILL)
+            _wait_for(lambda: sum("restarting in" in line for line in told) >= 6, 20)
+        finally:
+            supervisor.stop()
+    delays = [float(re.search(r"restarting in ([\d.]+) s", line).group(1)) for line in told if "restarting" in line]
+    assert delays[:6] == [0.1, 0.2, 0.4, 0.4, 0.4, 0.4]
+    assert "flaky exited with code 3; restarting in 0.2 s (restart 2)" in told
+    assert service.process.poll() is not None
+    settled = len(told)
+    time.sleep(1)  # stopped: nothing is started again
+    assert len(told) == settled
