@@ -177,7 +177,10 @@ def test_sanad_services_share_one_image_built_once(services):
 
 def test_rasa_command_matches_the_embedded_one(services):
     command = " ".join(services["rasa"]["command"])
-    for option in ("--enable-api", '--auth-token="$$SANAD_RASA_TOKEN"',
+    assert "auth-token" not in command  # the token is no argument anyone can read (bot/rasa_entry.py)
+    assert services["rasa"]["environment"]["SANAD_RASA_AUTH_TOKEN"].startswith("${SANAD_RASA_TOKEN:?")
+    assert command.startswith(".venvs/rasa/bin/python -m bot.rasa_entry run ")
+    for option in ("--enable-api",
                    "--endpoints bot/endpoints.scaled.yml",
                    "--credentials bot/credentials.yml", "--model models/sanad.tar.gz", "--port 5005"):
         assert option in command
