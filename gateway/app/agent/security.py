@@ -95,26 +95,36 @@ def failure_keys(name: str, address: str) -> tuple[str, str]:
     return sha256(f"account:{name.strip().lower()}"), sha256(f"address:{address}")
 
 
-def retry_after(db: Session, settings: AgentSettings, keys: tuple[str, ...], now: datetime) -> Optional[int]:
-    """Seconds until a sign-in may be tried again, when a key has reached the limit; else None."""
+def retry_after(db: Session, settings: AgentSettings, keys: tuple[str, ...], now: datetime,
+                allowed: Optional[int] = None) -> Optional[int]:
+    """Seconds until a sign-in may be tried again, when a key has more than `allowed` failures in
+    the window (LOGIN_MAX_FAILURES - 1 by default: the next attempt would be one too many)."""
+    allowed = settings.LOGIN_MAX_FAILURES - 1 if allowed is None else allowed
     window_start = now - timedelta(seconds=settings.LOGIN_WINDOW_SECONDS)
     retry = None
     for key in keys:
-        recent = select(LoginFailure.failed_at).where(LoginFailure.key_hash == key,
-                                                      LoginFailure.failed_at > window_start)
-        count = db.scalar(select(func.count()).select_from(recent.subquery()))
-        if count >= settings.LOGIN_MAX_FAILURES:
-            oldest = db.scalar(select(func.min(LoginFailure.failed_at)).where(
-                LoginFailure.key_hash == key, LoginFailure.failed_at > window_start))
+        recent = LoginFailure.key_hash == key, LoginFailure.failed_at > window_start
+        count = db.scalar(select(func.count()).select_from(LoginFailure).where(*recent))
+        if count > allowed:
+            oldest = db.scalar(select(func.min(LoginFailure.failed_at)).where(*recent))
             seconds = math.ceil((oldest + timedelta(seconds=settings.LOGIN_WINDOW_SECONDS) - now).total_seconds())
             retry = max(retry or 0, seconds, 1)
     return retry
 
 
-def record_failure(db: Session, settings: AgentSettings, keys: tuple[str, ...], now: datetime) -> None:
+def record_failure(db: Session, settings: AgentSettings, keys: tuple[str, ...], now: datetime) -> list[LoginFailure]:
+    """Count an attempt as failed against each key (the caller commits); returns the rows, which
+    `forget` removes when the attempt turns out right."""
     window_start = now - timedelta(seconds=settings.LOGIN_WINDOW_SECONDS)
     db.execute(delete(LoginFailure).where(LoginFailure.failed_at <= window_start))
-    db.add_all(LoginFailure(key_hash=key, failed_at=now) for key in keys)
+    rows = [LoginFailure(key_hash=key, failed_at=now) for key in keys]
+    db.add_all(rows)
+    return rows
+
+
+def forget(db: Session, rows: list[LoginFailure]) -> None:
+    for row in rows:
+        db.delete(row)
 
 
 def clear_account_failures(db: Session, account_key: str) -> None:

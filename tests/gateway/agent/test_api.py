@@ -120,6 +120,23 @@ def test_five_failures_lock_the_account_even_with_the_right_password(console, cl
     assert console.login("agent_ma").status_code == 200
 
 
+def test_parallel_guesses_do_not_slip_past_the_limit(console_app, accounts):
+    """Ten wrong passwords at once (argon2 takes a while): at most five are even checked."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from fastapi.testclient import TestClient
+
+    def guess(_):
+        with TestClient(console_app) as client:
+            return client.post("/agent/api/auth/login", json={"name": "agent_ma", "password": "wrong password!"}).status_code
+
+    with ThreadPoolExecutor(10) as pool:
+        answers = list(pool.map(guess, range(10)))
+    assert answers.count(401) <= 5 and answers.count(429) >= 5, answers
+    with TestClient(console_app) as client:
+        assert client.post("/agent/api/auth/login", json={"name": "agent_ma", "password": PASSWORD}).status_code == 429
+
+
 def test_unknown_and_known_accounts_get_identical_lock_answers(console_app, accounts):
     from fastapi.testclient import TestClient
 

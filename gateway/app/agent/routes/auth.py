@@ -47,19 +47,25 @@ def login(body: LoginRequest, request: Request, response: Response, console: Con
     check_origin(request)
     now, settings = console.clock(), console.settings
     keys = security.failure_keys(body.name, client_ip(request))
-    wait = security.retry_after(db, settings, keys, now)
-    if wait is not None:  # the same answer whether the account exists or not
-        raise refuse(429, "too_many_attempts", headers={"Retry-After": str(wait)}, retry_after=wait)
+    _refuse_if_throttled(db, console, keys, allowed=None)
+    # Counted as failed before the password is checked, and forgotten if it is right: parallel
+    # guesses each see the others, so no burst slips past the limit while argon2 is working.
+    attempt = security.record_failure(db, settings, keys, now)
+    db.commit()
+    _refuse_if_throttled(db, console, keys, allowed=settings.LOGIN_MAX_FAILURES, attempt=attempt)
     account = db.query(Account).filter(Account.name == body.name.strip().lower()).one_or_none()
     if not security.password_matches(account, body.password) or account.disabled_at is not None:
-        return _fail(db, console, keys, "invalid_credentials")
+        return _fail("invalid_credentials")
     if account.role == "supervisor":
         if not body.code:  # the password was right: ask for the second factor (not a failure)
+            security.forget(db, attempt)
+            db.commit()
             raise refuse(401, "totp_required")
         if not security.accept_totp(account, body.code, now):
-            return _fail(db, console, keys, "invalid_code")
+            return _fail("invalid_code")
     if security.password_hasher.check_needs_rehash(account.password_hash):
         account.password_hash = security.hash_password(body.password)
+    security.forget(db, attempt)
     security.clear_account_failures(db, keys[0])
     _end_current_session(db, request)
     session_id, row = security.open_session(db, account, now)
@@ -69,9 +75,20 @@ def login(body: LoginRequest, request: Request, response: Response, console: Con
     return whoami(security.SignedIn(row, account))
 
 
-def _fail(db, console: AgentConsole, keys: tuple[str, str], code: str):
-    security.record_failure(db, console.settings, keys, console.clock())
-    db.commit()
+def _refuse_if_throttled(db, console: AgentConsole, keys: tuple[str, str], allowed: Optional[int],
+                         attempt: Optional[list] = None) -> None:
+    """429, the same whether the account exists or not. An attempt refused here is not counted
+    (the lock ends 15 minutes after the failures that caused it, however often one retries)."""
+    wait = security.retry_after(db, console.settings, keys, console.clock(), allowed)
+    if wait is None:
+        return
+    if attempt:
+        security.forget(db, attempt)
+        db.commit()
+    raise refuse(429, "too_many_attempts", headers={"Retry-After": str(wait)}, retry_after=wait)
+
+
+def _fail(code: str):
     logger.info("console sign-in refused (%s)", code)
     raise refuse(401, code)
 
