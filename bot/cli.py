@@ -10,6 +10,7 @@
     sanad run                  everything on this machine with the embedded defaults
     sanad chat                 talk to a running Sanad in the terminal
     sanad bench                speed and memory figures
+    sanad agents ..., audit verify  the agent console's accounts and audit log (FastAPI environment)
     sanad measure normalisation  does normalisation help the embeddings (measured)
 Heavy imports (Rasa, torch) happen inside the commands, so `sanad --help` stays instant."""
 from __future__ import annotations
@@ -261,6 +262,19 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def cmd_console(args) -> int:
+    """`sanad agents ...`, `sanad audit ...`: the agent console's own command line, which runs in
+    the FastAPI environment (gateway/app/agent/manage.py), with this command's stdin for
+    --password-stdin."""
+    import subprocess
+
+    python = paths.VENV_API / "bin" / "python"
+    command = [str(python if python.exists() else sys.executable), "-m", "gateway.app.agent.manage",
+               args.command, *args.rest]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(paths.REPO), os.environ.get("PYTHONPATH")])))
+    return subprocess.call(command, cwd=paths.REPO, env=env)
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="sanad", description="Sanad: the assistant of CNSS (Morocco) and CASNOS (Algeria) for self-employed workers")
     sub = root.add_subparsers(dest="command", required=True)
@@ -331,6 +345,13 @@ def parser() -> argparse.ArgumentParser:
     norm.add_argument("file", nargs="?", default=str(paths.DEV_EVAL))
     norm.set_defaults(func=cmd_measure)
 
+    for name, text in (("agents", "agent console accounts: create NAME --fund F --role agent|supervisor, "
+                                  "disable NAME, reset-password NAME, list"),
+                       ("audit", "agent console audit log: verify")):
+        console = sub.add_parser(name, help=text, add_help=False)  # --help: the console's own
+        console.add_argument("rest", nargs=argparse.REMAINDER)
+        console.set_defaults(func=cmd_console)
+
     bench = sub.add_parser("bench", help="speed and memory figures")
     bench.add_argument("-n", type=int, default=200, help="messages to time")
     bench.set_defaults(func=cmd_bench)
@@ -343,6 +364,9 @@ def main(argv: list[str] | None = None) -> int:
     # an action server) would outlive it and keep their ports, and the next start would fail.
     # Leave through SystemExit instead, so services.running stops them.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in ("agents", "audit"):  # every option, --help included, is the console's
+        return cmd_console(argparse.Namespace(command=argv[0], rest=argv[1:]))
     args = parser().parse_args(argv)
     return args.func(args)
 

@@ -150,3 +150,31 @@ def test_the_command_line_exits_1_on_a_broken_log(tmp_path):
                           env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 1, done.stderr
     assert "BROKEN at row 2" in done.stdout
+
+
+SANAD = REPO / ".venvs" / "rasa" / "bin" / "sanad"
+
+
+@pytest.mark.skipif(not SANAD.exists(), reason="needs the Rasa environment's `sanad` command (scripts/setup-envs)")
+def test_sanad_agents_and_audit_verify_run_the_consoles_commands(tmp_path):
+    """`sanad` (Rasa environment) hands `agents` and `audit` to the FastAPI environment, stdin included."""
+    url = f"sqlite:///{tmp_path / 'agent.sqlite3'}"
+    env = dict(os.environ, SANAD_GATEWAY_AGENT_DATABASE_URL=url)
+
+    def sanad(*args, stdin=""):
+        return subprocess.run([str(SANAD), *args], cwd=REPO, env=env, input=stdin, capture_output=True,
+                              text=True, timeout=120)
+
+    created = sanad("agents", "create", "Nadia", "--fund", MA, "--role", "supervisor", "--password-stdin",
+                    stdin="a long enough password\n")
+    assert created.returncode == 0, created.stderr
+    assert "created supervisor nadia" in created.stdout and "otpauth://totp/" in created.stdout
+    assert "password (shown once)" not in created.stdout  # typed, so not shown
+    assert sanad("agents", "create", "nadia", "--fund", MA, "--role", "agent").returncode == 2
+    assert sanad("audit", "verify").returncode == 0
+    engine = make_engine(url)
+    write_rows(engine, 2)
+    without_triggers(engine, "DELETE FROM agent_audit WHERE id = 1")
+    engine.dispose()
+    broken = sanad("audit", "verify")
+    assert broken.returncode == 1 and "row 1 removed" in broken.stdout
