@@ -87,7 +87,7 @@ def run(fund: str, chat: bool = True, rasa_port: int = 5005) -> int:
     rasa = services.rasa_server(model, action_url, port=rasa_port, token=token, log=logs / "rasa.log",
                                 SANAD_FUND=fund)
     gateway = services.gateway_server(rasa.url, fund, token, port=int(os.environ.get("SANAD_GATEWAY_PORT", "8000")),
-                                      log=logs / "gateway.log")
+                                      log=logs / "gateway.log", SANAD_GATEWAY_AGENT_BACKEND_URL=backend.url)
     print("Starting the affiliate API, the action server, the Rasa server and the gateway...", flush=True)
     # Supervised: a service whose process dies is restarted on its port (services.Supervisor);
     # only SIGTERM or Ctrl-C ends the run.
@@ -95,6 +95,7 @@ def run(fund: str, chat: bool = True, rasa_port: int = 5005) -> int:
         services.write_private(paths.VAR / "rasa-token", token)
         print(f"Sanad is up for {fund}:\n"
               f"  web chat demo {gateway.url}/  (the widget on a mock fund page)\n"
+              f"  agent console {gateway.url}/agent/  (accounts: sanad agents create NAME --fund F --role agent|supervisor)\n"
               f"  affiliate API {backend.url}/docs (demo affiliates: backend/README.md; SMS codes: var/sms-outbox/)\n"
               f"  REST channel  POST {rasa.url}/webhooks/rest/webhook  {{\"sender\": \"me\", \"message\": \"...\"}}\n"
               f"  Rasa HTTP API {rasa.url}/model/parse (its token: SANAD_RASA_TOKEN, else the file {paths.VAR / 'rasa-token'})\n"

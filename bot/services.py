@@ -219,7 +219,10 @@ def backend_server(port: Optional[int] = None, log: Optional[Path] = None, seed:
     """The fund's affiliate API (backend/), migrated and, for the demo, seeded."""
     port = port or free_port()
     command = [api_python(), "-m", "backend.app.manage", "serve", "--port", str(port)] + (["--seed"] if seed else [])
-    service = Service("backend", command, f"http://127.0.0.1:{port}/health", env=base_env(**env), log=log)
+    # The agent console's own credential at the API (gateway_server gets the same one).
+    agent_token = {"SANAD_BACKEND_AGENT_TOKENS": shared_secret("SANAD_AGENT_BACKEND_TOKEN")}
+    service = Service("backend", command, f"http://127.0.0.1:{port}/health", env=base_env(**{**agent_token, **env}),
+                      log=log)
     service.url = f"http://127.0.0.1:{port}"  # type: ignore[attr-defined]
     return service
 
@@ -235,7 +238,8 @@ def gateway_server(rasa_url: str, fund: str, token: str, port: Optional[int] = N
         "gateway", [api_python(), "-m", "gateway"], f"http://127.0.0.1:{port}/health",
         env=base_env(SANAD_GATEWAY_RASA_URL=rasa_url, SANAD_GATEWAY_FUND=fund, SANAD_GATEWAY_PORT=str(port),
                      SANAD_GATEWAY_RASA_TOKEN=token, SANAD_GATEWAY_SESSION_SECRET=secret_file.read_text().strip(),
-                     SANAD_GATEWAY_CONTACT_SECRET=shared_secret("SANAD_CONTACT_SECRET"), **env),
+                     SANAD_GATEWAY_CONTACT_SECRET=shared_secret("SANAD_CONTACT_SECRET"),
+                     SANAD_GATEWAY_AGENT_BACKEND_TOKEN=shared_secret("SANAD_AGENT_BACKEND_TOKEN"), **env),
         log=log)
     service.url = f"http://127.0.0.1:{port}"  # type: ignore[attr-defined]
     return service
