@@ -26,7 +26,7 @@ SCALED = REPO / "bot" / "endpoints.scaled.yml"
 SERVICES = {"postgres", "redis", "backend", "actions", "rasa", "rasa-lb", "gateway"}
 SANAD_SERVICES = {"backend", "actions", "rasa", "gateway"}  # the ones running the Sanad image
 SECRETS = {"SANAD_POSTGRES_PASSWORD", "SANAD_REDIS_PASSWORD", "SANAD_RASA_TOKEN", "SANAD_SERVICE_TOKEN",
-           "SANAD_BACKEND_SECRET_KEY", "SANAD_GATEWAY_SESSION_SECRET"}
+           "SANAD_BACKEND_SECRET_KEY", "SANAD_GATEWAY_SESSION_SECRET", "SANAD_AGENT_BACKEND_TOKEN"}
 VAR = re.compile(r"(?<!\$)\$\{(\w+)(:?[-?][^}]*)?\}")  # ${VAR}, ${VAR:-default}, ${VAR:?error}; not $${...}
 POSTGRES_URL = os.environ.get("SANAD_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("SANAD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -63,11 +63,11 @@ def env_example() -> dict[str, str]:
     return {name.strip(): value.strip() for name, value in pairs}
 
 
-def settings_fields(module: Path) -> set[str]:
-    """The fields of `class Settings` in a pydantic-settings module, read from its source (the
+def settings_fields(module: Path, name: str = "Settings") -> set[str]:
+    """The fields of `class <name>` in a pydantic-settings module, read from its source (the
     FastAPI side's pydantic 2 cannot be imported in this environment)."""
     tree = ast.parse(module.read_text(encoding="utf-8"))
-    (cls,) = [node for node in tree.body if isinstance(node, ast.ClassDef) and node.name == "Settings"]
+    (cls,) = [node for node in tree.body if isinstance(node, ast.ClassDef) and node.name == name]
     return {node.target.id for node in cls.body if isinstance(node, ast.AnnAssign)
             and isinstance(node.target, ast.Name) and node.target.id.isupper()}
 
@@ -120,6 +120,9 @@ def test_secrets_are_required_and_have_no_value_in_env_example():
 
 def test_fastapi_settings_in_compose_are_real_fields(services):
     gateway_fields = settings_fields(REPO / "gateway" / "app" / "config.py")
+    # the agent console's settings (SANAD_GATEWAY_AGENT_...), read by the gateway too
+    gateway_fields |= {f"AGENT_{name}" for name in settings_fields(REPO / "gateway" / "app" / "agent" / "config.py",
+                                                                   "AgentSettings")}
     backend_fields = settings_fields(REPO / "backend" / "app" / "core" / "config.py")
     assert {"RASA_URL", "SESSION_SECRET"} <= gateway_fields and "DATABASE_URL" in backend_fields
     for service, prefix, fields in (("gateway", "SANAD_GATEWAY_", gateway_fields),
@@ -157,6 +160,11 @@ def test_databases_line_up(services):
     assert url.username == postgres["POSTGRES_USER"]
     init = (REPO / "deploy" / "postgres" / "create-databases.sql").read_text(encoding="utf-8")
     assert f"CREATE DATABASE {url.path.lstrip('/')};" in init
+    console = urlsplit(services["gateway"]["environment"]["SANAD_GATEWAY_AGENT_DATABASE_URL"])
+    assert console.scheme == "postgresql+psycopg" and console.hostname == "postgres"
+    assert console.username == postgres["POSTGRES_USER"] and console.path != url.path
+    assert f"CREATE DATABASE {console.path.lstrip('/')};" in init
+    assert services["gateway"]["depends_on"]["postgres"] == {"condition": "service_healthy"}
 
 
 def test_start_order_waits_for_health(services):
