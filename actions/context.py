@@ -4,14 +4,13 @@ which language to reply in, what the NLU decided. All of it comes from the parse
 language kept in the `reply_lang` slot."""
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Dict, Optional
 
 from rasa_sdk import Tracker
 
-from bot.knowledge import LANGUAGES, KnowledgeBase, load_knowledge_base
+from bot.knowledge import LANGUAGES, KnowledgeBase, known_fund, load_knowledge_base
 from bot.nlu.language import Language, reply_language
 
 
@@ -43,8 +42,9 @@ class Turn:
 def current_turn(tracker: Tracker) -> Turn:
     message = tracker.latest_message or {}
     block = message.get("sanad") or {}
-    metadata = message.get("metadata") or {}
-    fund = block.get("fund") or metadata.get("fund") or os.environ.get("SANAD_FUND", "cnss_ma")
+    metadata = message.get("metadata") if isinstance(message.get("metadata"), dict) else {}
+    # An unknown fund (Rasa's channel refuses one; its HTTP API does not) is the deployment's own.
+    fund = known_fund(block.get("fund") or metadata.get("fund"))
     last = tracker.get_slot("reply_lang")
     default_lang = {"ar": Language("ar", "arab"), "ary": Language("ary", "arab"), "arq": Language("arq", "arab"),
                     "en": Language("en", "latn")}.get(last or "fr", Language("fr", "latn"))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 DEFAULT_KB_DIR = REPO / "knowledge"
 
 FUNDS = ("cnss_ma", "casnos_dz")
+FUND_ENV = "SANAD_FUND"  # the fund a deployment serves
 TOPICS = (
     "eligibility", "registration", "contribution_amount", "contribution_deadline", "payment_channels",
     "waiting_period", "debt_relief", "health_coverage", "dependants", "retirement",
@@ -33,6 +35,19 @@ FUND_DARIJA = {"cnss_ma": "ary", "casnos_dz": "arq"}
 MAX_ANSWER_CHARS = 700  # a phone screen; answers are written to stay well under it
 _SOURCE_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 _ARABIC = re.compile("[\u0600-\u06ff]")
+
+
+def deployment_fund() -> str:
+    """The fund this deployment serves: SANAD_FUND when it names one, else the first fund."""
+    configured = os.environ.get(FUND_ENV)
+    return configured if configured in FUNDS else FUNDS[0]
+
+
+def known_fund(requested: object) -> str:
+    """The fund a message is answered for: the one it names when Sanad knows it, else the
+    deployment's. Rasa's channel refuses an unknown fund (bot/channels.py); behind it, no
+    component may raise on one, whatever the entry point (HTTP API, `sanad ask`)."""
+    return requested if isinstance(requested, str) and requested in FUNDS else deployment_fund()
 
 
 class Source(BaseModel):

@@ -9,12 +9,16 @@
                            own score, with calibrated thresholds (bot/calibration.yml)
 
 The fund a message is for comes from the message metadata ({"fund": "casnos_dz"}), else from
-SANAD_FUND, so one trained model serves both funds and each deployment sets its own."""
+SANAD_FUND, so one trained model serves both funds and each deployment sets its own.
+
+A message with nothing to read (empty, only spaces or invisible characters) still goes through
+every component without raising: it gets the routing intent `unreadable`, which the dialogue
+answers with a request to type the question (bot/data/rules.yml). Surrogate halves, which no
+encoder takes, are dropped before the text is embedded or tokenised."""
 from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Text
 
@@ -30,22 +34,23 @@ from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.knowledge import DEFAULT_KB_DIR, TOPICS, load_knowledge_base
+from bot.knowledge import DEFAULT_KB_DIR, TOPICS, known_fund, load_knowledge_base
 from bot.nlu import decision
 from bot.nlu.embedder import get_embedder
 from bot.nlu.language import detect
-from bot.nlu.text import fold_arabizi, normalise
+from bot.nlu.text import fold_arabizi, has_something_to_read, normalise, without_surrogates
 
 logger = logging.getLogger(__name__)
 
 SANAD = "sanad"  # key of Sanad's own block in the parse result
 _VECTOR = "sanad_e5_vector"  # private message attribute: the e5 sentence vector
+UNREADABLE = "unreadable"  # routing intent of a message with nothing to read
 
 
 def message_fund(message: Message) -> str:
+    """The fund of the message's metadata when Sanad knows it, else the deployment's."""
     metadata = message.get("metadata") or {}
-    fund = metadata.get("fund") if isinstance(metadata, dict) else None
-    return fund or os.environ.get("SANAD_FUND", "cnss_ma")
+    return known_fund(metadata.get("fund") if isinstance(metadata, dict) else None)
 
 
 def _sanad_block(message: Message) -> Dict[Text, Any]:
@@ -55,7 +60,14 @@ def _sanad_block(message: Message) -> Dict[Text, Any]:
 
 
 def _texts(messages: List[Message]) -> List[Message]:
-    return [m for m in messages if m.get(TEXT)]
+    """The messages with something to read (training examples, or a citizen's message)."""
+    return [m for m in messages if has_something_to_read(m.get(TEXT))]
+
+
+def _parsed(messages: List[Message]) -> List[Message]:
+    """Every message being parsed, readable or not: each has a text, possibly empty (messages
+    without any, such as the intent names Rasa featurises for its policies, are left alone)."""
+    return [m for m in messages if isinstance(m.get(TEXT), str)]
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False)
@@ -65,10 +77,14 @@ class SanadLanguageDetector(GraphComponent):
         return cls()
 
     def process(self, messages: List[Message]) -> List[Message]:
-        for message in _texts(messages):
-            language = detect(message.get(TEXT), message_fund(message))
+        for message in _parsed(messages):
+            if without_surrogates(message.get(TEXT)) != message.get(TEXT):  # first component: for all
+                message.set(TEXT, without_surrogates(message.get(TEXT)), add_to_output=True)
             block = _sanad_block(message)
-            block.update(fund=message_fund(message), lang=language.lang, script=language.script)
+            block.update(fund=message_fund(message))
+            if has_something_to_read(message.get(TEXT)):  # else the conversation's language holds
+                language = detect(message.get(TEXT), block["fund"])
+                block.update(lang=language.lang, script=language.script)
         return messages
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
@@ -117,18 +133,20 @@ class E5Featurizer(DenseFeaturizer, GraphComponent):
         return cls(config, execution_context.node_name)
 
     def _featurize(self, messages: List[Message]) -> None:
-        messages = _texts(messages)
-        vectors = self.embedder.embed([m.get(TEXT) for m in messages])
+        if not messages:
+            return
+        vectors = self.embedder.embed([without_surrogates(m.get(TEXT)) for m in messages])
         for message, vector in zip(messages, vectors):
             message.set(_VECTOR, vector)
             self.add_features_to_message(None, vector[np.newaxis, :], TEXT, message)
 
     def process(self, messages: List[Message]) -> List[Message]:
-        self._featurize(messages)
+        # Unreadable messages too: DIET expects this feature on every message it classifies.
+        self._featurize(_parsed(messages))
         return messages
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        self._featurize(training_data.training_examples)
+        self._featurize(_texts(training_data.training_examples))
         return training_data
 
 
@@ -237,8 +255,12 @@ class AnswerDecider(GraphComponent):
         return cls(decision.load_thresholds(config.get("calibration_file")))
 
     def process(self, messages: List[Message]) -> List[Message]:
-        for message in _texts(messages):
+        for message in _parsed(messages):
             block = _sanad_block(message)
+            if not has_something_to_read(message.get(TEXT)):
+                block.update(decision="intent", label=UNREADABLE, confidence=1.0)
+                message.set(INTENT, {"name": UNREADABLE, "confidence": 1.0}, add_to_output=True)
+                continue
             result = decision.decide_message(
                 message.get(TEXT),
                 intent_ranking=message.get(INTENT_RANKING_KEY) or [],

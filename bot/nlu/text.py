@@ -28,6 +28,24 @@ _ARABIC_LETTER = re.compile("[\u0621-\u064a\u0671-\u06d3]")
 _LATIN_LETTER = re.compile("[a-zA-Z\u00c0-\u024f]")
 
 
+# A UTF-16 surrogate half is no character of any language: JSON can carry one alone ("\\ud800")
+# and Python keeps it, but no encoder takes it (the embedding model's tokenizer raises).
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def without_surrogates(text: str) -> str:
+    """`text` without surrogate halves (a str never holds a valid pair: those decode to one
+    character), so that every later step can encode it."""
+    return _SURROGATE.sub("", text)
+
+
+def has_something_to_read(text: str | None) -> bool:
+    """False for a message with nothing a person could read: empty, only spaces, or only
+    invisible characters (control and format characters such as NUL or zero-width spaces,
+    surrogate halves, private-use or unassigned code points)."""
+    return any(unicodedata.category(ch)[0] not in "CZ" for ch in text or "")
+
+
 def fold_digits(text: str) -> str:
     """Arabic-Indic and Persian digits to ASCII ("١٢/٠٣/١٩٨٠" -> "12/03/1980")."""
     return text.translate(_DIGITS)
@@ -58,7 +76,7 @@ def strip_accents(text: str) -> str:
 def normalise(text: str) -> str:
     """The matching form of a message: lower case, no Latin accents, Arabic variants folded,
     no diacritics or elongation, ASCII digits, single spaces, no markup tags."""
-    text = unicodedata.normalize("NFKC", text or "")
+    text = unicodedata.normalize("NFKC", without_surrogates(text or ""))
     untagged = _MARKUP_TAG.sub(" ", text)
     text = untagged if untagged.strip() else text  # a message that is only a tag is kept: never match on nothing
     text = text.replace(_TATWEEL, "")

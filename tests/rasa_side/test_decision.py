@@ -1,4 +1,6 @@
 """The decision rule: the answer's own retrieval score counts, not only the intent's."""
+import pytest
+
 from bot.nlu.decision import (Thresholds, decide, decide_by_form, decide_message, load_thresholds,
                                names_only_the_fund)
 
@@ -114,3 +116,65 @@ def test_a_declined_fund_name_gets_a_topic_menu_instead():
     answered = intents(("contact", 0.95))
     assert decide_message("cnss", answered, kb(("contact", 0.9)), T).label == "contact"
     assert decide_message("annuler", ranking, retrieved, T).label == "cancel"
+
+
+# ---- what the decision is taken on: readable text, a known fund -----------------------------
+
+UNREADABLE_TEXTS = ["", "   ", "\u200b\u200b", "\ufeff", "\x00", "\ud800", "\n\t"]
+
+
+def test_a_message_with_nothing_to_read_is_recognised():
+    from bot.nlu.text import has_something_to_read, normalise, without_surrogates
+
+    for text in UNREADABLE_TEXTS:
+        assert not has_something_to_read(text), repr(text)
+    for text in ("?", "1", "ب", "👍", "ok\u200b"):
+        assert has_something_to_read(text), repr(text)
+    assert without_surrogates("bon\ud800jour \udfff") == "bonjour "
+    assert normalise("ou payer \ud83d") == "ou payer"  # never a character an encoder refuses
+
+
+def pipeline_message(text, metadata=None):
+    from rasa.shared.nlu.training_data.message import Message
+
+    return Message(data={"text": text, "metadata": metadata or {"fund": "cnss_ma"}})
+
+
+def test_every_message_gets_its_sentence_feature_even_with_nothing_to_read():
+    """DIET needs the e5 feature on every message it classifies: an empty message went without it
+    and DIET raised; a lone surrogate made the tokenizer raise. Both were 200 with no reply."""
+    from bot.nlu.components import E5Featurizer
+
+    featurizer = E5Featurizer(E5Featurizer.get_default_config(), "e5")
+    messages = [pipeline_message(text) for text in ("", "\ud800", "bonjour \ud800", "ou payer")]
+    featurizer.process(messages)
+    for message in messages:
+        [feature] = message.get_dense_features("text")[1:]  # (sequence, sentence): no sequence feature
+        assert feature.features.shape == (1, 384)
+
+
+def test_a_message_with_nothing_to_read_is_routed_to_its_own_intent_in_the_conversation_language():
+    from bot.nlu.components import UNREADABLE, AnswerDecider, SanadLanguageDetector
+
+    messages = [pipeline_message(text) for text in UNREADABLE_TEXTS]
+    SanadLanguageDetector().process(messages)
+    AnswerDecider(T).process(messages)
+    for message in messages:
+        assert message.get("intent") == {"name": UNREADABLE, "confidence": 1.0}
+        block = message.get("sanad")
+        assert block["label"] == UNREADABLE and "lang" not in block  # the reply keeps the conversation's
+        assert "\ud800" not in message.get("text")
+
+
+@pytest.mark.parametrize("requested", ["nope", "", None, 5, ["cnss_ma"], {"fund": "cnss_ma"}])
+def test_an_unknown_fund_is_the_deployments_own(monkeypatch, requested):
+    from bot.knowledge import known_fund
+    from bot.nlu.components import SanadLanguageDetector
+
+    monkeypatch.setenv("SANAD_FUND", "casnos_dz")
+    assert known_fund(requested) == "casnos_dz" and known_fund("cnss_ma") == "cnss_ma"
+    message = pipeline_message("bonjour", {"fund": requested})
+    SanadLanguageDetector().process([message])
+    assert message.get("sanad")["fund"] == "casnos_dz"
+    monkeypatch.setenv("SANAD_FUND", "not_a_fund")  # a deployment's own typo still names a real fund
+    assert known_fund(requested) == "cnss_ma"
