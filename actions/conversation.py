@@ -1,10 +1,10 @@
-"""Small talk and the request for a human."""
+"""Small talk, the request for a human, and the one reply to what the dialogue does not expect."""
 from __future__ import annotations
 
 from typing import Dict, List, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.context import current_turn, knowledge_base
@@ -12,6 +12,7 @@ from actions.faq import sanad_payload, utter_with_channels
 from actions.messages import say
 
 SMALL_TALK = {"greet", "goodbye", "thanks", "cancel"}
+LISTEN = "action_listen"
 
 
 class ActionSmallTalk(Action):
@@ -37,3 +38,38 @@ class ActionHumanHandoff(Action):
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List[Dict]:
         return utter_with_channels(dispatcher, current_turn(tracker), "handoff", "human_handoff")
+
+
+class ActionUnexpected(Action):
+    """One reply to a message the dialogue has no step for: a Telegram contact shared outside the
+    balance look-up, a message with nothing to read, a payload for an intent the domain does not
+    know. Rules route the first two here; it is also RulePolicy's core fallback (bot/config.yml)
+    for everything else.
+
+    It ends the turn itself: back to listening, or to the balance form, which asks its question
+    again. A fallback that leaves the next step to the policies finds no rule after it, falls back
+    again, and repeats until Rasa's action limit; the conversation then never listens again
+    (issue 14: a shared contact answered ten times, then silence)."""
+
+    def name(self) -> Text:
+        return "action_unexpected"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List[Dict]:
+        turn = current_turn(tracker)
+        lang = turn.reply_lang()
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        in_form = tracker.active_loop_name
+        key = unexpected_message_key(intent, bool(in_form))
+        dispatcher.utter_message(text=say(key, lang),
+                                 json_message=sanad_payload("unexpected", turn, lang=lang, reason=key))
+        return [SlotSet("reply_lang", lang), FollowupAction(in_form or LISTEN)]
+
+
+def unexpected_message_key(intent: str | None, in_form: bool) -> str:
+    """What action_unexpected says: why it could not read the message, why a shared contact is
+    of no use here, or (in the form, which asks again) that it did not expect this message now."""
+    if intent == "unreadable":
+        return "unreadable"
+    if in_form:
+        return "unexpected_in_form"
+    return "contact_unexpected" if intent == "share_contact" else "unexpected"

@@ -78,6 +78,42 @@ MESSAGES: dict[str, dict[str, str]] = {
         "arq": "واخا، تلغات. سقسيني سؤال آخر وقتاش تحب.",
         "en": "OK, cancelled. Ask me another question whenever you like.",
     },
+    # action_unexpected (actions/conversation.py): what the dialogue has no step for.
+    "unexpected": {
+        "fr": "Je n'ai pas compris ce message. Posez-moi votre question par écrit : inscription, cotisations, "
+              "paiement, droits santé, dettes, retraite...",
+        "ar": "لم أفهم هذه الرسالة. اكتب سؤالك: التسجيل، الاشتراكات، الأداء، التغطية الصحية، الديون، التقاعد...",
+        "ary": "ما فهمتش هاد الرسالة. كتب ليا سؤالك: التسجيل، الاشتراكات، الخلاص، التغطية الصحية، الديون، التقاعد...",
+        "arq": "ما فهمتش هاد الرسالة. اكتبلي سؤالك: التسجيل، الاشتراكات، الخلاص، التأمين الصحي، الديون، التقاعد...",
+        "en": "I did not understand this message. Please type your question: registration, contributions, "
+              "payment, health rights, debts, retirement...",
+    },
+    "unexpected_in_form": {  # the balance form asks its question again right after
+        "fr": "Je n'attendais pas ce message à cette étape.",
+        "ar": "لم أكن أنتظر هذه الرسالة في هذه المرحلة.",
+        "ary": "ما كنتش كنتسنى هاد الرسالة فهاد المرحلة.",
+        "arq": "ما كنتش نستنى هاد الرسالة في هاد المرحلة.",
+        "en": "I was not expecting this message at this step.",
+    },
+    "contact_unexpected": {
+        "fr": "Je n'utilise un numéro de téléphone partagé que pour confirmer votre identité pendant la "
+              "consultation de votre solde. Pour la commencer, écrivez « mon solde » ; sinon, posez-moi votre question.",
+        "ar": "لا أستعمل رقم الهاتف الذي تشاركه إلا لتأكيد هويتك أثناء الاطلاع على رصيدك. للبدء اكتب «رصيدي»، "
+              "أو اطرح سؤالك.",
+        "ary": "كنستعمل رقم التيليفون غير باش نتأكد من هويتك فاش كتشوف الرصيد ديالك. باش تبدا كتب «الرصيد ديالي»، "
+               "ولا سولني سؤالك.",
+        "arq": "نستعمل رقم التيليفون غير باش نتأكد من هويتك كي تشوف الرصيد تاعك. باش تبدا اكتب «الرصيد تاعي»، "
+               "ولا سقسيني سؤالك.",
+        "en": "I only use a shared phone number to confirm your identity while you look up your balance. "
+              "To start, type \"my balance\"; otherwise, ask me your question.",
+    },
+    "unreadable": {
+        "fr": "Je n'ai rien pu lire dans votre message. Merci de l'écrire en texte.",
+        "ar": "لم أتمكن من قراءة أي شيء في رسالتك. يرجى كتابتها نصا.",
+        "ary": "ما قدرت نقرا والو فالرسالة ديالك. عافاك كتبها بالحروف.",
+        "arq": "ما قدرتش نقرا والو في الرسالة تاعك. اكتبها بالحروف من فضلك.",
+        "en": "I could not read anything in your message. Please type it as text.",
+    },
     "measure_ended": {
         "fr": "Cette information concernait une mesure qui a pris fin le {date}. Pour les mesures en cours : {channels}",
         "ar": "تتعلق هذه المعلومة بإجراء انتهى في {date}. للإجراءات الجارية: {channels}",

@@ -6,16 +6,18 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import context
-from actions.conversation import ActionHumanHandoff, ActionSmallTalk
+from actions.conversation import ActionHumanHandoff, ActionSmallTalk, ActionUnexpected
 from actions.faq import ActionAnswerFaq, ActionClarify, ActionOutOfScope
 
 
-def tracker(text="...", sanad=None, intent="payment_channels", entities=None, slots=None, metadata=None):
+def tracker(text="...", sanad=None, intent="payment_channels", entities=None, slots=None, metadata=None,
+            active_loop=None):
     latest = {"text": text, "intent": {"name": intent, "confidence": 0.9}, "entities": entities or [],
               "metadata": metadata or {}}
     if sanad is not None:
         latest["sanad"] = sanad
-    return Tracker("tester", slots or {}, latest, [], False, None, {}, "action_listen")
+    loop = {"name": active_loop} if active_loop else {}
+    return Tracker("tester", slots or {}, latest, [], False, None, loop, "action_listen")
 
 
 def decided(fund="cnss_ma", lang="fr", script="latn", **extra):
@@ -114,3 +116,50 @@ def test_a_language_chosen_on_the_channel_wins_over_detection():
     t = tracker(sanad=decided(lang="fr", topic="contact"), metadata={"fund": "cnss_ma", "lang": "ar"})
     messages, _ = run(ActionAnswerFaq(), t)
     assert payload(messages)["lang"] == "ar"
+
+
+def followup(events):
+    return [e["name"] for e in events if e["event"] == "followup"]
+
+
+def test_a_contact_shared_outside_the_balance_form_gets_one_reply_then_rasa_listens():
+    """The core fallback used to leave the next step to the policies, which found no rule after it
+    and fell back again, ten times, and the conversation never listened again (issue 14)."""
+    t = tracker(text="/share_contact", intent="share_contact", slots={"reply_lang": "ar"},
+                metadata={"fund": "cnss_ma", "shared_phone": "+212600000101"})
+    messages, events = run(ActionUnexpected(), t)
+    assert len(messages) == 1 and messages[0]["text"].startswith("لا أستعمل رقم الهاتف")
+    assert payload(messages)["decision"] == "unexpected" and "+212600000101" not in messages[0]["text"]
+    assert followup(events) == ["action_listen"]
+
+
+@pytest.mark.parametrize("intent", ["share_contact", "an_intent_no_rule_covers"])
+def test_during_the_balance_form_it_hands_back_to_the_form_which_asks_again(intent):
+    messages, events = run(ActionUnexpected(), tracker(text="/x", intent=intent, active_loop="balance_form"))
+    assert messages[0]["text"] == "Je n'attendais pas ce message à cette étape."
+    assert followup(events) == ["balance_form"]
+
+
+def test_a_message_with_nothing_to_read_is_told_so_in_the_conversation_language():
+    t = tracker(text="", intent="unreadable", slots={"reply_lang": "en"},
+                sanad={"fund": "cnss_ma", "decision": "intent", "label": "unreadable", "confidence": 1.0})
+    messages, events = run(ActionUnexpected(), t)
+    assert messages[0]["text"] == "I could not read anything in your message. Please type it as text."
+    assert followup(events) == ["action_listen"]
+
+
+def test_any_other_unexpected_message_is_answered_with_what_sanad_can_do():
+    messages, _ = run(ActionUnexpected(), tracker(text="/x", intent="an_intent_no_rule_covers"))
+    assert messages[0]["text"].startswith("Je n'ai pas compris ce message.")
+
+
+@pytest.mark.parametrize("metadata", [{"fund": "nope"}, {"fund": ["cnss_ma"]}, ["not", "an", "object"]])
+def test_an_unknown_fund_is_the_deployments_own_and_never_raises(monkeypatch, metadata):
+    """Rasa's channel refuses an unknown fund (bot/channels.py); its HTTP API does not, and a
+    KeyError in bot/knowledge.py answered 200 with no reply."""
+    monkeypatch.setenv("SANAD_FUND", "casnos_dz")
+    t = tracker(metadata=metadata)
+    assert context.current_turn(t).fund == "casnos_dz"
+    for action in (ActionOutOfScope(), ActionHumanHandoff(), ActionSmallTalk(), ActionUnexpected()):
+        messages, _ = run(action, t)
+        assert payload(messages)["fund"] == "casnos_dz"
