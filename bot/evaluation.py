@@ -79,7 +79,13 @@ class LiveAssistant:
         from rasa.core.utils import AvailableEndpoints
         from rasa.utils.endpoints import EndpointConfig
 
-        endpoints = AvailableEndpoints(action=EndpointConfig(url=f"{action_url}/webhook"))
+        from bot import services
+
+        # The action server runs actions for Rasa's credential only (actions/server.py): the one it
+        # was started with from this process. Without it every action was refused (401).
+        token = services.shared_secret("SANAD_ACTIONS_TOKEN")
+        endpoints = AvailableEndpoints(action=EndpointConfig(url=f"{action_url}/webhook",
+                                                             headers={"Authorization": f"Bearer {token}"}))
         return cls(await load_agent(model_path=str(model), endpoints=endpoints))
 
     async def ask(self, text: str, fund: str, sender_id: Optional[str] = None) -> List[Dict[str, Any]]:
