@@ -8,6 +8,7 @@ import datetime as dt
 import hashlib
 import os
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional
@@ -57,6 +58,7 @@ class Source(BaseModel):
     date_deduced: bool = False
     url: Optional[str] = None
     official: bool = False
+    weak: bool = False  # the facts file marks it ⚠ FAIBLE (blog, private site, unconfirmed remark)
 
     class Config:
         extra = "forbid"
@@ -188,6 +190,56 @@ class TopicTitles(BaseModel):
         return names.get(lang) or names.get("ar" if lang in ("ary", "arq") else "fr") or topic
 
 
+# What a writer leaves in a title or publisher that was not known; compared without case, accents
+# or punctuation (knowledge/README.md, "Sources").
+PLACEHOLDER_WORDS = frozenset({
+    "todo", "to do", "tbd", "fixme", "xxx", "placeholder", "source", "sources", "titre", "title",
+    "publisher", "editeur", "auteur", "author", "article", "page", "site", "lien", "link", "url",
+    "date", "inconnu", "unknown", "n a", "na", "none", "null", "a completer", "lorem ipsum",
+})
+_PLACEHOLDER_MARKER = re.compile(
+    r"\b(todo|tbd|fixme|xxx|placeholder|lorem ipsum|a completer|non releve|non connu|inconnu|unknown)\b")
+
+
+def _comparable(text: str) -> str:
+    """'Éditeur non relevé…' -> 'editeur non releve': lower case, no accents, punctuation as spaces."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    plain = "".join(char for char in decomposed if not unicodedata.combining(char))
+    return " ".join(re.sub(r"[\W_]+", " ", plain).split())
+
+
+def placeholder_reason(text: str) -> Optional[str]:
+    """Why a source's title or publisher is a placeholder rather than a real name, or None."""
+    comparable = _comparable(text)
+    if not comparable:
+        return "has no words"
+    if comparable in PLACEHOLDER_WORDS:
+        return "is a generic word"
+    marker = _PLACEHOLDER_MARKER.search(comparable)
+    return f"holds {marker.group(0)!r}, a mark of unfinished work" if marker else None
+
+
+def source_problems(sources: List[Source]) -> List[str]:
+    """What the source line would show a citizen that they cannot use: a placeholder title or
+    publisher; no link and no date anywhere (nothing to check, no age to judge); only sources the
+    facts file marks weak (a claim never stronger than its source)."""
+    problems = []
+    for number, source in enumerate(sources, 1):
+        for field in ("title", "publisher"):
+            reason = placeholder_reason(getattr(source, field))
+            if reason:
+                problems.append(f"source {number}: {field} {getattr(source, field)!r} {reason}: "
+                                f"a placeholder, give the real {field} from the facts file")
+        if _comparable(source.title) == _comparable(source.publisher):
+            problems.append(f"source {number}: the title only repeats the publisher {source.publisher!r}")
+    if sources and not any(source.url or source.date for source in sources):
+        problems.append("no source has a link or a date: a citizen can neither check nor date the answer")
+    if sources and all(source.weak for source in sources):
+        problems.append("every source is weak (⚠ FAIBLE in the facts file): add a stronger source, "
+                        "or keep only what one supports and send the citizen to the official channel")
+    return problems
+
+
 @dataclass
 class Problem:
     path: str
@@ -212,7 +264,7 @@ class KnowledgeBase:
         return self.funds[fund]
 
     def check(self, today: dt.date) -> List[Problem]:
-        """Everything `sanad kb check` reports: load problems, missing entries, dates."""
+        """Everything `sanad kb check` reports: load problems, missing entries, dates, sources."""
         problems = list(self.problems)
         for fund in FUNDS:
             if fund not in self.funds:
@@ -226,6 +278,7 @@ class KnowledgeBase:
                 problems.append(Problem(where, f"review date passed ({item.review_by}): re-check its sources"))
             if item.reviewed > today:
                 problems.append(Problem(where, f"reviewed date {item.reviewed} is in the future"))
+            problems += [Problem(where, message) for message in source_problems(item.sources)]
         for topic in TOPICS:
             if topic not in self.topics.titles:
                 problems.append(Problem("topics.yml", f"no title for {topic}"))
