@@ -5,13 +5,13 @@ the NLU fails, an intent payload copied verbatim (`/inform{"affiliate_number": .
 `/share_contact{...}`, also as a Python warning), a tracker dump at debug level. Rather than
 chase each call, every log record and every warning is masked where it is made: `install()` wraps the log record factory, so whatever handler
 or format Rasa configures later, the message it formats has identifiers, phone numbers and dates
-masked as in the stored conversation history (bot/redaction.py)."""
+masked as in the stored conversation history (bot/masking.py)."""
 from __future__ import annotations
 
 import logging
 import warnings
 
-from bot.redaction import mask_text
+from bot.masking import mask_text
 
 _installed = False
 

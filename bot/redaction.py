@@ -16,47 +16,17 @@ what is written to the store, and streamed to an event broker, is redacted."""
 from __future__ import annotations
 
 import copy
-import re
 from typing import Any, Dict, Iterable, List, Optional, Text
 
 from rasa.core.tracker_store import TrackerStore
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
-from bot.nlu.text import fold_digits, fold_in_place
-from bot.nlu.userdata import WORDED_DATE
+from bot.masking import IN_BOT_TEXT, mask_text
 
 SENSITIVE_SLOTS = frozenset({"affiliate_number", "birth_date", "otp_code"})
 SENSITIVE_METADATA = frozenset({"shared_phone", "phone", "contact", "contact_proof"})
 REDACTED = "[redacted]"
-# Six or more digits, possibly split by spaces, dots or dashes (numbers, codes, phones), and
-# dates such as 12/03/1980 or 1980-03-12.
-_PII = re.compile(r"(?<!\w)\+?\d(?:[\s.\-]?\d){5,}(?!\w)|\b\d{1,4}[/.\-]\d{1,2}[/.\-]\d{2,4}\b")
-
-
-# A citizen may type a birth date in words ("12 mars 1980", "12 شتنبر 1980", as the balance form
-# reads them). The assistant's own replies quote knowledge-base dates in words ("jusqu'au 31
-# décembre 2024"), which are not personal and which an agent reading the history needs.
-IN_USER_TEXT = (_PII, WORDED_DATE)
-IN_BOT_TEXT = (_PII,)
-
-
-def mask_text(text: Optional[str], patterns: tuple = IN_USER_TEXT) -> Optional[str]:
-    """`text` with what `patterns` find (identifiers, phone numbers, dates) replaced by "[…]";
-    unchanged when they find nothing."""
-    if not text:
-        return text
-    folded = fold_in_place(text)
-    spans = sorted(m.span() for pattern in patterns for m in pattern.finditer(folded))
-    if not spans:
-        return text
-    out, end = [], 0
-    digits = fold_digits(text)
-    for start, stop in spans:
-        if start >= end:
-            out.append(digits[end:start] + "[…]")
-        end = max(end, stop)
-    return "".join(out) + digits[end:]
 
 
 def _clean_metadata(metadata: Any) -> Any:

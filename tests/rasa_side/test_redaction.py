@@ -82,3 +82,17 @@ async def test_store_persists_only_redacted_events(tmp_path):
         assert secret not in raw
     restored = await store.retrieve("citizen")
     assert len(restored.events) == len(tracker.events)
+
+
+def test_masking_needs_only_the_standard_library():
+    """The gateway (FastAPI environment, no Rasa) masks transcripts with the same function."""
+    import subprocess
+    import sys
+
+    from bot import paths
+
+    code = ("import sys; import bot.masking as m; "
+            "assert not [k for k in sys.modules if k.split('.')[0] in ('rasa', 'rasa_sdk', 'tensorflow')]; "
+            "print(m.mask_text('numero 100 204 821'))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=paths.REPO, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "numero […]"
