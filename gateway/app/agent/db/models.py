@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import DateTime, ForeignKey, Integer, MetaData, String, Text
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, MetaData, String, Text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -105,3 +105,39 @@ class AssistEvent(Base):
     topic: Mapped[str | None] = mapped_column(String(64))  # None: "nothing matches" was shown
     rank: Mapped[int | None] = mapped_column(Integer)
     event: Mapped[str] = mapped_column(String(8))  # "shown" or "copied"
+
+
+class ReviewDecision(Base):
+    """A supervisor's decision on a group of declined or unsettled messages: exported as training
+    examples of an intent, or marked out of scope. The turns it covers point to it (Turn.review_id)."""
+    __tablename__ = "agent_review_decisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    fund: Mapped[str] = mapped_column(String(16), index=True)
+    supervisor: Mapped[str] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(16))  # "intent" or "out_of_scope"
+    intent: Mapped[str | None] = mapped_column(String(64))
+    examples: Mapped[int] = mapped_column(Integer)
+
+
+class Turn(Base):
+    """One citizen turn as the assistant handled it (gateway/app/agent/turnlog.py): never the raw text.
+
+    `masked_text` is kept only for the turns the review loop needs (declined, or a clarification
+    not followed by a choice), masked with bot.masking.mask_text; `conversation_hash` is keyed."""
+    __tablename__ = "agent_turns"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    fund: Mapped[str] = mapped_column(String(16), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    conversation_hash: Mapped[str] = mapped_column(HASH, index=True)
+    lang: Mapped[str] = mapped_column(String(8))
+    script: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(24))  # answer, clarify, out_of_scope, handoff, balance...
+    topic: Mapped[str | None] = mapped_column(String(64))
+    settled: Mapped[bool | None] = mapped_column(Boolean)  # clarifications only: a choice followed
+    masked_text: Mapped[str | None] = mapped_column(Text)
+    review_id: Mapped[int | None] = mapped_column(
+        ForeignKey("agent_review_decisions.id", ondelete="SET NULL"), index=True)
