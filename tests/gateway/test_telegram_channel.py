@@ -200,6 +200,40 @@ async def test_per_user_rate_limit_and_non_text_messages():
     assert sorted(t for _, t, _ in rasa.received) == sorted(["un", "deux", "سلام"])
 
 
+NOT_TEXT = {  # what Telegram delivers besides text (a shared contact has its own handler)
+    "location": {"location": {"latitude": 33.5731, "longitude": -7.5898}},
+    "sticker": {"sticker": {"file_id": "f", "file_unique_id": "u", "type": "regular", "width": 512,
+                            "height": 512, "is_animated": False, "is_video": False}},
+    "voice": {"voice": {"file_id": "v", "file_unique_id": "vu", "duration": 3}},
+    "photo with a caption": {"photo": [{"file_id": "p", "file_unique_id": "pu", "width": 90, "height": 90}],
+                             "caption": "ou payer ma cotisation"},
+}
+
+
+async def test_a_location_a_sticker_or_a_voice_note_gets_one_reply_in_the_users_language():
+    """Nothing but text goes to Rasa: each of these gets one sentence saying so, in the language of
+    the user's last answer (else of their Telegram), and the next question is answered as usual."""
+    rasa = ScriptedRasa(script=lambda s, t, m: answer(f"réponse à {t}", lang="ar" if t == "سؤال" else "fr"))
+    async with telegram_gateway(rasa) as (telegram, _):
+        for index, extra in enumerate(NOT_TEXT.values()):
+            await telegram.push(telegram.message(AMINA, **extra))
+            await telegram.wait_messages(AMINA["id"], index + 1)
+        await telegram.send_text(AMINA, "ou payer")
+        await telegram.wait_messages(AMINA["id"], len(NOT_TEXT) + 1)
+        await telegram.send_text(AMINA, "سؤال")  # her last answer is now in Arabic
+        await telegram.wait_messages(AMINA["id"], len(NOT_TEXT) + 2)
+        await telegram.push(telegram.message(AMINA, **NOT_TEXT["location"]))
+        await telegram.push(telegram.message(KARIM, **NOT_TEXT["sticker"]))  # Telegram in Arabic
+        await telegram.wait_messages(KARIM["id"], 1)
+        await telegram.wait_messages(AMINA["id"], len(NOT_TEXT) + 3)
+        await asyncio.sleep(0.3)  # nothing more comes
+    amina = [m["text"] for m in telegram.chat(AMINA["id"])]
+    assert amina == [MESSAGES["not_text"]["fr"]] * len(NOT_TEXT) + [
+        "réponse à ou payer", "réponse à سؤال", MESSAGES["not_text"]["ar"]]
+    assert [m["text"] for m in telegram.chat(KARIM["id"])] == [MESSAGES["not_text"]["ar"]]
+    assert [t for _, t, _ in rasa.received] == ["ou payer", "سؤال"]
+
+
 async def test_rasa_down_the_message_is_kept_and_answered_when_back():
     rasa = ScriptedRasa(down=True, script=lambda s, t, m: answer(f"réponse à {t}"))
     async with telegram_gateway(rasa) as (telegram, app):
