@@ -9,11 +9,12 @@ with 400 and a JSON body saying what is wrong, `{"error": "..."}`:
     {"sender": "<conversation id>", "message": "<text>", "metadata": {"fund": "cnss_ma", ...}}
 
 Refused rather than answered in the chat:
-- a message that is empty, blank, only invisible characters, or holds a lone UTF-16 surrogate: the
-  gateway, the citizens' only way in, refuses these itself with a sentence in the citizen's language
-  (gateway/app/limits.py), so what reaches Rasa is a faulty client, which needs the reason, not a
-  chat reply. The NLU still handles them without raising (bot/nlu/components.py), for Rasa's other
-  entry points;
+- a message that is empty or blank, or holds a lone UTF-16 surrogate: the gateway, the citizens'
+  only way in, refuses these itself with a sentence in the citizen's language (gateway/app/limits.py),
+  so what reaches Rasa is a faulty client, which needs the reason, not a chat reply. The NLU still
+  handles them without raising (bot/nlu/components.py), for Rasa's other entry points. A message of
+  only invisible characters (a zero-width space), which the gateway lets through, is answered: the
+  NLU routes it to `unreadable` and the citizen is asked to type the question;
 - an unknown `metadata.fund`: the deployment's gateway names its own fund, so an unknown one is a
   misconfiguration or a forged request. Answering it silently as the default fund could give one
   country's rules to the other's citizens; a 400 shows the error at once.
@@ -31,7 +32,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.knowledge import FUNDS
-from bot.nlu.text import has_something_to_read, without_surrogates
+from bot.nlu.text import without_surrogates
 
 logger = logging.getLogger(__name__)
 
@@ -54,8 +55,8 @@ def check_body(body: Any) -> None:
         raise BadRequest("`message` must be a string")
     if without_surrogates(message) != message:
         raise BadRequest("`message` is not valid text: it holds a lone UTF-16 surrogate")
-    if not has_something_to_read(message):
-        raise BadRequest("`message` is empty: it holds no visible character")
+    if not message.strip():
+        raise BadRequest("`message` is empty")
     if not isinstance(body.get("input_channel", ""), str):
         raise BadRequest("`input_channel` must be a string")
     check_metadata(body.get("metadata"))

@@ -1,12 +1,17 @@
 """Conversations through the real trained model: the Rasa server and the action server run as
 processes, and the test talks to Rasa's REST channel over HTTP, as the gateway does."""
+import asyncio
+import json
 import re
+import urllib.error
+import urllib.request
 import uuid
 
 import pytest
 
 from bot import services
 from bot.run import post_message
+from tests.rasa_side import stack as system
 
 pytestmark = pytest.mark.model
 ARABIC = re.compile("[\u0600-\u06ff]")
@@ -14,12 +19,13 @@ CNSS_ONLY = ("3939", "macnss", "cnss.ma", "AMO")
 
 
 @pytest.fixture(scope="module")
-def rasa_url(trained_model, tmp_path_factory):
-    logs = tmp_path_factory.mktemp("logs")
-    actions = services.action_server(log=logs / "actions.log")
-    rasa = services.rasa_server(trained_model, actions.health_url.rsplit("/", 1)[0] + "/webhook", log=logs / "rasa.log")
-    with services.running(actions, rasa):
-        yield rasa.url
+def stack(trained_model, tmp_path_factory):
+    yield from system.start(tmp_path_factory.mktemp("conversations"))
+
+
+@pytest.fixture(scope="module")
+def rasa_url(stack):
+    return stack.rasa_url
 
 
 class Chat:
@@ -170,3 +176,162 @@ def test_a_message_that_only_names_the_fund_is_never_refused(rasa_url, text):
     assert decision["decision"] in ("clarify", "answer"), decision
     if decision["decision"] == "clarify":
         assert len(replies[0]["buttons"]) >= 2
+
+
+# ---- what the dialogue does not expect: one reply, and the conversation goes on (issue 14) ----
+
+FAQ = "ou est ce que je peux payer ma cotisation cnss sans me deplacer"
+
+
+def decisions(replies):
+    """One entry per reply the actions gave (each carries its machine-readable part)."""
+    return [r["custom"]["sanad"]["decision"] for r in replies if (r.get("custom") or {}).get("sanad")]
+
+
+def answers_the_next_question(chat):
+    decision = system.Chat.decision(chat.say(FAQ))
+    assert (decision["decision"], decision["topic"]) == ("answer", "payment_channels"), decision
+
+
+UNEXPECTED = [  # message, its metadata, the one reply expected
+    # Telegram delivers a contact whenever the citizen shares one: it used to get the refusal ten
+    # times (the fallback action up to Rasa's action limit), then no answer ever again.
+    ("/share_contact", {"shared_phone": "+212600000101"}, "unexpected"),
+    # A button of an old clarification still answers its topic; a forged one is declined.
+    ('/choose_topic{"topic":"retirement"}', {}, "answer"),
+    ('/choose_topic{"topic":"not_a_topic"}', {}, "out_of_scope"),
+    # A payload for an intent the domain does not know is read as text, and declined.
+    ("/an_intent_the_domain_does_not_know", {}, "out_of_scope"),
+]
+
+
+@pytest.mark.parametrize("message, metadata, reply", UNEXPECTED)
+def test_a_message_the_dialogue_does_not_expect_gets_one_reply_then_questions_are_answered(
+        stack, message, metadata, reply):
+    chat = system.Chat(stack.rasa_url, "cnss_ma")
+    answers_the_next_question(chat)  # the button's clarification was long ago
+    assert decisions(chat.say(message, **metadata)) == [reply]
+    answers_the_next_question(chat)
+
+
+@pytest.mark.parametrize("message, metadata, reply", UNEXPECTED)
+def test_during_the_balance_form_it_gets_one_reply_then_the_form_asks_again_and_goes_on(
+        stack, message, metadata, reply):
+    chat = system.Chat(stack.rasa_url, "cnss_ma")
+    assert chat.decision(chat.say("je veux connaitre mon solde cnss"))["step"] == "affiliate_number"
+    replies = chat.say(message, **metadata)
+    assert decisions(replies) == [reply, "account_balance"]
+    assert replies[-1]["custom"]["sanad"]["step"] == "affiliate_number"
+    assert chat.decision(chat.say("100 204 821"))["step"] == "birth_date"  # the form goes on
+    assert decisions(chat.say(message, **metadata)) == [reply, "account_balance"]
+    assert decisions(chat.say("annuler")) == ["cancel"]
+    answers_the_next_question(chat)
+
+
+def test_a_shared_contact_is_told_why_in_the_conversation_language(stack):
+    chat = system.Chat(stack.rasa_url, "casnos_dz")
+    chat.say("السلام عليكم")
+    replies = chat.say("/share_contact", shared_phone="+213550000101")
+    assert decisions(replies) == ["unexpected"]
+    text = system.Chat.text(replies)
+    assert ARABIC.search(text) and "+213550000101" not in text
+
+
+# ---- Rasa's REST channel: a malformed request is refused with 400, saying why (issue 14) ----
+
+def post_raw(url: str, body: bytes) -> tuple[int, dict]:
+    request = urllib.request.Request(f"{url}/webhooks/rest/webhook", data=body,
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def message(text, **extra) -> bytes:
+    return json.dumps({"sender": f"test-{uuid.uuid4().hex}", "message": text, **extra}).encode()
+
+
+MALFORMED = {
+    "empty body": b'""', "a list": b"[]", "null": b"null", "not JSON": b"{oops",
+    "no sender": json.dumps({"message": "bonjour"}).encode(),
+    "a number as sender": json.dumps({"sender": 12, "message": "bonjour"}).encode(),
+    "no message": json.dumps({"sender": "someone"}).encode(),
+    "a number as message": message(5),
+    "an empty message": message(""), "only spaces": message("  \n\t "),
+    "a lone surrogate": message("bonjour \ud800"),
+    "metadata not an object": message("bonjour", metadata=["cnss_ma"]),
+    "an unknown fund": message("bonjour", metadata={"fund": "cnss_fr"}),
+}
+
+
+def test_a_malformed_request_is_refused_with_400_and_no_traceback(stack):
+    """Rasa's RestInput answered 500 to "", [] and null (AttributeError, traceback in the log);
+    empty, blank and surrogate messages raised in the NLU and an unknown fund in the actions, each
+    a 200 with no reply."""
+    log = stack.logs / "rasa.log"
+    logged_before = log.stat().st_size
+    for case, body in MALFORMED.items():
+        status, answer = post_raw(stack.rasa_url, body)
+        assert status == 400 and isinstance(answer.get("error"), str) and answer["error"], case
+    status, answer = post_raw(stack.rasa_url, message("bonjour", metadata={"fund": "casnos_dz"}))
+    assert status == 200 and decisions(answer) == ["greet"]
+    # Only invisible characters (the gateway lets a zero-width space through): a reply asks for text.
+    status, answer = post_raw(stack.rasa_url, message("\u200b\ufeff", metadata={"fund": "cnss_ma"}))
+    assert status == 200 and decisions(answer) == ["unexpected"]
+    assert answer[0]["text"].startswith("Je n'ai rien pu lire dans votre message")
+    with log.open("rb") as handle:
+        handle.seek(logged_before)
+        written = handle.read().decode("utf-8", "replace")
+    assert "Traceback" not in written and "ERROR" not in written, written[-2000:]
+
+
+# ---- the NLU never raises on a message with nothing to read; the dialogue answers it ----------
+
+@pytest.fixture(scope="module")
+def agent(stack):
+    """The trained model in this process, its actions run by the stack's action server: Rasa's
+    REST channel refuses unreadable messages, its other entry points (HTTP API, `sanad ask`, the
+    agents' assist route) hand them to the NLU."""
+    from rasa.core.agent import load_agent
+    from rasa.core.utils import AvailableEndpoints
+    from rasa.utils.endpoints import EndpointConfig
+
+    from bot import training
+
+    token = services.shared_secret("SANAD_ACTIONS_TOKEN")
+    action = EndpointConfig(f"{stack.actions_url}/webhook", headers={"Authorization": f"Bearer {token}"})
+    loop = asyncio.new_event_loop()
+    loaded = loop.run_until_complete(load_agent(model_path=str(training.model_path("sanad")),
+                                                endpoints=AvailableEndpoints(action=action)))
+    yield loaded, loop
+    loop.close()
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\u200b", "\ud800", "\x00"])
+def test_a_message_with_nothing_to_read_is_parsed_and_answered_in_the_conversation_language(agent, text):
+    from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+
+    loaded, loop = agent
+    sender = f"test-{uuid.uuid4().hex}"
+
+    def say(words):
+        message = UserMessage(words, CollectingOutputChannel(), sender, metadata={"fund": "cnss_ma"})
+        return loop.run_until_complete(loaded.handle_message(message))
+
+    parsed = loop.run_until_complete(loaded.processor.parse_message(UserMessage(text, metadata={"fund": "cnss_ma"})))
+    assert parsed["intent"]["name"] == "unreadable"
+    say("السلام عليكم")
+    replies = say(text)
+    assert decisions(replies) == ["unexpected"] and ARABIC.search(replies[0]["text"])
+    assert decisions(say(FAQ)) == ["answer"]
+
+
+def test_a_lone_surrogate_inside_a_question_does_not_stop_its_answer(agent):
+    loaded, loop = agent
+    from rasa.core.channels.channel import UserMessage
+
+    parsed = loop.run_until_complete(loaded.processor.parse_message(
+        UserMessage(FAQ + " \ud800", metadata={"fund": "cnss_ma"})))
+    assert (parsed["sanad"]["decision"], parsed["sanad"]["topic"]) == ("answer", "payment_channels")
