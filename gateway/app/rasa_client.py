@@ -160,6 +160,28 @@ class RasaClient:
             raise RasaUnavailable("unreadable answer", delivered=False)
         return body
 
+    async def review_cluster(self, texts: list[str], timeout: Optional[float] = None) -> list[dict[str, Any]]:
+        """The review loop's groups of (already masked) texts by meaning (bot/review.py's POST
+        /webhooks/review/cluster, behind the Rasa API token): `[{"members": [indices],
+        "representative": index}]`, largest first. Nothing is stored there: failures are `delivered=False`."""
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        try:
+            response = await self._client.post("/webhooks/review/cluster", headers=headers, timeout=timeout,
+                                                json={"texts": texts})
+        except httpx.HTTPError as error:
+            logger.warning("Rasa's review route did not answer (%s)", type(error).__name__)
+            raise RasaUnavailable("unreachable", delivered=False) from error
+        if response.status_code != 200:
+            logger.warning("Rasa's review route answered HTTP %s", response.status_code)
+            raise RasaUnavailable(f"HTTP {response.status_code}", delivered=False)
+        try:
+            groups = response.json().get("groups")
+        except (ValueError, AttributeError) as error:
+            raise RasaUnavailable("unreadable answer", delivered=False) from error
+        if not isinstance(groups, list) or not all(isinstance(g, dict) for g in groups):
+            raise RasaUnavailable("unreadable answer", delivered=False)
+        return groups
+
     async def ready(self) -> bool:
         """Rasa answers; with the API token set, its HTTP API accepts the token (model loaded)."""
         try:

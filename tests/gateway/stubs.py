@@ -52,6 +52,7 @@ class ScriptedRasa:
     received: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)  # delivered messages
     refused: int = 0
     assisted: list[tuple[str, str, list[str]]] = field(default_factory=list)  # assist rankings asked
+    clustered: list[list[str]] = field(default_factory=list)  # texts sent to the review's grouping
 
     async def send(self, sender: str, text: str, metadata: dict[str, Any]) -> BotTurn:
         if self.down:
@@ -75,6 +76,12 @@ class ScriptedRasa:
         if self.delay:
             await asyncio.sleep(self.delay)
         return assist_ranking(text, fund, langs)
+
+    async def review_cluster(self, texts: list[str], timeout: Optional[float] = None) -> list[dict[str, Any]]:
+        if self.down:
+            raise RasaUnavailable("unreachable", delivered=False)
+        self.clustered.append(list(texts))
+        return review_groups(texts)
 
     async def aclose(self) -> None:
         pass
@@ -122,6 +129,18 @@ def assist_rank_app(token: str, calls: Optional[list] = None):
         return JSONResponse(assist_ranking(body["text"], body["fund"], body.get("langs", [])))
 
     return Starlette(routes=[Route("/webhooks/assist/rank", rank, methods=["POST"])])
+
+
+# --- review loop (bot/review.py's POST /webhooks/review/cluster) --------------------------------------
+
+def review_groups(texts: list[str]) -> list[dict[str, Any]]:
+    """A stand-in grouping by meaning: texts sharing their first word (case aside) form a group,
+    largest first, the first member its representative."""
+    by_word: dict[str, list[int]] = {}
+    for index, text in enumerate(texts):
+        by_word.setdefault((text.split() or [""])[0].casefold(), []).append(index)
+    groups = sorted(by_word.values(), key=lambda members: (-len(members), members[0]))
+    return [{"members": members, "representative": members[0]} for members in groups]
 
 
 class RecordingRasa(RasaClient):

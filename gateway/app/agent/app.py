@@ -13,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.app.agent.config import AgentSettings
-from gateway.app.agent.routes import assist, audit, auth, balance
+from gateway.app.agent.routes import assist, audit, auth, balance, dashboard, review
 from gateway.app.agent.state import AgentConsole, Clock
 from gateway.app.config import Settings
 from gateway.app.security import content_security_policy
@@ -24,7 +24,7 @@ PREFIX = "/agent"
 
 def api_router() -> APIRouter:
     router = APIRouter(prefix=f"{PREFIX}/api")
-    for module in (auth, assist, balance, audit):
+    for module in (auth, assist, balance, audit, review, dashboard):
         router.include_router(module.router)
     return router
 
