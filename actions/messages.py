@@ -80,11 +80,14 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     # action_unexpected (actions/conversation.py): what the dialogue has no step for.
     "unexpected": {
-        "fr": "Je n'ai pas compris ce message. Posez-moi votre question par écrit : inscription, cotisations, "
-              "paiement, droits santé, dettes, retraite...",
-        "ar": "لم أفهم هذه الرسالة. اكتب سؤالك: التسجيل، الاشتراكات، الأداء، التغطية الصحية، الديون، التقاعد...",
-        "ary": "ما فهمتش هاد الرسالة. كتب ليا سؤالك: التسجيل، الاشتراكات، الخلاص، التغطية الصحية، الديون، التقاعد...",
-        "arq": "ما فهمتش هاد الرسالة. اكتبلي سؤالك: التسجيل، الاشتراكات، الخلاص، التأمين الصحي، الديون، التقاعد...",
+        "fr": "Je n'ai pas compris ce message. Posez-moi votre question par écrit : inscription, "
+              "cotisations, paiement, droits santé, dettes, retraite...",
+        "ar": "لم أفهم هذه الرسالة. اكتب سؤالك: التسجيل، الاشتراكات، الأداء، التغطية الصحية، "
+              "الديون، التقاعد...",
+        "ary": "ما فهمتش هاد الرسالة. كتب ليا سؤالك: التسجيل، الاشتراكات، الخلاص، التغطية الصحية، "
+               "الديون، التقاعد...",
+        "arq": "ما فهمتش هاد الرسالة. اكتبلي سؤالك: التسجيل، الاشتراكات، الخلاص، التأمين الصحي، "
+               "الديون، التقاعد...",
         "en": "I did not understand this message. Please type your question: registration, contributions, "
               "payment, health rights, debts, retirement...",
     },
@@ -97,13 +100,14 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "contact_unexpected": {
         "fr": "Je n'utilise un numéro de téléphone partagé que pour confirmer votre identité pendant la "
-              "consultation de votre solde. Pour la commencer, écrivez « mon solde » ; sinon, posez-moi votre question.",
-        "ar": "لا أستعمل رقم الهاتف الذي تشاركه إلا لتأكيد هويتك أثناء الاطلاع على رصيدك. للبدء اكتب «رصيدي»، "
-              "أو اطرح سؤالك.",
-        "ary": "كنستعمل رقم التيليفون غير باش نتأكد من هويتك فاش كتشوف الرصيد ديالك. باش تبدا كتب «الرصيد ديالي»، "
-               "ولا سولني سؤالك.",
-        "arq": "نستعمل رقم التيليفون غير باش نتأكد من هويتك كي تشوف الرصيد تاعك. باش تبدا اكتب «الرصيد تاعي»، "
-               "ولا سقسيني سؤالك.",
+              "consultation de votre solde. Pour la commencer, écrivez « mon solde » ; sinon, "
+              "posez-moi votre question.",
+        "ar": "لا أستعمل رقم الهاتف الذي تشاركه إلا لتأكيد هويتك أثناء الاطلاع على رصيدك. "
+              "للبدء اكتب «أريد الاطلاع على رصيدي»، أو اطرح سؤالك.",
+        "ary": "كنستعمل رقم التيليفون غير باش نتأكد من هويتك فاش كتشوف الرصيد ديالك. "
+               "باش تبدا كتب «الرصيد ديالي»، ولا سولني سؤالك.",
+        "arq": "نستعمل رقم التيليفون غير باش نتأكد من هويتك كي تشوف الرصيد تاعك. "
+               "باش تبدا اكتب «الرصيد تاعي»، ولا سقسيني سؤالك.",
         "en": "I only use a shared phone number to confirm your identity while you look up your balance. "
               "To start, type \"my balance\"; otherwise, ask me your question.",
     },

@@ -69,7 +69,8 @@ def check_metadata(metadata: Any) -> None:
         raise BadRequest("`metadata` must be a JSON object")
     fund = metadata.get("fund")
     if fund is not None and fund not in FUNDS:
-        raise BadRequest(f"unknown fund {json.dumps(fund)[:40]} in `metadata.fund` (expected one of {', '.join(FUNDS)})")
+        raise BadRequest(f"unknown fund {json.dumps(fund)[:40]} in `metadata.fund` "
+                         f"(expected one of {', '.join(FUNDS)})")
 
 
 def json_body(request: Request) -> Any:
@@ -96,7 +97,8 @@ class SanadRestInput(RestInput):
             try:
                 check_body(json_body(request))
             except BadRequest as problem:
-                logger.info("REST channel: a malformed request refused with 400")  # no content: it may hold anything
+                # Nothing of the request: it may hold anything, personal data included.
+                logger.info("REST channel: a malformed request refused with 400")
                 return response.json({"error": str(problem)}, status=400)
             return None
 

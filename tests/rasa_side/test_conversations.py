@@ -320,7 +320,8 @@ def test_a_message_with_nothing_to_read_is_parsed_and_answered_in_the_conversati
         message = UserMessage(words, CollectingOutputChannel(), sender, metadata={"fund": "cnss_ma"})
         return loop.run_until_complete(loaded.handle_message(message))
 
-    parsed = loop.run_until_complete(loaded.processor.parse_message(UserMessage(text, metadata={"fund": "cnss_ma"})))
+    parse = loaded.processor.parse_message(UserMessage(text, metadata={"fund": "cnss_ma"}))
+    parsed = loop.run_until_complete(parse)
     assert parsed["intent"]["name"] == "unreadable"
     say("السلام عليكم")
     replies = say(text)
