@@ -1,7 +1,7 @@
 """Rasa's command line, with the HTTP API token taken from the environment.
 
 `rasa run --auth-token=T` puts the token in /proc/<pid>/cmdline, which every user of the machine
-can read (`ps -ef`). `bot.services.rasa_server` starts this module instead and hands the token
+can read (`ps -ef`). `bot.tooling.services.rasa_server` starts this module instead and hands the token
 over in SANAD_RASA_AUTH_TOKEN: a process's environment (/proc/<pid>/environ) is readable only by
 its own user. The argument is added in-process, where the process list never sees it, and the
 variable is dropped so that nothing Rasa starts inherits it. Every log record of the process is

@@ -7,7 +7,7 @@ model is still loaded and used through `SentenceTransformer` (this module replac
 `Transformer` input module; Pooling and Normalize are sentence-transformers' own), so the
 featurizer and the retriever do not change.
 
-`export_onnx_checkpoint` writes, next to the torch checkpoint, a folder that
+`bot.tooling.onnx_export` writes, next to the torch checkpoint, a folder that
 `SentenceTransformer(path, trust_remote_code=True)` loads with this class as its first module.
 """
 from __future__ import annotations
@@ -24,13 +24,6 @@ from sentence_transformers.base.modules import InputModule
 
 ONNX_FILE = "model.onnx"
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
-# Sentences the export is checked on: both scripts, code-switching, and a padded batch.
-_CHECK_TEXTS = [
-    "query: ou payer la cnss sans aller a l'agence",
-    "query: كيف أدفع عبر منصة ضمانكم؟",
-    "query: chhal kankhles f chher l amo",
-    "query: salam",
-]
 
 
 class OnnxEncoder(InputModule):
@@ -112,63 +105,3 @@ def _fast_tokenizer(path: Path, max_length: int):
     tokenizer.enable_padding(pad_id=tokenizer.token_to_id(pad), pad_token=pad)
     tokenizer.enable_truncation(max_length=max_length)
     return tokenizer
-
-
-def export_onnx_checkpoint(torch_checkpoint: Path, dest: Path) -> Path:
-    """Export the BERT encoder of `torch_checkpoint` to ONNX and lay out a sentence-transformers
-    folder around it in `dest`. Fails if the exported graph's vectors differ from torch's."""
-    from transformers import AutoModel
-
-    from bot.nlu.e5_checkpoint import write_json, write_modules
-
-    dest.mkdir(parents=True, exist_ok=True)
-    model = AutoModel.from_pretrained(str(torch_checkpoint)).eval()
-    _export_graph(model, dest / ONNX_FILE)
-    for name in TOKENIZER_FILES:
-        shutil.copy2(torch_checkpoint / name, dest / name)
-    for sub in ("1_Pooling", "2_Normalize"):
-        shutil.copytree(torch_checkpoint / sub, dest / sub, dirs_exist_ok=True)
-    for name in ("config_sentence_transformers.json", "source.json"):
-        shutil.copy2(torch_checkpoint / name, dest / name)
-    max_len = json.loads((torch_checkpoint / "sentence_bert_config.json").read_text())["max_seq_length"]
-    write_json(dest / OnnxEncoder.config_file_name,
-               {"max_seq_length": max_len, "onnx_file": ONNX_FILE, "hidden_size": model.config.hidden_size})
-    write_modules(dest, f"{OnnxEncoder.__module__}.{OnnxEncoder.__name__}")
-    worst = max_vector_gap(torch_checkpoint, dest)
-    if worst > 1e-4:
-        raise RuntimeError(f"ONNX export of {torch_checkpoint} drifts from torch (1 - cosine = {worst:.2e})")
-    return dest
-
-
-def _export_graph(model, target: Path) -> None:
-    class LastHiddenState(torch.nn.Module):
-        def __init__(self, bert):
-            super().__init__()
-            self.bert = bert
-
-        def forward(self, input_ids, attention_mask):
-            return self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-
-    # Traced on a padded batch so that the attention-mask path is part of the graph (with an
-    # all-ones mask transformers skips building the mask and the trace would drop it).
-    ids = torch.tensor([[0, 10, 11, 12, 13, 14, 2], [0, 15, 16, 2, 1, 1, 1]])
-    mask = torch.tensor([[1, 1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 0, 0, 0]])
-    axes = {0: "batch", 1: "tokens"}
-    with torch.no_grad():
-        torch.onnx.export(
-            LastHiddenState(model), (ids, mask), str(target), input_names=["input_ids", "attention_mask"],
-            output_names=["last_hidden_state"], opset_version=17, dynamo=False,
-            dynamic_axes={"input_ids": axes, "attention_mask": axes, "last_hidden_state": axes},
-        )
-
-
-def max_vector_gap(torch_checkpoint: Path, onnx_checkpoint: Path) -> float:
-    """Largest 1 - cosine between the two checkpoints' sentence vectors, one by one and batched."""
-    from sentence_transformers import SentenceTransformer
-
-    reference = SentenceTransformer(str(torch_checkpoint), device="cpu")
-    candidate = SentenceTransformer(str(onnx_checkpoint), device="cpu", trust_remote_code=True)
-    batched = [m.encode(_CHECK_TEXTS, normalize_embeddings=True) for m in (reference, candidate)]
-    single = [np.vstack([m.encode([t], normalize_embeddings=True) for t in _CHECK_TEXTS]) for m in (reference, candidate)]
-    gaps = [1 - (a * b).sum(axis=1) for a, b in (batched, single)]
-    return float(max(g.max() for g in gaps))

@@ -192,7 +192,7 @@ def test_rasa_command_matches_the_embedded_one(services):
                    "--endpoints bot/endpoints.scaled.yml",
                    "--credentials bot/credentials.yml", "--model models/sanad.tar.gz", "--port 5005"):
         assert option in command
-    from bot import paths  # the same credentials file as `sanad run` (bot/services.py)
+    from bot import paths  # the same credentials file as `sanad run` (bot/tooling/services.py)
 
     assert paths.CREDENTIALS == REPO / "bot" / "credentials.yml"
 

@@ -37,7 +37,7 @@ CHROMIUM = next((p for p in ("/usr/bin/chromium", "/usr/lib/chromium/chromium") 
 TEST_SECRET = "gateway-tests-session-secret"
 
 
-from bot.services import free_port  # noqa: E402
+from bot.tooling.services import free_port  # noqa: E402
 
 
 def make_settings(**overrides: Any) -> Settings:
@@ -67,9 +67,9 @@ class RasaProcesses:
 
 @pytest.fixture(scope="session")
 def rasa(tmp_path_factory: pytest.TempPathFactory) -> RasaProcesses:
-    """The processes `sanad run` starts (bot/services.py), with their logs in a temporary folder
+    """The processes `sanad run` starts (bot/tooling/services.py), with their logs in a temporary folder
     and a conversation store of their own (the redacting SQLite store of bot/endpoints.yml)."""
-    from bot import services
+    from bot.tooling import services
 
     if not MODEL.exists() or not RASA_PYTHON.exists():
         pytest.skip("needs the trained model and the Rasa environment (`make model`)")

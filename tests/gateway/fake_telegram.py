@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from bot.services import free_port
+from bot.tooling.services import free_port
 
 # Parameters PTB sends JSON-encoded inside form bodies.
 JSON_PARAMS = {"reply_markup", "allowed_updates", "link_preview_options", "entities", "reply_parameters",

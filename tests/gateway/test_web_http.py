@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from bot.services import free_port
+from bot.tooling.services import free_port
 from tests.gateway.conftest import REPO
 from gateway.__main__ import server_config
 from gateway.app.config import Settings

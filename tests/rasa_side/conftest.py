@@ -9,7 +9,8 @@ import pytest
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from bot import paths, training  # noqa: E402
+from bot import paths  # noqa: E402
+from bot.tooling import training  # noqa: E402
 
 
 @pytest.fixture(scope="session")

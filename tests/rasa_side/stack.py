@@ -9,7 +9,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot import services
+from bot.tooling import services
 
 
 @dataclass
@@ -43,7 +43,7 @@ def start(tmp: Path, backend_env: dict | None = None, backend_url: str | None = 
             **{"SANAD_BACKEND_SMS_MAX_PER_AFFILIATE": "100", **(backend_env or {})})
         backend_url = backend.url
     actions = services.action_server(log=logs / "actions.log", SANAD_BACKEND_URL=backend_url)
-    from bot import training
+    from bot.tooling import training
 
     rasa = services.rasa_server(training.model_path("sanad"), actions.health_url.rsplit("/", 1)[0] + "/webhook",
                                 log=logs / "rasa.log", SANAD_TRACKER_DB=str(tracker_db))

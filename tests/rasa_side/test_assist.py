@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot import assist, paths, services
+from bot import assist, paths
+from bot.tooling import assist_cases
+from bot.tooling import services
 from bot.knowledge import TOPICS
 
 HELDOUT = paths.REPO / "tests" / "data" / "assist-heldout.yml"
@@ -42,7 +44,7 @@ def test_agent_cases_are_not_training_data():
     import difflib
     import re
 
-    from bot.calibration import training_examples
+    from bot.tooling.calibration import training_examples
     from bot.knowledge import load_knowledge_base
     from bot.nlu.text import normalise
 
@@ -149,7 +151,7 @@ def test_ranking_follows_the_combined_score_and_says_when_nothing_matches():
 def test_hit_rates_count_an_empty_list_right_only_out_of_scope():
     results = [{"expect": "contact", "ranked": ["contact"]}, {"expect": "retirement", "ranked": ["contact", "retirement"]},
                {"expect": "eligibility", "ranked": []}, {"expect": "out_of_scope", "ranked": []}]
-    assert assist.hit_rates(results) == {"n": 4, "top1": 0.5, "top3": 0.75, "in_scope_empty": 0.3333,
+    assert assist_cases.hit_rates(results) == {"n": 4, "top1": 0.5, "top3": 0.75, "in_scope_empty": 0.3333,
                                          "out_of_scope_empty": 1.0}
 
 
@@ -159,7 +161,7 @@ def test_hit_rates_count_an_empty_list_right_only_out_of_scope():
     (["taux amo", "--cases", str(HELDOUT)], "either TEXT or --cases"),
 ])
 def test_command_refuses_bad_input_before_loading_the_model(args, complaint):
-    result = subprocess.run([sys.executable, "-m", "bot.cli", "assist", *args], capture_output=True, text=True,
+    result = subprocess.run([sys.executable, "-m", "bot.tooling.cli", "assist", *args], capture_output=True, text=True,
                             cwd=paths.REPO, timeout=120)
     assert result.returncode == 2 and complaint in result.stderr and result.stdout == ""
 
@@ -190,7 +192,7 @@ def post(url: str, body, token=None, raw: bytes = None):
 
 
 def run_cli(*args: str) -> dict:
-    result = subprocess.run([sys.executable, "-m", "bot.cli", "assist", *args, "--json"], capture_output=True,
+    result = subprocess.run([sys.executable, "-m", "bot.tooling.cli", "assist", *args, "--json"], capture_output=True,
                             text=True, cwd=paths.REPO, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout)

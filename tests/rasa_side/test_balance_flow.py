@@ -129,10 +129,10 @@ def test_faq_in_the_middle_is_answered_then_the_form_resumes(stack):
 
 
 def signed_contact(chat: Chat, phone: str, conversation: str | None = None) -> dict:
-    """The metadata the gateway sends with a Telegram contact it vouches for (bot/services.py
+    """The metadata the gateway sends with a Telegram contact it vouches for (bot/tooling/services.py
     gave the action server this process's SANAD_CONTACT_SECRET)."""
     from actions.balance import contact_proof
-    from bot import services
+    from bot.tooling import services
 
     secret = services.shared_secret("SANAD_CONTACT_SECRET")
     return {"shared_phone": phone, "contact_proof": contact_proof.sign(secret, conversation or chat.sender, phone)}

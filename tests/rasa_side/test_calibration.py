@@ -5,7 +5,7 @@ import random
 import numpy as np
 import pytest
 
-from bot.calibration import RecordArrays, Ranked, _combined, _utility, check_against_decide
+from bot.tooling.calibration import RecordArrays, Ranked, _combined, _utility, check_against_decide
 from bot.knowledge import TOPICS
 from bot.nlu.decision import DIRECT_INTENTS, Thresholds
 
@@ -49,7 +49,7 @@ def test_grid_search_finds_the_best_setting_of_the_reference_utility(monkeypatch
     """The fast search (all threshold settings at once) against a plain loop over `_utility`."""
     import itertools
 
-    from bot import calibration
+    from bot.tooling import calibration
 
     small = {"kb_floor": [0.80, 0.86], "kb_span": [0.06], "kb_temperature": [0.005, 0.02], "intent_weight": [0.4, 0.7],
              "intent_min": [0.3, 0.6], "answer": [0.35, 0.5, 0.65], "margin": [0.0, 0.1], "clarify": [0.15, 0.3],
@@ -74,7 +74,7 @@ def test_grid_search_finds_the_best_setting_of_the_reference_utility(monkeypatch
 def test_confusions_list_the_live_decisions_mistakes_most_frequent_first():
     """`sanad calibrate --confusions`: the contrasts to teach next. Right answers and
     clarifications that offer the expected topic are not listed; the rest are grouped."""
-    from bot.calibration import confusions
+    from bot.tooling.calibration import confusions
 
     t = Thresholds(intent_min=0.5, answer=0.5, margin=0.1, clarify=0.2, kb_floor=0.99, intent_weight=1.0)
 

@@ -11,7 +11,7 @@ pytestmark = pytest.mark.model
 
 
 def test_ask_json(trained_model):
-    result = subprocess.run([sys.executable, "-m", "bot.cli", "ask", "واش كاين شي عفو على الديون ديال الضمان؟",
+    result = subprocess.run([sys.executable, "-m", "bot.tooling.cli", "ask", "واش كاين شي عفو على الديون ديال الضمان؟",
                              "--fund", "cnss_ma", "--json"], capture_output=True, text=True, cwd=paths.REPO, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     answer = json.loads(result.stdout)

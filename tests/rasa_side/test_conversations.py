@@ -9,8 +9,8 @@ import uuid
 
 import pytest
 
-from bot import services
-from bot.run import post_message
+from bot.tooling import services
+from bot.tooling.run import post_message
 from tests.rasa_side import stack as system
 
 pytestmark = pytest.mark.model
@@ -298,7 +298,7 @@ def agent(stack):
     from rasa.core.utils import AvailableEndpoints
     from rasa.utils.endpoints import EndpointConfig
 
-    from bot import training
+    from bot.tooling import training
 
     token = services.shared_secret("SANAD_ACTIONS_TOKEN")
     action = EndpointConfig(f"{stack.actions_url}/webhook", headers={"Authorization": f"Bearer {token}"})

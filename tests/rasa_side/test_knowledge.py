@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from bot import paths
-from bot.cli import main as sanad
+from bot.tooling.cli import main as sanad
 from bot.knowledge import FUNDS, TOPICS, load_knowledge_base, placeholder_reason, source_problems
 
 FACTS = paths.KB_FACTS

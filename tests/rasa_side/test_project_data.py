@@ -4,7 +4,7 @@ import sys
 from collections import Counter
 
 from bot import paths
-from bot.calibration import training_examples
+from bot.tooling.calibration import training_examples
 from bot.knowledge import TOPICS
 
 

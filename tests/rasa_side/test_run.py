@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from bot import paths, services
+from bot import paths
+from bot.tooling import services
 
 pytestmark = pytest.mark.model
 
@@ -75,7 +76,7 @@ def sanad_run(trained_model, tmp_path):
     for inherited in ("SANAD_TRACKER_DB", "SANAD_BACKEND_DATABASE_URL", "SANAD_BACKEND_SMS_OUTBOX_DIR",
                       "SANAD_RASA_TOKEN"):
         env.pop(inherited, None)
-    process = subprocess.Popen([sys.executable, "-m", "bot.cli", "run", "--no-chat", "--rasa-port", str(ports["rasa"])],
+    process = subprocess.Popen([sys.executable, "-m", "bot.tooling.cli", "run", "--no-chat", "--rasa-port", str(ports["rasa"])],
                                cwd=paths.REPO, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True)
     run = SanadRun(process, ports, var)
@@ -272,7 +273,7 @@ def test_each_service_killed_in_turn_comes_back_and_the_next_message_is_answered
 
 
 def test_the_terminal_chat_says_so_and_goes_on_while_rasa_restarts(monkeypatch, capsys):
-    from bot import run as run_module
+    from bot.tooling import run as run_module
 
     typed = iter(["bonjour", ""])
     monkeypatch.setattr("builtins.input", lambda prompt="": next(typed))

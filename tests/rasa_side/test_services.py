@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bot import rasa_entry, services
+from bot import rasa_entry
+from bot.tooling import services
 
 
 @pytest.mark.parametrize("token", ["plain-token", "-starts-with-a-dash", "--looks-like-an-option"])

@@ -1,6 +1,7 @@
 """When a trained model is stale: its fingerprint covers the embedding model it was trained with,
 because Rasa's own cache would otherwise reuse features computed by another encoder."""
-from bot import paths, training
+from bot import paths
+from bot.tooling import training
 
 
 def test_another_embedding_model_changes_the_fingerprint(tmp_path, monkeypatch):

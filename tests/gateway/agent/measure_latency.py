@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 
-from bot import services
+from bot.tooling import services
 from gateway.app.agent import manage
 from gateway.app.agent.config import AgentSettings
 from gateway.app.config import FUNDS

@@ -1,4 +1,4 @@
-"""`sanad run`'s processes (bot/services.py): the affiliate API and the gateway started as real
+"""`sanad run`'s processes (bot/tooling/services.py): the affiliate API and the gateway started as real
 processes share the console's credential, so that a balance look-up on behalf works out of the box."""
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import io
 
 import httpx
 
-from bot import services
+from bot.tooling import services
 from gateway.app.agent import manage
 from gateway.app.agent.config import AgentSettings
 from tests.gateway.agent.conftest import MA, PASSWORD

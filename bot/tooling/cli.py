@@ -25,6 +25,7 @@ import sys
 from pathlib import Path
 
 from bot import paths
+from bot.tooling import training
 
 FUNDS = ("cnss_ma", "casnos_dz")
 
@@ -49,34 +50,16 @@ def _quiet() -> None:
 
 
 def cmd_model_build(args) -> int:
-    from bot.nlu.e5_checkpoint import ensure_e5
+    from bot.tooling.e5_checkpoint import ensure_e5
 
     runtime = ensure_e5(force=args.force)
     print(f"e5 checkpoint: {paths.E5_CHECKPOINT}; runtime (ONNX): {runtime}")
     return 0
 
 
-def ensure_models(stock: bool = False) -> tuple[Path, Path | None]:
-    """Build what is missing or stale. Rasa prints its progress on stdout: it goes to stderr
-    here, so that a command's stdout is only its result (`--json`)."""
-    import contextlib
-
-    from bot import training
-
-    with contextlib.redirect_stdout(sys.stderr):
-        from bot.nlu.e5_checkpoint import ensure_e5
-
-        ensure_e5()
-        model = training.train("sanad", paths.CONFIG)
-        stock_model = training.train("stock", paths.STOCK_CONFIG, nlu_only=True) if stock else None
-    return model, stock_model
-
-
 def cmd_train(args) -> int:
     _quiet()
-    from bot import training
-
-    ensure_models()
+    training.ensure_models()
     path = training.train("sanad", paths.CONFIG, force=args.force)
     print(f"model: {path}")
     if args.stock:
@@ -100,10 +83,10 @@ def _with_live_assistant(coroutine_factory):
     """Run `coroutine_factory(assistant)` against the trained model and a real action server."""
     import asyncio
 
-    from bot import services
-    from bot.evaluation import LiveAssistant
+    from bot.tooling import services
+    from bot.tooling.evaluation import LiveAssistant
 
-    model, _ = ensure_models()
+    model, _ = training.ensure_models()
     actions = services.action_server(log=paths.VAR / "logs" / "actions-cli.log")
     with services.running(actions):
         async def main():
@@ -115,7 +98,7 @@ def _with_live_assistant(coroutine_factory):
 
 def cmd_ask(args) -> int:
     _quiet()
-    from bot.evaluation import label_from_replies
+    from bot.tooling.evaluation import label_from_replies
 
     replies = _with_live_assistant(lambda assistant: assistant.ask(args.text, args.fund))
     decision = label_from_replies(replies)
@@ -148,7 +131,8 @@ def cmd_assist(args) -> int:
     import asyncio
 
     from bot import assist
-    from bot.evaluation import load_cases
+    from bot.tooling import assist_cases
+    from bot.tooling.evaluation import load_cases
 
     if bool(args.text) == bool(args.cases):
         print("sanad assist: give either TEXT or --cases FILE", file=sys.stderr)
@@ -160,14 +144,14 @@ def cmd_assist(args) -> int:
         except assist.BadRequest as problem:
             print(f"sanad assist: {problem}", file=sys.stderr)
             return 2
-    model, _ = ensure_models()
+    model, _ = training.ensure_models()
 
     async def main():
         from rasa.core.agent import load_agent
 
         agent = await load_agent(model_path=str(model))
         if args.cases:
-            return await assist.score_cases(agent, load_cases(Path(args.cases)))
+            return await assist_cases.score_cases(agent, load_cases(Path(args.cases)))
         return await assist.rank(agent, text, fund, langs)
 
     body = asyncio.run(main())
@@ -188,10 +172,10 @@ def cmd_assist(args) -> int:
 
 def cmd_eval(args) -> int:
     _quiet()
-    from bot import services
-    from bot.evaluation import evaluate, summary_lines
+    from bot.tooling import services
+    from bot.tooling.evaluation import evaluate, summary_lines
 
-    model, stock_model = ensure_models(stock=not args.no_stock)
+    model, stock_model = training.ensure_models(stock=not args.no_stock)
     actions = services.action_server(log=paths.VAR / "logs" / "actions-eval.log")
     with services.running(actions):
         body = evaluate(Path(args.file), model, actions.health_url.rsplit("/", 1)[0], stock_model)
@@ -204,7 +188,7 @@ def cmd_eval(args) -> int:
 
 def cmd_calibrate(args) -> int:
     _quiet()
-    from bot.calibration import calibrate
+    from bot.tooling.calibration import calibrate
     from bot.nlu.decision import DEFAULT_CALIBRATION
 
     if args.confusions:
@@ -217,7 +201,7 @@ def cmd_calibrate(args) -> int:
 
 
 def _print_confusions(args) -> int:
-    from bot.calibration import RECORDS_FILE, confusions
+    from bot.tooling.calibration import RECORDS_FILE, confusions
     from bot.nlu.decision import load_thresholds
 
     records_file = Path(args.records) if args.records else RECORDS_FILE
@@ -234,13 +218,13 @@ def _print_confusions(args) -> int:
 
 def cmd_run(args) -> int:
     _quiet()
-    from bot.run import run
+    from bot.tooling.run import run
 
     return run(fund=args.fund, chat=not args.no_chat, rasa_port=args.rasa_port)
 
 
 def cmd_chat(args) -> int:
-    from bot.run import terminal_chat
+    from bot.tooling.run import terminal_chat
 
     terminal_chat(args.url, args.fund, token=os.environ.get("SANAD_RASA_TOKEN"))
     return 0
@@ -248,7 +232,7 @@ def cmd_chat(args) -> int:
 
 def cmd_measure(args) -> int:
     _quiet()
-    from bot.measure import normalisation
+    from bot.tooling.measure import normalisation
 
     print(json.dumps(normalisation(Path(args.file)), indent=2))
     return 0
@@ -256,7 +240,7 @@ def cmd_measure(args) -> int:
 
 def cmd_bench(args) -> int:
     _quiet()
-    from bot.bench import bench
+    from bot.tooling.bench import bench
 
     print(json.dumps(bench(n=args.n), indent=2))
     return 0

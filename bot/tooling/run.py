@@ -15,7 +15,8 @@ import time
 import urllib.request
 import uuid
 
-from bot import paths, services
+from bot import paths
+from bot.tooling import services
 
 
 def terminal_chat(rasa_url: str, fund: str, token: str | None = None) -> None:
@@ -73,7 +74,7 @@ def say(text: str) -> None:
 
 
 def run(fund: str, chat: bool = True, rasa_port: int = 5005) -> int:
-    from bot.cli import ensure_models
+    from bot.tooling.training import ensure_models
 
     print("Preparing the model (built and trained only when missing or stale)...", flush=True)
     model, _ = ensure_models()

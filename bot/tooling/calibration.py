@@ -332,7 +332,7 @@ def calibrate(folds: int = 4, records_file: Path | None = None, reuse: bool = Fa
                       "reward": REWARD, "max_wrong": max_wrong, "cross_validated": {**figures, "utility": round(utility, 4)},
                       "decide_check": verified, "by_lang": by_lang},
     }
-    header = "# Written by `sanad calibrate` (bot/calibration.py): decision thresholds fitted on\n" \
+    header = "# Written by `sanad calibrate` (bot/tooling/calibration.py): decision thresholds fitted on\n" \
              "# cross-validated predictions over nlu_data/. Do not edit by hand; re-run the command.\n"
     output.write_text(header + yaml.dump(document, Dumper=_PlainDumper, sort_keys=False, allow_unicode=True))
     print(json.dumps(document["fitted_on"], indent=2))

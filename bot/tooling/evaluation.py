@@ -79,7 +79,7 @@ class LiveAssistant:
         from rasa.core.utils import AvailableEndpoints
         from rasa.utils.endpoints import EndpointConfig
 
-        from bot import services
+        from bot.tooling import services
 
         # The action server runs actions for Rasa's credential only (actions/server.py): the one it
         # was started with from this process. Without it every action was refused (401).

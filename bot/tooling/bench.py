@@ -12,8 +12,9 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-from bot import paths, services
-from bot.calibration import training_examples
+from bot import paths
+from bot.tooling import services
+from bot.tooling.calibration import training_examples
 
 
 def _rss_mb(pid: int) -> dict:
@@ -36,7 +37,7 @@ def _stats(samples: list[float]) -> dict:
 
 
 def bench(n: int = 200) -> dict:
-    from bot.cli import ensure_models
+    from bot.tooling.training import ensure_models
 
     model, _ = ensure_models()
     texts = [e["text"] for e in training_examples()][: max(n, 1)]

@@ -11,8 +11,8 @@ from typing import Dict
 
 import numpy as np
 
-from bot.calibration import training_examples
-from bot.evaluation import load_cases
+from bot.tooling.calibration import training_examples
+from bot.tooling.evaluation import load_cases
 from bot.nlu.embedder import get_embedder
 
 
