@@ -233,6 +233,29 @@ def test_message_sent_while_the_gateway_is_down_is_delivered_once(phone: Page, g
     assert rasa.user_texts(f"web:{session_id(phone, gateway)}").count("comment contacter la CNSS ?") == 1
 
 
+def test_an_unsent_number_waits_in_the_page_not_in_the_browser(phone: Page, gateway: GatewayServer):
+    """The outbox kept an unanswered message in clear in localStorage until the gateway answered:
+    an affiliate number typed while the connection was down stayed on a shared computer. It now
+    waits in the page's memory and is still delivered once the gateway is back."""
+    open_widget(phone, gateway.url)
+    ask(phone, "je veux connaitre mon solde")
+    gateway.stop()
+    try:
+        phone.locator("#sanad-input").fill("100 204 821")
+        phone.locator("#sanad-input").press("Enter")
+        pending = phone.locator(".sanad-user").last
+        expect(pending).to_have_attribute("data-state", "pending")
+        client_id = pending.get_attribute("data-client-id")
+        everything = phone.evaluate("() => JSON.stringify(Object.entries(localStorage))")
+        assert "204" not in everything and "821" not in everything, everything
+    finally:
+        gateway.start()
+    answer = phone.locator(f'.sanad-bot[data-reply-to="{client_id}"]')
+    answer.wait_for(timeout=ANSWER_TIMEOUT)
+    expect(answer).to_have_attribute("data-decision", "account_balance")
+    expect(pending).to_have_attribute("data-state", "sent")
+
+
 def test_message_sent_offline_is_delivered_once_when_back_online(phone: Page, gateway: GatewayServer,
                                                                    rasa: RasaProcesses):
     open_widget(phone, gateway.url)

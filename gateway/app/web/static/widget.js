@@ -96,6 +96,13 @@
   var token = load("token", null);
   var history = load("history", []);
   var outbox = load("outbox", []);
+  // A message that would be stored unanswered with personal data in it stayed pending in a
+  // previous page: it was never written to the browser, so it cannot be sent again.
+  history.forEach(function (e) {
+    if (e.role === "user" && e.state === "pending" && !outbox.some(function (i) { return i.client_id === e.id; })) {
+      e.state = "failed";
+    }
+  });
   var chosenLang = load("lang", null);           // the citizen's explicit choice, sent as metadata.lang
   var convLang = load("convLang", null);         // language of the last answer
   var maxChars = load("maxChars", 1000);
@@ -547,11 +554,28 @@
   }
 
   // ---- sending ----
+  var PERSONAL_STEPS = ["affiliate_number", "birth_date", "otp_code"];
+  function asksForPersonalData() {
+    for (var i = history.length - 1; i >= 0; i--) {
+      if (history[i].role === "bot") {
+        var sanad = (history[i].turn && history[i].turn.sanad) || {};
+        return PERSONAL_STEPS.indexOf(sanad.step) >= 0;
+      }
+    }
+    return false;
+  }
+  function saveOutbox() {
+    // An unanswered message typed while the balance look-up asks for a number, a date or a
+    // code, or holding a long run of digits, waits in this page's memory only: the browser
+    // never stores it in clear (a reload shows it as not sent; the citizen types it again).
+    save("outbox", outbox.filter(function (i) { return !i.personal; }));
+  }
   function send(text, opts) {
     opts = opts || {};
-    var item = { client_id: newId(), text: text, button: !!opts.button, lang: chosenLang || null };
+    var item = { client_id: newId(), text: text, button: !!opts.button, lang: chosenLang || null,
+                 personal: !opts.button && (asksForPersonalData() || maskDigits(text) !== text) };
     outbox.push(item);
-    save("outbox", outbox);
+    saveOutbox();
     addEntry({ role: "user", id: item.client_id, text: opts.display || text, state: "pending" });
     transmit(item);
     connect();
@@ -565,7 +589,7 @@
   function flushOutbox() { outbox.forEach(transmit); }
   function settle(id) {
     outbox = outbox.filter(function (i) { return i.client_id !== id; });
-    save("outbox", outbox);
+    saveOutbox();
     if (retryTimers[id]) { clearTimeout(retryTimers[id]); delete retryTimers[id]; }
   }
   function waiting() { return outbox.length > 0; }
