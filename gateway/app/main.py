@@ -25,6 +25,7 @@ from gateway.app.config import Settings
 from gateway.app.limits import RateLimiter
 from gateway.app.metrics import Metrics
 from gateway.app.rasa_client import RasaClient
+from gateway.app.relay import Relay
 from gateway.app.security import SecurityHeadersMiddleware
 from gateway.app.telegram import routes as telegram_routes
 from gateway.app.web import routes as web_routes
@@ -48,11 +49,12 @@ def create_app(settings: Optional[Settings] = None, *, rasa: Optional[Any] = Non
     quiet_http_logs()
     metrics = Metrics()
     rasa_client = rasa or RasaClient(settings.RASA_URL, settings.RASA_TIMEOUT_SECONDS, settings.RASA_TOKEN)
+    relay = Relay(settings, rasa_client, metrics)
     telegram = None
     if settings.telegram_enabled:
         from gateway.app.telegram.bot import TelegramChannel
 
-        telegram = TelegramChannel(settings, rasa_client, metrics)
+        telegram = TelegramChannel(settings, relay)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -80,13 +82,11 @@ def create_app(settings: Optional[Settings] = None, *, rasa: Optional[Any] = Non
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.rasa = rasa_client
+    app.state.relay = relay
     app.state.telegram = telegram
     app.state.tokens = SessionTokens(settings.SESSION_SECRET, settings.SESSION_MAX_AGE_SECONDS)
     app.state.sessions = SessionRegistry()
     app.state.tasks: set[asyncio.Task] = set()
-    app.state.session_limiter = RateLimiter(settings.RATE_SESSION_MESSAGES,
-                                            settings.RATE_SESSION_WINDOW_SECONDS)
-    app.state.ip_limiter = RateLimiter(settings.RATE_IP_MESSAGES, settings.RATE_IP_WINDOW_SECONDS)
     app.state.session_ip_limiter = RateLimiter(settings.RATE_IP_SESSIONS, settings.RATE_IP_WINDOW_SECONDS)
     app.state.connection_ip_limiter = RateLimiter(settings.RATE_IP_CONNECTIONS,
                                                   settings.RATE_IP_WINDOW_SECONDS)

@@ -10,19 +10,18 @@ Rasa as conversation `tg:<telegram user id>` and the replies back.
   this conversation (metadata.contact_proof, actions/balance/contact_proof.py): the balance form
   accepts no phone without that signature.
 - When Rasa cannot be reached, the message is kept and sent again (in order) as soon as it is
-  back; the citizen is told so.
-Nothing here logs a message text, a phone number or a contact."""
+  back; the citizen is told so (queue.py).
+Here: the set-up (the python-telegram-bot Application, polling or webhook) and the handlers, which
+turn an update into the relay's `Inbound` (gateway/app/relay.py: text check, limits, the call to
+Rasa, metrics); queue.py keeps each user's messages in order and through outages; render.py
+draws the replies. Nothing here logs a message text, a phone number or a contact."""
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
-import time
-from collections import deque
-from dataclasses import dataclass
-from typing import Any, AsyncIterator, Optional
+from typing import Any, Optional
 
-from telegram import (LinkPreviewOptions, Message, ReplyKeyboardMarkup, ReplyKeyboardRemove, Update)
+from telegram import Update
 from telegram.constants import ChatAction
 from telegram.error import TelegramError
 from telegram.ext import (Application, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler,
@@ -30,62 +29,22 @@ from telegram.ext import (Application, CallbackQueryHandler, CommandHandler, Con
 
 from actions.balance import contact_proof
 from gateway.app.config import Settings
-from gateway.app.limits import RateLimiter, check_text
 from gateway.app.messages import LANGS, say, ui_lang
-from gateway.app.metrics import Metrics
-from gateway.app.rasa_client import BotTurn, RasaClient, RasaUnavailable
-from gateway.app.telegram.keyboards import (LANG_PREFIX, CallbackKeys, contact_keyboard, inline_keyboard,
-                                            language_keyboard)
-from gateway.app.telegram.text import TELEGRAM_LIMIT, split_text
+from gateway.app.relay import ANSWERED, GAVE_UP, RETRY, Inbound, Relay
+from gateway.app.telegram.keyboards import LANG_PREFIX, CallbackKeys, language_keyboard
+from gateway.app.telegram.queue import Job, RetryQueue
+from gateway.app.telegram.render import Renderer, notice_lang
 
 logger = logging.getLogger("sanad.gateway.telegram")
 
 LANG_COMMANDS = ("langue", "lang", "language")
 ARABIC_LANG_COMMAND = r"^/لغة(?:@\w+)?\s*$"
-NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+CHANNEL = "telegram"
 
 
 def conversation_id(user_id: int) -> str:
     """Rasa's conversation id for a Telegram user."""
     return f"tg:{user_id}"
-
-
-@dataclass
-class Job:
-    """One citizen message on its way to Rasa."""
-    user_id: int
-    chat_id: int
-    text: str
-    metadata: dict[str, Any]
-    user_data: dict[str, Any]
-    language_code: Optional[str]
-
-
-class KeyedLocks:
-    """One asyncio.Lock per key, dropped when nobody holds or waits for it."""
-
-    def __init__(self) -> None:
-        self._locks: dict[Any, asyncio.Lock] = {}
-        self._users: dict[Any, int] = {}
-
-    @contextlib.asynccontextmanager
-    async def hold(self, key: Any) -> AsyncIterator[None]:
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        self._users[key] = self._users.get(key, 0) + 1
-        try:
-            async with lock:
-                yield
-        finally:
-            self._users[key] -= 1
-            if not self._users[key]:
-                del self._users[key]
-                del self._locks[key]
-
-
-def notice_lang(user_data: dict[str, Any], language_code: Optional[str]) -> str:
-    """The language of the gateway's own sentences for this user: their choice, else the
-    language of the last reply, else Telegram's language_code."""
-    return ui_lang(user_data.get("lang") or user_data.get("reply_lang") or language_code)
 
 
 def normalise_phone(phone: str) -> str:
@@ -95,16 +54,27 @@ def normalise_phone(phone: str) -> str:
 
 
 class TelegramChannel:
-    def __init__(self, settings: Settings, rasa: RasaClient, metrics: Metrics,
+    def __init__(self, settings: Settings, relay: Relay,
                  retry_delays: tuple[float, ...] = (2, 4, 8, 15, 30, 60), retry_for: float = 600.0) -> None:
-        self.settings, self.rasa, self.metrics = settings, rasa, metrics
-        self.limiter = RateLimiter(settings.RATE_TELEGRAM_MESSAGES, settings.RATE_TELEGRAM_WINDOW_SECONDS)
-        self.locks = KeyedLocks()
+        self.settings, self.relay = settings, relay
         self.keys = CallbackKeys()
-        self.retry_delays, self.retry_for = retry_delays, retry_for
-        self.pending: dict[int, deque[Job]] = {}
-        self._tasks: set[asyncio.Task] = set()
+        self.queue = RetryQueue(self._deliver, kept=self._tell_kept, give_up=self._tell_gave_up,
+                                retry_delays=retry_delays, retry_for=retry_for)
         self.application = self._build()
+        self.render = Renderer(self.application.bot, self.keys)
+
+    # The retry queue's state, as the channel's own (tests shorten the delays).
+    @property
+    def pending(self) -> dict:
+        return self.queue.pending
+
+    @property
+    def retry_delays(self) -> tuple[float, ...]:
+        return self.queue.retry_delays
+
+    @retry_delays.setter
+    def retry_delays(self, delays: tuple[float, ...]) -> None:
+        self.queue.retry_delays = delays
 
     # --- set-up ---------------------------------------------------------------------------
 
@@ -143,8 +113,7 @@ class TelegramChannel:
         logger.info("Telegram channel started (%s)", self.settings.TELEGRAM_MODE)
 
     async def stop(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
+        self.queue.cancel()
         app = self.application
         if app.updater and app.updater.running:
             await app.updater.stop()
@@ -169,21 +138,11 @@ class TelegramChannel:
         await update.effective_chat.send_message(say("lang_prompt", lang), reply_markup=language_keyboard())
 
     async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        message = update.effective_message
-        user = update.effective_user
-        text, reason = check_text(message.text, self.settings.MAX_MESSAGE_CHARS)
-        if reason:
-            self.metrics.messages.labels("telegram", reason).inc()
-            lang = notice_lang(context.user_data, user.language_code)
-            await update.effective_chat.send_message(
-                say(reason, lang, length=len(message.text or ""), max=self.settings.MAX_MESSAGE_CHARS))
-            return
         # Typed text never reaches Rasa as an intent: only our buttons send "/..." payloads.
-        text = text.lstrip("/").strip() or text
-        await self.converse(update, context, text)
+        await self.converse(update, context, update.effective_message.text, button=False)
 
     async def on_not_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        self.metrics.messages.labels("telegram", "not_text").inc()
+        self.relay.count(CHANNEL, "not_text")
         user = update.effective_user
         lang = notice_lang(context.user_data, user.language_code)
         await update.effective_chat.send_message(say("not_text", lang))
@@ -192,7 +151,7 @@ class TelegramChannel:
         contact = update.effective_message.contact
         user = update.effective_user
         if contact.user_id is None or contact.user_id != user.id:
-            self.metrics.messages.labels("telegram", "contact_refused").inc()
+            self.relay.count(CHANNEL, "contact_refused")
             await update.effective_chat.send_message(
                 say("contact_refused", notice_lang(context.user_data, user.language_code)))
             return
@@ -221,7 +180,7 @@ class TelegramChannel:
             await query.answer(say("button_expired", notice_lang(context.user_data, user.language_code)))
             return
         await query.answer()
-        await self._mark_choice(query.message, data)
+        await self.render.mark_choice(query.message, data)
         await self.converse(update, context, payload)
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -231,133 +190,48 @@ class TelegramChannel:
     # --- the conversation -----------------------------------------------------------------
 
     async def converse(self, update: Update, context: ContextTypes.DEFAULT_TYPE, text: str, *,
-                       lang: Optional[str] = None, extra: Optional[dict[str, Any]] = None) -> None:
+                       button: bool = True, lang: Optional[str] = None,
+                       extra: Optional[dict[str, Any]] = None) -> None:
+        """Hand one message to the relay: `text` typed by the user (button=False) or a payload
+        of ours (a button, /greet, /share_contact)."""
         user, chat = update.effective_user, update.effective_chat
         if user is None or chat is None:
             return
-        verdict = self.limiter.hit(user.id)
-        if not verdict.allowed:
-            self.metrics.messages.labels("telegram", "too_fast").inc()
-            await chat.send_message(say("too_fast", notice_lang(context.user_data, user.language_code),
-                                        seconds=verdict.retry_seconds))
+        inbound = Inbound(CHANNEL, conversation_id(user.id), self.settings.FUND, text, button=button,
+                          lang=lang or context.user_data.get("lang"), extra=dict(extra or {}),
+                          rate_keys=(("telegram_user", user.id),),
+                          notice_lang=notice_lang(context.user_data, user.language_code))
+        message, refusal = self.relay.admit(inbound)
+        if refusal:
+            await chat.send_message(refusal.text)
             return
-        metadata: dict[str, Any] = {"fund": self.settings.FUND, "channel": "telegram"}
-        chosen = lang or context.user_data.get("lang")
-        if chosen:
-            metadata["lang"] = chosen
-        metadata.update(extra or {})
-        job = Job(user.id, chat.id, text, metadata, context.user_data, user.language_code)
-        async with self.locks.hold(user.id):
-            queue = self.pending.get(user.id)
-            if queue is not None:  # messages kept while Rasa is down: this one after them
-                queue.append(job)
-                return
-            try:
-                await self._deliver(job)
-            except RasaUnavailable:
-                self.pending[user.id] = deque([job])
-                self.metrics.messages.labels("telegram", "queued").inc()
-                await self.application.bot.send_message(
-                    job.chat_id, say("unavailable", notice_lang(job.user_data, job.language_code)))
-                task = asyncio.create_task(self._retry(user.id))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+        await self.queue.submit(Job(user.id, chat.id, inbound, message, context.user_data, user.language_code))
 
-    async def _deliver(self, job: Job) -> None:
-        """Rasa's answer to one job, sent to the chat. Raises RasaUnavailable only when Rasa
-        never got the message (so sending it again is safe)."""
-        bot = self.application.bot
+    async def _deliver(self, job: Job) -> bool:
+        """The relay's answer to one job, sent to the chat. False only when Rasa never got the
+        message (so sending it again is safe)."""
+        outcome = await self.relay.answer(job.inbound, job.message, typing=lambda: self._typing(job.chat_id))
+        if outcome.kind == RETRY:
+            return False
+        if outcome.kind == GAVE_UP:
+            await self.application.bot.send_message(job.chat_id, outcome.text)
+        elif outcome.kind == ANSWERED:
+            if outcome.turn.lang:
+                job.user_data["reply_lang"] = outcome.turn.lang
+            await self.render.send_turn(job.chat_id, outcome.turn, job.user_data, job.language_code)
+        return True  # HELD: a person holds the conversation, the text is on their screen
+
+    async def _typing(self, chat_id: int) -> None:
         with contextlib.suppress(TelegramError):
-            await bot.send_chat_action(job.chat_id, ChatAction.TYPING)
-        started = time.monotonic()
-        try:
-            turn = await self.rasa.send(conversation_id(job.user_id), job.text, job.metadata)
-        except RasaUnavailable as error:
-            self.metrics.rasa_errors.labels("telegram", str(error.delivered).lower()).inc()
-            if not error.delivered:
-                raise
-            lang = notice_lang(job.user_data, job.language_code)
-            await bot.send_message(job.chat_id, say("unavailable_gave_up", lang))
-            return
-        self.metrics.rasa_latency.labels("telegram").observe(time.monotonic() - started)
-        self.metrics.messages.labels("telegram", "answered").inc()
-        if turn.lang:
-            job.user_data["reply_lang"] = turn.lang
-        await self.send_turn(job.chat_id, turn, job.user_data, job.language_code)
+            await self.application.bot.send_chat_action(chat_id, ChatAction.TYPING)
 
-    async def _retry(self, user_id: int) -> None:
-        """Send a user's kept messages again, oldest first, until Rasa answers (or give up
-        after `retry_for` seconds and say so)."""
-        queue = self.pending[user_id]
-        deadline = time.monotonic() + self.retry_for
-        attempt = 0
-        try:
-            while queue:
-                await asyncio.sleep(self.retry_delays[min(attempt, len(self.retry_delays) - 1)])
-                async with self.locks.hold(user_id):
-                    while queue:
-                        try:
-                            await self._deliver(queue[0])
-                        except RasaUnavailable:
-                            attempt += 1
-                            if time.monotonic() > deadline:
-                                job = queue[0]
-                                queue.clear()
-                                await self.application.bot.send_message(job.chat_id, say(
-                                    "unavailable_gave_up", notice_lang(job.user_data, job.language_code)))
-                            break
-                        queue.popleft()
-                        attempt = 0
-        finally:
-            self.pending.pop(user_id, None)
+    async def _tell_kept(self, job: Job) -> None:
+        await self.application.bot.send_message(
+            job.chat_id, say("unavailable", notice_lang(job.user_data, job.language_code)))
 
-    async def send_turn(self, chat_id: int, turn: BotTurn, user_data: dict[str, Any],
-                        language_code: Optional[str] = None) -> list[Message]:
-        bot = self.application.bot
-        lang = turn.lang or notice_lang(user_data, language_code)
-        remove_contact_keyboard = bool(user_data.pop("contact_keyboard", False))
-        contact_markup: Optional[ReplyKeyboardMarkup] = None
-        if turn.accept_contact:
-            contact_markup = contact_keyboard(lang)
-        sent: list[Message] = []
-        last = len(turn.messages) - 1
-        for index, message in enumerate(turn.messages):
-            text = message.text
-            if message.kind == "source":
-                links = [f"🔗 {s['title']}: {s['url']}" for s in turn.sources if s.get("url")]
-                if links:
-                    text = "\n".join([text, *links])
-            markup: Any = None
-            if message.buttons:
-                markup = inline_keyboard(message.buttons, self.keys)
-            elif contact_markup is not None and index == last:
-                markup, contact_markup = contact_markup, None
-                user_data["contact_keyboard"] = True
-            elif remove_contact_keyboard:
-                markup, remove_contact_keyboard = ReplyKeyboardRemove(), False
-            chunks = split_text(text)
-            for position, chunk in enumerate(chunks):
-                sent.append(await bot.send_message(
-                    chat_id, chunk, reply_markup=markup if position == len(chunks) - 1 else None,
-                    link_preview_options=NO_PREVIEW))
-        if contact_markup is not None:
-            sent.append(await bot.send_message(chat_id, say("contact_prompt", lang),
-                                               reply_markup=contact_markup))
-            user_data["contact_keyboard"] = True
-        return sent
+    async def _tell_gave_up(self, job: Job) -> None:
+        await self.application.bot.send_message(
+            job.chat_id, say("unavailable_gave_up", notice_lang(job.user_data, job.language_code)))
 
-    async def _mark_choice(self, message: Any, data: str) -> None:
-        """Replace the pressed keyboard by the choice made (no second press)."""
-        if not isinstance(message, Message):
-            return
-        title = None
-        if message.reply_markup:
-            for row in message.reply_markup.inline_keyboard:
-                for button in row:
-                    if button.callback_data == data:
-                        title = button.text
-        with contextlib.suppress(TelegramError):
-            if message.text and title and len(message.text) + len(title) + 4 < TELEGRAM_LIMIT:
-                await message.edit_text(f"{message.text}\n\n✔ {title}", link_preview_options=NO_PREVIEW)
-            else:
-                await message.edit_reply_markup(None)
+    async def send_turn(self, chat_id: int, turn, user_data: dict[str, Any], language_code: Optional[str] = None):
+        return await self.render.send_turn(chat_id, turn, user_data, language_code)

@@ -36,9 +36,8 @@ from typing import Any, Optional
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from gateway.app.limits import check_text
 from gateway.app.messages import LANGS, guess_lang, say, ui_lang
-from gateway.app.rasa_client import RasaUnavailable
+from gateway.app.relay import GAVE_UP, HELD, RETRY, Inbound, Outcome
 from gateway.app.security import client_ip, origin_allowed
 from gateway.app.web.sessions import CLIENT_ID, WebSession
 
@@ -133,7 +132,7 @@ async def _receive_loop(ws: WebSocket, session: WebSession, ip: str) -> None:
             return
         lang = session.reply_lang
         if frame.get("bytes") is not None:
-            state.metrics.messages.labels("web", "not_text").inc()
+            state.relay.count("web", "not_text")
             await ws.send_json({"type": "rejected", "client_id": None, "code": "not_text",
                                 "text": say("not_text", lang)})
             continue
@@ -145,7 +144,7 @@ async def _receive_loop(ws: WebSocket, session: WebSession, ip: str) -> None:
             data, too_big = _json(raw), False
         if data is None:
             code = "too_long" if too_big else "not_text"
-            state.metrics.messages.labels("web", code).inc()
+            state.relay.count("web", code)
             text = say(code, lang, length=len(raw), max=state.settings.MAX_MESSAGE_CHARS)
             await ws.send_json({"type": "rejected", "client_id": None, "code": code, "text": text})
             continue
@@ -161,7 +160,6 @@ async def _receive_loop(ws: WebSocket, session: WebSession, ip: str) -> None:
 
 async def _on_message(ws: WebSocket, session: WebSession, data: dict[str, Any], ip: str) -> None:
     state = ws.app.state
-    settings = state.settings
     client_id = data.get("client_id")
     if not isinstance(client_id, str) or not CLIENT_ID.match(client_id):
         await ws.send_json({"type": "rejected", "client_id": None, "code": "not_text",
@@ -174,76 +172,54 @@ async def _on_message(ws: WebSocket, session: WebSession, data: dict[str, Any], 
         return
     chosen = data.get("lang") if data.get("lang") in LANGS else None
     raw = data.get("text")
-    text, reason = check_text(raw, settings.MAX_MESSAGE_CHARS)
-    notice_lang = chosen or session.reply_lang or (guess_lang(raw) if isinstance(raw, str) else None)
-    if reason:
-        length = len(raw) if isinstance(raw, str) else 0
-        await _reject(ws, session, client_id, reason,
-                      say(reason, notice_lang, length=length, max=settings.MAX_MESSAGE_CHARS))
+    exempt = client_id in session.rate_exempt  # already charged, coming back after an outage
+    inbound = Inbound(
+        "web", session.conversation_id, session.claims.fund, raw, button=data.get("button") is True,
+        lang=chosen, notice_lang=chosen or session.reply_lang or (guess_lang(raw) if isinstance(raw, str) else None),
+        rate_keys=() if exempt else (("session", session.claims.session_id), ("ip", ip)))
+    message, refusal = state.relay.admit(inbound)
+    if refusal:
+        event = {"type": "rejected", "client_id": client_id, "code": refusal.code, "text": refusal.text,
+                 **refusal.fields()}
+        session.remember(client_id, event)
+        await ws.send_json(event)
         return
-    if client_id not in session.rate_exempt:
-        for verdict in (state.session_limiter.hit(session.claims.session_id), state.ip_limiter.hit(ip)):
-            if not verdict.allowed:
-                await _reject(ws, session, client_id, "too_fast",
-                              say("too_fast", notice_lang, seconds=verdict.retry_seconds),
-                              retry_after=verdict.retry_seconds)
-                return
-    if data.get("button") is True and text.startswith("/"):
-        message = text  # a quick-reply payload, sent back as Rasa gave it
-    else:
-        message = text.lstrip("/").strip() or text  # typed text never reaches Rasa as an intent
     session.remember(client_id, None)
     await ws.send_json({"type": "received", "client_id": client_id})
-    task = asyncio.create_task(_answer(ws, session, client_id, message, chosen, notice_lang))
+    task = asyncio.create_task(_answer(ws, session, client_id, inbound, message))
     state.tasks.add(task)
     task.add_done_callback(state.tasks.discard)
 
 
-async def _reject(ws: WebSocket, session: WebSession, client_id: str, code: str, text: str,
-                  **extra: Any) -> None:
-    ws.app.state.metrics.messages.labels("web", code).inc()
-    event = {"type": "rejected", "client_id": client_id, "code": code, "text": text, **extra}
-    session.remember(client_id, event)
-    await ws.send_json(event)
-
-
-async def _answer(ws: WebSocket, session: WebSession, client_id: str, message: str,
-                  chosen: Optional[str], notice_lang: Optional[str]) -> None:
-    state = ws.app.state
-    metadata = {"fund": session.claims.fund, "channel": "web"}
-    if chosen:
-        metadata["lang"] = chosen
+async def _answer(ws: WebSocket, session: WebSession, client_id: str, inbound: Inbound, message: str) -> None:
+    relay = ws.app.state.relay
     async with session.lock:  # one message of a session at a time, in order
-        await session.broadcast({"type": "typing", "on": True})
-        started = time.monotonic()
-        try:
-            turn = await state.rasa.send(session.conversation_id, message, metadata)
-        except RasaUnavailable as error:
-            state.metrics.rasa_errors.labels("web", str(error.delivered).lower()).inc()
-            if not error.delivered:
-                session.forget(client_id)  # Rasa never saw it: the widget sends it again
-                session.rate_exempt.add(client_id)
-                state.metrics.messages.labels("web", "retry").inc()
-                await session.broadcast({"type": "retry", "client_id": client_id, "code": "unavailable",
-                                         "text": say("unavailable", notice_lang), "retry_after": RETRY_AFTER})
-                return
-            event = {"type": "rejected", "client_id": client_id, "code": "unavailable_gave_up",
-                     "text": say("unavailable_gave_up", notice_lang)}
-            state.metrics.messages.labels("web", "unavailable_gave_up").inc()
-        except Exception as error:  # a bug: never a loop of retries, never the text in the log
-            logger.error("unexpected error while answering a web message: %s", type(error).__name__)
-            event = {"type": "rejected", "client_id": client_id, "code": "unavailable_gave_up",
-                     "text": say("unavailable_gave_up", notice_lang)}
-        else:
-            state.metrics.rasa_latency.labels("web").observe(time.monotonic() - started)
-            state.metrics.messages.labels("web", "answered").inc()
-            session.reply_lang = turn.lang or session.reply_lang
-            event = {"type": "bot", "client_id": client_id,
-                     "turn": {"messages": [m.as_json() for m in turn.messages], "sanad": turn.public_sanad()}}
+        outcome = await relay.answer(inbound, message,
+                                     typing=lambda: session.broadcast({"type": "typing", "on": True}))
+        if outcome.kind == RETRY:  # Rasa never saw it: the widget sends it again
+            session.forget(client_id)
+            session.rate_exempt.add(client_id)
+            await session.broadcast({"type": "retry", "client_id": client_id, "code": "unavailable",
+                                     "text": outcome.text, "retry_after": RETRY_AFTER})
+            return
+        event = render(client_id, outcome)
+        if outcome.turn is not None:
+            session.reply_lang = outcome.turn.lang or session.reply_lang
         session.remember(client_id, event)
         if ws not in session.connections:  # the sender's connection went away meanwhile
             session.last_seen = time.monotonic()
         await session.broadcast(event)
+
+
+def render(client_id: str, outcome: Outcome) -> dict[str, Any]:
+    """The widget's event for the relay's outcome (RETRY aside: not remembered, sent again)."""
+    if outcome.kind == GAVE_UP:
+        return {"type": "rejected", "client_id": client_id, "code": "unavailable_gave_up", "text": outcome.text}
+    if outcome.kind == HELD:  # a person holds the conversation: it reached their screen
+        return {"type": "forwarded", "client_id": client_id}
+    turn = outcome.turn
+    return {"type": "bot", "client_id": client_id,
+            "turn": {"messages": [m.as_json() for m in turn.messages], "sanad": turn.public_sanad()}}
 
 
 def _json(raw: Optional[str]) -> Optional[dict[str, Any]]:

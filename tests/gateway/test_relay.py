@@ -1,0 +1,73 @@
+"""The relay on its own: admission (text check, limits, payloads), the outcomes of a turn, the
+metrics counted once, and the observers called after each turn."""
+from __future__ import annotations
+
+from gateway.app.messages import MESSAGES
+from gateway.app.metrics import Metrics
+from gateway.app.relay import ANSWERED, GAVE_UP, RETRY, Inbound, Relay
+from tests.gateway.conftest import make_settings
+from tests.gateway.stubs import ScriptedRasa, faq_answer
+
+
+def relay_with(rasa: ScriptedRasa, **settings) -> Relay:
+    return Relay(make_settings(**settings), rasa, Metrics())
+
+
+def counted(relay: Relay, channel: str, outcome: str) -> float:
+    return relay.metrics.registry.get_sample_value("sanad_gateway_messages_total",
+                                                   {"channel": channel, "outcome": outcome}) or 0.0
+
+
+def inbound(text, **fields) -> Inbound:
+    return Inbound(fields.pop("channel", "web"), "web:abc", "cnss_ma", text, **fields)
+
+
+def test_admission_checks_the_text_then_the_limits_and_keeps_payloads_as_given():
+    relay = relay_with(ScriptedRasa(), RATE_SESSION_MESSAGES=1)
+    assert relay.admit(inbound("/choose_topic{}", button=True)) == ("/choose_topic{}", None)
+    assert relay.admit(inbound("//salut")) == ("salut", None)  # typed: never an intent
+    message, refusal = relay.admit(inbound("   ", notice_lang="ar"))
+    assert message is None and refusal.code == "empty" and refusal.text == MESSAGES["empty"]["ar"]
+    keys = (("session", "s1"),)
+    assert relay.admit(inbound("un", rate_keys=keys))[1] is None
+    _, refusal = relay.admit(inbound("deux", rate_keys=keys))
+    assert refusal.code == "too_fast" and refusal.fields()["retry_after"] >= 1
+    assert counted(relay, "web", "empty") == 1 and counted(relay, "web", "too_fast") == 1
+
+
+async def test_outcomes_metadata_and_metrics():
+    rasa = ScriptedRasa(script=lambda s, t, m: faq_answer("fr"))
+    relay = relay_with(rasa)
+    typed = []
+
+    async def typing():
+        typed.append(True)
+
+    outcome = await relay.answer(inbound("ou payer", channel="telegram", lang="ar", extra={"x": 1}), "ou payer",
+                                 typing=typing)
+    assert outcome.kind == ANSWERED and outcome.turn.decision == "answer" and typed == [True]
+    assert rasa.received == [("web:abc", "ou payer", {"fund": "cnss_ma", "channel": "telegram", "lang": "ar", "x": 1})]
+    rasa.down = True
+    outcome = await relay.answer(inbound("encore", notice_lang="en"), "encore")
+    assert outcome.kind == RETRY and outcome.text == MESSAGES["unavailable"]["en"]
+    rasa.down, rasa.lost = False, True
+    outcome = await relay.answer(inbound("encore"), "encore")
+    assert outcome.kind == GAVE_UP and outcome.text == MESSAGES["unavailable_gave_up"]["fr"]
+    assert [counted(relay, c, o) for c, o in (("telegram", "answered"), ("web", "retry"),
+                                              ("web", "unavailable_gave_up"))] == [1, 1, 1]
+
+
+async def test_observers_see_every_turn_and_a_failing_one_breaks_nothing():
+    relay = relay_with(ScriptedRasa(script=lambda s, t, m: faq_answer("fr")))
+    seen = []
+
+    async def broken(*args):
+        raise RuntimeError("observer bug")
+
+    async def recorder(channel, conversation_id, fund, text, turn):
+        seen.append((channel, conversation_id, fund, text, turn.decision))
+
+    relay.observers.extend([broken, recorder])
+    outcome = await relay.answer(inbound("ou payer"), "ou payer")
+    assert outcome.kind == ANSWERED
+    assert seen == [("web", "web:abc", "cnss_ma", "ou payer", "answer")]
