@@ -9,6 +9,10 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO = Path(__file__).resolve().parents[3]
+# Each fund's time zone, for its agents' opening hours (live handoff).
+# TODO(issue 15, item 1): read it from the fund registry once it exists, and drop this mapping.
+FUND_TIME_ZONES = {"cnss_ma": "Africa/Casablanca", "casnos_dz": "Africa/Algiers"}
+DEFAULT_HANDOFF_HOURS = '{"cnss_ma": "mon-fri 08:30-16:30", "casnos_dz": "sun-thu 08:00-16:00"}'
 # Generated files live under var/, like the rest of Sanad's (git ignores it).
 VAR = Path(os.environ.get("SANAD_VAR_DIR", REPO / "var"))
 
@@ -38,3 +42,16 @@ class AgentSettings(BaseSettings):
         "SANAD_BACKEND_AGENT_TOKENS), distinct from the bot's. Unset: balance look-ups are refused.")
     BACKEND_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0)
     ASSIST_TIMEOUT_SECONDS: float = Field(default=5.0, gt=0)
+
+    HANDOFF_HOURS: str = Field(
+        default=DEFAULT_HANDOFF_HOURS,
+        description="When each fund's agents answer live handoffs, in the fund's own time zone: a JSON "
+        "object fund -> 'mon-fri 08:30-16:30' (several ranges separated by ';'). A fund not listed "
+        "is never open: its citizens are given the official channels, and their requests wait in the inbox.")
+    HANDOFF_MINUTES_PER_CONVERSATION: int = Field(
+        default=4, gt=0, description="The rough wait told to a citizen: this many minutes per conversation ahead.")
+    HANDOFF_FAILURES: int = Field(
+        default=2, gt=0, description="Assistant failures in a row (declined, or a clarification not "
+        "settled) after which a conversation goes to the inbox.")
+    HANDOFF_GONE_AFTER_SECONDS: int = Field(
+        default=120, gt=0, description="A waiting web citizen with no open widget this long is shown as gone.")

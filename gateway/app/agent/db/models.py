@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, MetaData, String, Text
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, MetaData, String, Text, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -141,3 +141,45 @@ class Turn(Base):
     masked_text: Mapped[str | None] = mapped_column(Text)
     review_id: Mapped[int | None] = mapped_column(
         ForeignKey("agent_review_decisions.id", ondelete="SET NULL"), index=True)
+
+
+OPEN_HANDOFF = text("status IN ('waiting', 'claimed')")
+
+
+class Handoff(Base):
+    """A conversation handed to the fund's agents (live handoff, gateway/app/agent/handoff/).
+
+    `status`: waiting -> claimed (one agent holds it) -> returned (to the assistant) or closed
+    (with an `outcome`); a waiting one may be closed too. The claim is one conditional UPDATE
+    (store.claim): two agents cannot both hold it. At most one open (waiting or claimed) handoff
+    per conversation: a partial unique index (migration 0003)."""
+    __tablename__ = "agent_handoffs"
+    __table_args__ = (Index("uq_agent_handoffs_open_conversation", "channel", "conversation_id", unique=True,
+                            sqlite_where=OPEN_HANDOFF, postgresql_where=OPEN_HANDOFF),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    fund: Mapped[str] = mapped_column(String(16), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    conversation_id: Mapped[str] = mapped_column(String(200), index=True)  # the channel's: web:<sid>, tg:<id>
+    lang: Mapped[str] = mapped_column(String(8))  # the citizen's reply language
+    reason: Mapped[str] = mapped_column(String(16))  # "asked" or "failures"
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agent_accounts.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_reply_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the wait before an agent answered
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    outcome: Mapped[str | None] = mapped_column(String(24))
+    citizen_left_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # web: no widget open since
+
+
+class HandoffMessage(Base):
+    """One line of a handoff's transcript: always masked with bot.masking.mask_text."""
+    __tablename__ = "agent_handoff_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    handoff_id: Mapped[int] = mapped_column(ForeignKey("agent_handoffs.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sender: Mapped[str] = mapped_column(String(16))  # citizen | assistant | agent | system
+    author: Mapped[str | None] = mapped_column(String(64))  # the agent's account name
+    text: Mapped[str] = mapped_column(Text)
