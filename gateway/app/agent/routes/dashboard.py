@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from gateway.app.agent.db.models import Turn
 from gateway.app.agent.deps import ConsoleDep, DbDep, SignedInDep
+from gateway.app.agent.routes.review import review_intents
 from gateway.app.agent.turnlog import DECLINED, WITH_AGENT
 
 router = APIRouter(prefix="/dashboard", tags=["agent"])
@@ -94,6 +95,9 @@ def dashboard(who: SignedInDep, console: ConsoleDep, db: DbDep,
     rows = db.execute(select(Turn.at, Turn.channel, Turn.conversation_hash, Turn.lang, Turn.kind, Turn.topic)
                       .where(Turn.fund == who.fund, Turn.at >= start, Turn.at < end)).all()
     waits = agent_waits(db, who.fund, start, end)
-    return {"fund": who.fund, "since": window[0].isoformat(), "until": until.isoformat(), **figures(rows, window),
+    counted = figures(rows, window)
+    titles = review_intents()
+    return {"fund": who.fund, "since": window[0].isoformat(), "until": until.isoformat(), **counted,
+            "topic_titles": {topic: titles[topic] for topic in counted["per_topic"] if titles.get(topic)},
             "waits": None if waits is None else len(waits),
             "median_wait_seconds": round(statistics.median(waits), 1) if waits else None}

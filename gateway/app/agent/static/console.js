@@ -1,5 +1,6 @@
 /* Sanad agent console (issue 16): sign-in, assist while the caller speaks, balance on behalf,
-   audit log and suggestion acceptance for supervisors. No build step, no third-party code.
+   audit log and suggestion acceptance for supervisors. No build step, no third-party code here
+   (review-dashboard.js draws the dashboard with the vendored Chart.js).
    Every POST carries the session's CSRF token (X-CSRF-Token); any 401 sends the agent back to
    the sign-in form, saying when the session expired. */
 (function () {
@@ -159,6 +160,7 @@
     var switcher = $("lang-switch");
     switcher.textContent = other === "ar" ? "العربية" : "Français";
     switcher.lang = other;
+    document.dispatchEvent(new CustomEvent("sanad:lang", { detail: { ui: state.ui } }));
     if (state.me) {
       $("fund-name").textContent = state.me.fund_name[state.ui] || state.me.fund;
       fillChecks();
@@ -236,7 +238,9 @@
     document.querySelectorAll(".tab").forEach(function (tab) {
       if (tab.dataset.tab === name) { tab.setAttribute("aria-current", "page"); } else { tab.removeAttribute("aria-current"); }
     });
-    ["assist", "balance", "audit", "acceptance"].forEach(function (id) { $("tab-" + id).hidden = id !== name; });
+    document.querySelectorAll("#console-view > .panel").forEach(function (panel) { panel.hidden = panel.id !== "tab-" + name; });
+    // Views in their own scripts (review-dashboard.js) load their data on this event.
+    document.dispatchEvent(new CustomEvent("sanad:tab", { detail: { tab: name } }));
     if (name === "assist") { $("assist-input").focus(); }
     if (name === "balance") { $("balance-number").focus(); }
     if (name === "audit") { loadAudit(); }
@@ -494,5 +498,9 @@
     }).catch(function () { showLogin(t("error")); });
   }
 
+  // What the console's other scripts share: the API call (CSRF, 401), the interface language,
+  // the signed-in account and the tabs.
+  window.SanadConsole = { call: call, ui: function () { return state.ui; }, me: function () { return state.me; },
+                          selectTab: function (name) { selectTab(name); } };
   document.addEventListener("DOMContentLoaded", start);
 }());
