@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse, Response
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from gateway.app.agent import app as agent_console
+from gateway.app.agent.turnlog import TurnLog
 from gateway.app.config import Settings
 from gateway.app.limits import RateLimiter
 from gateway.app.metrics import Metrics
@@ -117,6 +118,7 @@ def create_app(settings: Optional[Settings] = None, *, rasa: Optional[Any] = Non
     app.include_router(web_ws.router)
     app.include_router(telegram_routes.router)
     agent_console.install(app, settings, **(agent or {}))
+    relay.observers.append(TurnLog(app.state.agent).record_turn)  # the console's turn log: dashboard, review
     return app
 
 

@@ -117,6 +117,23 @@ def test_each_turn_is_logged_with_its_decision_and_only_declined_or_unsettled_te
     assert_no_personal_data(dump)
 
 
+def test_the_gateways_relay_logs_each_turn_through_the_observer(console, rasa_stub):
+    """create_app registers the turn log on the relay: a citizen's turn through the relay (as the
+    widget's and Telegram's channels hand it over) lands in the log, masked."""
+    from gateway.app.relay import Inbound
+
+    rasa_stub.script = lambda sender, text, metadata: declined()
+    relay = console.client.app.state.relay
+    words = "quel temps demain ? mon numéro 123 456 789"
+    inbound = Inbound(channel="web", conversation_id="web:relayed", fund=MA, text=words)
+    message, refusal = relay.admit(inbound)
+    assert refusal is None
+    console.client.portal.call(relay.answer, inbound, message)
+    (row,) = rows(console.client.app)
+    assert (row.channel, row.fund, row.kind, row.masked_text) == ("web", MA, "out_of_scope",
+                                                                 "quel temps demain ? mon numéro […]")
+
+
 def test_every_kind_of_personal_data_is_masked_before_it_is_kept(console_app, feed):
     for n, value in enumerate(PERSONAL):
         feed(f"je veux savoir {value} merci", declined(), conversation=f"web:{n}")
