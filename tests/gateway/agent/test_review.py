@@ -17,7 +17,7 @@ import pytest
 import yaml
 from sqlalchemy import select, text
 
-from gateway.app.agent.db.models import ReviewDecision, Turn
+from gateway.app.agent.db.models import Handoff, ReviewDecision, Turn
 from gateway.app.agent.routes.review import CLARIFY_GRACE
 from gateway.app.agent.turnlog import TurnLog, conversation_hash
 from gateway.app.rasa_client import parse_replies
@@ -319,8 +319,26 @@ def crafted_log(feed, clock) -> None:
     feed("payer", faq_answer(), fund=DZ, conversation="web:z")
 
 
+def crafted_inbox(app, clock) -> None:
+    """Handoffs of the last days: CNSS's answered after 30 s, 90 s and 5 min, one never answered,
+    one before the window; a CASNOS one answered after 10 s."""
+    def handoff(fund, created, wait):
+        replied = None if wait is None else created + timedelta(seconds=wait)
+        return Handoff(fund=fund, channel="web", conversation_id=f"web:h{created.timestamp()}{fund}", lang="fr",
+                       reason="asked", status="closed" if replied else "waiting", created_at=created,
+                       first_reply_at=replied)
+
+    now = clock()
+    with app.state.agent.db() as db:
+        db.add_all([handoff(MA, now - timedelta(hours=30), 30), handoff(MA, now - timedelta(hours=2), 300),
+                    handoff(MA, now - timedelta(hours=1), 90), handoff(MA, now - timedelta(minutes=5), None),
+                    handoff(MA, now - timedelta(days=10), 5), handoff(DZ, now - timedelta(hours=1), 10)])
+        db.commit()
+
+
 def test_dashboard_figures_on_a_crafted_log(console, feed, clock):
     crafted_log(feed, clock)
+    crafted_inbox(console.client.app, clock)
     console.login("agent_ma")
     body = console.get(DASHBOARD, params={"days": 4}).json()
     assert body["fund"] == MA and (body["since"], body["until"]) == ("2026-11-19", "2026-11-22")
@@ -333,9 +351,10 @@ def test_dashboard_figures_on_a_crafted_log(console, feed, clock):
     assert body["declined"] == 2 and body["fallback_rate"] == 0.25  # 2 of the assistant's 8 turns
     assert body["handoffs"] == 2 and body["handoff_rate"] == 0.5
     assert body["kinds"]["agent"] == 1
-    assert body["median_wait_seconds"] is None  # no inbox yet: "no data", not 0
+    assert body["inbox"] == {"entered": 4, "answered": 3} and body["median_wait_seconds"] == 90.0
     only_today = console.get(DASHBOARD, params={"days": 1}).json()
     assert only_today["conversations"] == 1 and only_today["per_day"] == [{"day": "2026-11-22", "conversations": 1}]
+    assert only_today["inbox"] == {"entered": 3, "answered": 2} and only_today["median_wait_seconds"] == 195.0
 
 
 def test_dashboard_is_per_fund_and_says_no_data(console, feed, clock):
@@ -348,5 +367,6 @@ def test_dashboard_is_per_fund_and_says_no_data(console, feed, clock):
     console.login("agent_dz")
     empty = console.get(DASHBOARD, params={"days": 7}).json()
     assert empty["conversations"] == 0 and empty["fallback_rate"] is None and empty["handoff_rate"] is None
+    assert empty["inbox"] == {"entered": 0, "answered": 0} and empty["median_wait_seconds"] is None  # "no data"
     assert console.get(DASHBOARD, params={"days": 0}).status_code == 422
     assert console.get(DASHBOARD, params={"days": 93}).status_code == 422

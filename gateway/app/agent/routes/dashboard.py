@@ -1,6 +1,6 @@
 """The dashboard (issue 17, item 3): the fund's conversations per day, channel, language and topic,
 fallback and handoff rates, and the median wait before an agent answered, from the turn log
-(gateway/app/agent/turnlog.py) and the handoff inbox when it exists. Supervisors and agents see
+(gateway/app/agent/turnlog.py) and the handoff inbox. Supervisors and agents see
 their own fund's figures only: counts, never a message.
 
 Definitions (the console's interface says them too):
@@ -9,7 +9,8 @@ Definitions (the console's interface says them too):
 - fallback rate: the assistant's turns it declined (out_of_scope) / all its turns (turns a person
   answered excluded);
 - handoff rate: conversations that asked for a person / conversations;
-- median wait: from a conversation's entry into the inbox to an agent's first reply."""
+- median wait: from a conversation's entry into the inbox (agent_handoffs, the live handoff's
+  table) to an agent's first reply, over the answered ones that entered it in the window."""
 from __future__ import annotations
 
 import statistics
@@ -21,7 +22,7 @@ from fastapi import APIRouter, Query
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.app.agent.db.models import Turn
+from gateway.app.agent.db.models import Handoff, Turn
 from gateway.app.agent.deps import ConsoleDep, DbDep, SignedInDep
 from gateway.app.agent.routes.review import review_intents
 from gateway.app.agent.turnlog import DECLINED, WITH_AGENT
@@ -79,10 +80,14 @@ def _counted(sets: dict[str, set[str]]) -> dict[str, int]:
     return dict(sorted(((key, len(members)) for key, members in sets.items()), key=lambda kv: (-kv[1], kv[0])))
 
 
-def agent_waits(db: Session, fund: str, start: datetime, end: datetime) -> Optional[list[float]]:
-    """Seconds from entering the inbox to an agent's first reply, for the conversations that entered
-    it in the window; None when the console has no inbox (no handoff table)."""
-    return None
+def inbox_waits(db: Session, fund: str, start: datetime, end: datetime) -> tuple[int, list[float]]:
+    """(conversations that entered the fund's inbox in the window, the seconds each answered one
+    waited before an agent's first reply). Unanswered ones (still waiting, the citizen gone,
+    closed unanswered) have no wait: they are counted, not averaged in."""
+    rows = db.execute(select(Handoff.created_at, Handoff.first_reply_at)
+                      .where(Handoff.fund == fund, Handoff.created_at >= start, Handoff.created_at < end)).all()
+    waits = [(replied - created).total_seconds() for created, replied in rows if replied is not None]
+    return len(rows), waits
 
 
 @router.get("", summary="The fund's conversation figures over the last days (agents and supervisors)")
@@ -94,10 +99,10 @@ def dashboard(who: SignedInDep, console: ConsoleDep, db: DbDep,
     end = datetime.combine(until + timedelta(days=1), time.min, tzinfo=timezone.utc)
     rows = db.execute(select(Turn.at, Turn.channel, Turn.conversation_hash, Turn.lang, Turn.kind, Turn.topic)
                       .where(Turn.fund == who.fund, Turn.at >= start, Turn.at < end)).all()
-    waits = agent_waits(db, who.fund, start, end)
+    entered, waits = inbox_waits(db, who.fund, start, end)
     counted = figures(rows, window)
     titles = review_intents()
     return {"fund": who.fund, "since": window[0].isoformat(), "until": until.isoformat(), **counted,
             "topic_titles": {topic: titles[topic] for topic in counted["per_topic"] if titles.get(topic)},
-            "waits": None if waits is None else len(waits),
+            "inbox": {"entered": entered, "answered": len(waits)},
             "median_wait_seconds": round(statistics.median(waits), 1) if waits else None}
