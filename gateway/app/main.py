@@ -67,9 +67,11 @@ def create_app(settings: Optional[Settings] = None, *, rasa: Optional[Any] = Non
                            "outside development")
         if telegram is not None:
             await telegram.start()
+        await app.state.agent.desk.start()
         try:
             yield
         finally:
+            await app.state.agent.desk.stop()
             if telegram is not None:
                 await telegram.stop()
             for task in list(app.state.tasks):
@@ -87,6 +89,9 @@ def create_app(settings: Optional[Settings] = None, *, rasa: Optional[Any] = Non
     app.state.telegram = telegram
     app.state.tokens = SessionTokens(settings.SESSION_SECRET, settings.SESSION_MAX_AGE_SECONDS)
     app.state.sessions = SessionRegistry()
+    relay.channels["web"] = web_ws.WebDelivery(app.state.sessions)
+    if telegram is not None:
+        relay.channels["telegram"] = telegram
     app.state.tasks: set[asyncio.Task] = set()
     app.state.session_ip_limiter = RateLimiter(settings.RATE_IP_SESSIONS, settings.RATE_IP_WINDOW_SECONDS)
     app.state.connection_ip_limiter = RateLimiter(settings.RATE_IP_CONNECTIONS,

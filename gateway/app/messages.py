@@ -88,6 +88,49 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ar": "المصادر",
         "en": "Sources",
     },
+    # Live handoff (gateway/app/agent/handoff/desk.py): what the citizen reads on their channel.
+    "handoff_waiting": {
+        "fr": "Un conseiller va vous répondre ici, dans cette conversation. Vous êtes n° {position} dans la "
+              "file d'attente (environ {minutes} min). En attendant, vous pouvez continuer à écrire.",
+        "ar": "سيجيبك مستشار هنا، في هذه المحادثة. ترتيبك في قائمة الانتظار: {position} (حوالي {minutes} دقيقة). "
+              "يمكنك مواصلة الكتابة في انتظار ذلك.",
+        "en": "An advisor will answer you here, in this conversation. You are number {position} in the queue "
+              "(about {minutes} min). You can keep writing meanwhile.",
+    },
+    "handoff_closed": {
+        "fr": "Nos conseillers ne sont pas disponibles en ce moment. Votre demande est gardée : un conseiller vous "
+              "répondra ici dès la prochaine ouverture, le {day} à {time} (heure locale). "
+              "Pour parler à une personne autrement : {channels}",
+        "ar": "مستشارونا غير متاحين الآن. طلبك محفوظ: سيجيبك مستشار هنا عند الافتتاح القادم، يوم {day} "
+              "على الساعة {time} (بالتوقيت المحلي). للتحدث مع موظف بطريقة أخرى: {channels}",
+        "en": "Our advisors are not available right now. Your request is kept: an advisor will answer you here "
+              "when we next open, on {day} at {time} (local time). To talk to a person another way: {channels}",
+    },
+    "handoff_claimed": {
+        "fr": "Un conseiller a rejoint la conversation et vous répond.",
+        "ar": "انضم مستشار إلى المحادثة وسيجيبك.",
+        "en": "An advisor has joined the conversation and is answering you.",
+    },
+    "handoff_returned": {
+        "fr": "Le conseiller vous a rendu à Sanad, l'assistant automatique. Posez-lui votre question.",
+        "ar": "أعادك المستشار إلى سند، المساعد الآلي. اطرح عليه سؤالك.",
+        "en": "The advisor has handed you back to Sanad, the automatic assistant. Ask it your question.",
+    },
+    "handoff_balance_stopped": {
+        "fr": "La consultation de votre solde en cours a été arrêtée : redemandez votre solde pour la reprendre.",
+        "ar": "توقف الاطلاع على رصيدك الذي كان جاريا: اطلب رصيدك من جديد لاستئنافه.",
+        "en": "The balance look-up in progress was stopped: ask for your balance again to start it over.",
+    },
+    "handoff_ended": {
+        "fr": "Le conseiller a terminé la conversation. Merci ! Sanad, l'assistant, reste à votre disposition.",
+        "ar": "أنهى المستشار المحادثة. شكرا! سند، المساعد، رهن إشارتك.",
+        "en": "The advisor has ended the conversation. Thank you! Sanad, the assistant, is still here for you.",
+    },
+    "agent_label": {
+        "fr": "👤 Conseiller :",
+        "ar": "👤 المستشار:",
+        "en": "👤 Advisor:",
+    },
 }
 
 _ARABIC = re.compile(r"[\u0600-\u06FF\u0750-\u077F\u08A0-\u08FF\uFB50-\uFDFF\uFE70-\uFEFF]")

@@ -67,7 +67,8 @@ class BotTurn:
     def public_sanad(self) -> dict[str, Any]:
         """What a channel client may see of the `sanad` block."""
         keep = ("decision", "lang", "topic", "offered", "fund", "reviewed", "accept_contact",
-                "step")  # the balance form's step: the widget does not store its "result"
+                "step",  # the balance form's step: the widget does not store its "result"
+                "handoff")  # the live handoff the turn opened (gateway/app/agent/handoff/desk.py)
         block = {k: self.sanad[k] for k in keep if k in self.sanad}
         detected = self.sanad.get("detected")  # the language the citizen wrote: the widget's
         if isinstance(detected, dict):           # interface follows answers only in that language

@@ -103,9 +103,13 @@ class Desk(Protocol):
     async def holds(self, inbound: Inbound, message: str) -> bool:
         """True when a person holds the conversation: the message went to them."""
 
-    async def after_turn(self, inbound: Inbound, message: str, turn: BotTurn) -> bool:
+    async def after_turn(self, inbound: Inbound, message: str, turn: BotTurn, escalated: bool = False) -> bool:
         """After the assistant's turn (which it may complete with the gateway's sentences): True
-        when the assistant has failed often enough that the conversation should go to a person."""
+        when the assistant has failed often enough that the conversation should go to a person.
+        `escalated`: the turn answered the relay's own handoff request, not the citizen."""
+
+    async def presence(self, channel: str, conversation_id: str, present: bool) -> None:
+        """The citizen's client connected, or its last connection closed."""
 
 
 class Channel(Protocol):
@@ -212,7 +216,7 @@ class Relay:
         """Ask Rasa for the handoff on the citizen's behalf; its reply follows the turn's."""
         try:
             second = await self.rasa.send(inbound.conversation_id, self.ESCALATION, inbound.metadata())
-            await self.desk.after_turn(inbound, self.ESCALATION, second)
+            await self.desk.after_turn(inbound, self.ESCALATION, second, escalated=True)
         except Exception as error:  # the first answer stands; the next failure tries again
             logger.warning("handoff after repeated failures not opened: %s", type(error).__name__)
             return
@@ -228,6 +232,15 @@ class Relay:
                 logger.warning("turn observer failed: %s", type(error).__name__)
 
     # --- back to the citizen ------------------------------------------------------------------
+
+    async def presence(self, channel: str, conversation_id: str, present: bool) -> None:
+        """A channel's client came or went (the widget's connections): shown in the inbox."""
+        if self.desk is None:
+            return
+        try:
+            await self.desk.presence(channel, conversation_id, present)
+        except Exception as error:
+            logger.error("handoff desk failed on presence: %s", type(error).__name__)
 
     async def deliver(self, channel: str, conversation_id: str, fund: str, event: dict[str, Any]) -> bool:
         """A person's message (`{"type": "agent", "id", "text", "lang"}`) or a handoff notice

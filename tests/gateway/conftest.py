@@ -11,7 +11,9 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
+import tempfile
 import threading
 import time
 import urllib.parse
@@ -25,6 +27,10 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
+# Every gateway's agent console (the relay asks its handoff desk about each turn) uses a database
+# of this test run, never var/agent.sqlite3; the console's own tests give each test its own.
+os.environ.setdefault("SANAD_GATEWAY_AGENT_DATABASE_URL",
+                      f"sqlite:///{tempfile.mkdtemp(prefix='sanad-gateway-tests-')}/agent.sqlite3")
 
 import uvicorn  # noqa: E402
 

@@ -13,7 +13,8 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.app.agent.config import AgentSettings
-from gateway.app.agent.routes import assist, audit, auth, balance, dashboard, review
+from gateway.app.agent.handoff.desk import HandoffDesk
+from gateway.app.agent.routes import assist, audit, auth, balance, dashboard, inbox, review
 from gateway.app.agent.state import AgentConsole, Clock
 from gateway.app.config import Settings
 from gateway.app.security import content_security_policy
@@ -24,7 +25,7 @@ PREFIX = "/agent"
 
 def api_router() -> APIRouter:
     router = APIRouter(prefix=f"{PREFIX}/api")
-    for module in (auth, assist, balance, audit, review, dashboard):
+    for module in (auth, assist, balance, audit, review, dashboard, inbox):
         router.include_router(module.router)
     return router
 
@@ -83,6 +84,8 @@ def install(app: FastAPI, settings: Settings, agent_settings: Optional[AgentSett
     console = AgentConsole(agent_settings or AgentSettings(), number_key=settings.SESSION_SECRET, clock=clock,
                            backend_transport=backend_transport)
     app.state.agent = console
+    # Live handoff: the relay asks the desk about every turn (gateway/app/agent/handoff/desk.py).
+    console.desk = app.state.relay.desk = HandoffDesk(console, app.state.relay)
     app.include_router(pages)
     app.include_router(api_router())
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC), name="agent-static")

@@ -12,7 +12,7 @@ REPO = Path(__file__).resolve().parents[3]
 # Each fund's time zone, for its agents' opening hours (live handoff).
 # TODO(issue 15, item 1): read it from the fund registry once it exists, and drop this mapping.
 FUND_TIME_ZONES = {"cnss_ma": "Africa/Casablanca", "casnos_dz": "Africa/Algiers"}
-DEFAULT_HANDOFF_HOURS = '{"cnss_ma": "mon-fri 08:30-16:30", "casnos_dz": "sun-thu 08:00-16:00"}'
+DEFAULT_HANDOFF_HOURS = '{"cnss_ma": "mon-fri 08:30-16:30", "casnos_dz": "sat-thu 08:00-16:00"}'
 # Generated files live under var/, like the rest of Sanad's (git ignores it).
 VAR = Path(os.environ.get("SANAD_VAR_DIR", REPO / "var"))
 

@@ -74,6 +74,7 @@ class AgentConsole:
         self.backend = BackendClient(settings.BACKEND_URL, settings.BACKEND_TOKEN,
                                      settings.BACKEND_TIMEOUT_SECONDS, transport=backend_transport)
         self.rankings = RecentRankings()
+        self.desk = None  # the live handoff desk (handoff/desk.py), set by app.install
         self._migrated = False
         self._migrating = threading.Lock()
 

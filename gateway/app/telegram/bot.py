@@ -235,3 +235,16 @@ class TelegramChannel:
 
     async def send_turn(self, chat_id: int, turn, user_data: dict[str, Any], language_code: Optional[str] = None):
         return await self.render.send_turn(chat_id, turn, user_data, language_code)
+
+    # --- live handoff -----------------------------------------------------------------------
+
+    async def deliver(self, conversation_id: str, fund: str, event: dict[str, Any]) -> bool:
+        """A person's message or a handoff notice (the relay's `channels["telegram"]`): the
+        conversation `tg:<user id>` is the user's private chat with the bot."""
+        chat_id = int(conversation_id.removeprefix("tg:"))
+        try:
+            await self.render.send_handoff_event(chat_id, event)
+        except TelegramError as error:
+            logger.warning("handoff event not delivered on Telegram: %s", type(error).__name__)
+            return False
+        return True

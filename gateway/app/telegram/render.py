@@ -1,7 +1,7 @@
 """What the Telegram user sees: the assistant's turn as messages (answers split under Telegram's
 limit, the source line with its links, Rasa's buttons as inline keyboards, the "share my phone
 number" keyboard when the balance form accepts a contact), a pressed keyboard replaced by the
-choice made."""
+choice made, and a person's messages during a live handoff."""
 from __future__ import annotations
 
 import contextlib
@@ -64,6 +64,12 @@ class Renderer:
         return [await self.bot.send_message(chat_id, chunk, reply_markup=markup if position == len(chunks) - 1 else None,
                                             link_preview_options=NO_PREVIEW)
                 for position, chunk in enumerate(chunks)]
+
+    async def send_handoff_event(self, chat_id: int, event: dict[str, Any]) -> list[Message]:
+        """A person's message, under a label saying a person wrote it, or a handoff notice."""
+        if event.get("type") == "agent":
+            return await self.send_text(chat_id, f"{say('agent_label', event.get('lang'))}\n{event['text']}")
+        return await self.send_text(chat_id, event["text"])
 
     async def mark_choice(self, message: Any, data: str) -> None:
         """Replace the pressed keyboard by the choice made (no second press)."""

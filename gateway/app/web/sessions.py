@@ -7,7 +7,9 @@ tampered or expired token is refused. The Rasa conversation of a session is `web
 Per session the gateway keeps, in memory only, what makes delivery exactly-once: the outcome of
 each client message id (pending, or the event that answered it, replayed if the same id comes
 again). It never stores message texts: the conversation history lives in the citizen's browser
-and in Rasa's tracker store."""
+and in Rasa's tracker store. The one exception is a person's messages during a live handoff
+(`handoff_outbox`): kept until the widget acknowledges them, so a widget that was away gets each
+one, once, when it comes back."""
 from __future__ import annotations
 
 import asyncio
@@ -58,9 +60,6 @@ class SessionTokens:
         return Claims(sid, fund)
 
 
-PENDING = None  # outcome of a message being processed
-
-
 @dataclass
 class WebSession:
     claims: Claims
@@ -71,8 +70,11 @@ class WebSession:
     rate_exempt: set[str] = field(default_factory=set)  # ids already charged, coming back after an outage
     reply_lang: Optional[str] = None
     last_seen: float = field(default_factory=time.monotonic)
+    # live handoff events (a person's message, a notice) by id, until the widget acknowledges them
+    handoff_outbox: "OrderedDict[str, dict[str, Any]]" = field(default_factory=OrderedDict)
 
     MAX_OUTCOMES = 500
+    MAX_HANDOFF_EVENTS = 200
 
     @property
     def conversation_id(self) -> str:
@@ -88,6 +90,11 @@ class WebSession:
     def forget(self, client_id: str) -> None:
         self.outcomes.pop(client_id, None)
 
+    def keep_handoff_event(self, event: dict[str, Any]) -> None:
+        self.handoff_outbox[event["id"]] = event
+        while len(self.handoff_outbox) > self.MAX_HANDOFF_EVENTS:
+            self.handoff_outbox.popitem(last=False)
+
     async def broadcast(self, event: dict[str, Any]) -> None:
         for ws in list(self.connections):
             try:
@@ -99,12 +106,22 @@ class WebSession:
 class SessionRegistry:
     """The live sessions of this process. A session with no connection and no activity for
     `idle_seconds` is forgotten (a citizen coming back later starts a fresh dedup window, their
-    Rasa conversation is untouched)."""
+    Rasa conversation is untouched), unless a person's messages still wait for its widget
+    (for `handoff_idle_seconds`)."""
 
     def __init__(self, idle_seconds: float = 3600.0, max_sessions: int = 50_000,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, handoff_idle_seconds: float = 24 * 3600.0) -> None:
         self.idle_seconds, self.max_sessions, self.clock = idle_seconds, max_sessions, clock
+        self.handoff_idle_seconds = handoff_idle_seconds
         self._sessions: OrderedDict[str, WebSession] = OrderedDict()
+
+    def for_delivery(self, claims: Claims) -> WebSession:
+        """The session a handoff event is for, live or not (its widget may come back later)."""
+        session = self._sessions.get(claims.session_id)
+        if session is None:
+            session = self._sessions[claims.session_id] = WebSession(claims)
+            session.last_seen = self.clock()
+        return session
 
     def get(self, claims: Claims) -> WebSession:
         self.sweep()
@@ -117,8 +134,10 @@ class SessionRegistry:
 
     def sweep(self) -> None:
         now = self.clock()
+        def idle(s: WebSession) -> float:
+            return self.handoff_idle_seconds if s.handoff_outbox else self.idle_seconds
         for sid in [sid for sid, s in self._sessions.items()
-                    if not s.connections and not s.lock.locked() and now - s.last_seen > self.idle_seconds]:
+                    if not s.connections and not s.lock.locked() and now - s.last_seen > idle(s)]:
             del self._sessions[sid]
         while len(self._sessions) > self.max_sessions:
             sid, session = next(iter(self._sessions.items()))

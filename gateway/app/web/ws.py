@@ -15,7 +15,16 @@ Protocol (JSON text frames):
                  code: too_long | too_fast | empty | not_text | unavailable_gave_up
             {"type": "retry", "client_id": C, "code": "unavailable", "text", "retry_after"}
                  Rasa is unreachable: keep it, send it again later
+            {"type": "forwarded", "client_id": C}
+                 a person (live handoff) holds the conversation: the message is on their screen
   client -> {"type": "ping"}   server -> {"type": "pong"}
+
+Live handoff (gateway/app/agent/handoff/desk.py), at any time:
+  server -> {"type": "agent", "id": I, "text", "lang"}          a person's message
+            {"type": "handoff", "id": I, "status": "claimed"|"returned"|"closed", "text", "lang"}
+  client -> {"type": "ack", "id": I}                             shown: not sent again
+Each stays in the session until acknowledged and is sent again, with `"replay": true`, after the
+next hello; the widget shows an id once.
 
 Too many new connections from one address (RATE_IP_CONNECTIONS per RATE_IP_WINDOW_SECONDS):
   server -> {"type": "error", "code": "too_fast", "text", "retry_after"} and close 4429
@@ -39,7 +48,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from gateway.app.messages import LANGS, guess_lang, say, ui_lang
 from gateway.app.relay import GAVE_UP, HELD, RETRY, Inbound, Outcome
 from gateway.app.security import client_ip, origin_allowed
-from gateway.app.web.sessions import CLIENT_ID, WebSession
+from gateway.app.web.sessions import CLIENT_ID, Claims, SessionRegistry, WebSession
 
 logger = logging.getLogger("sanad.gateway.web")
 router = APIRouter()
@@ -67,12 +76,17 @@ async def chat(ws: WebSocket) -> None:
         session = await _hello(ws)
         if session is None:
             return
-        session.connections.add(ws)
+        await _join(ws, session)
         try:
             await _receive_loop(ws, session, ip)
         finally:
             session.connections.discard(ws)
             session.last_seen = time.monotonic()
+            if not session.connections:  # the citizen left (shown in a waiting handoff)
+                # A task of its own: a handler cancelled by a closing connection still records it.
+                task = asyncio.create_task(state.relay.presence("web", session.conversation_id, False))
+                state.tasks.add(task)
+                task.add_done_callback(state.tasks.discard)
     except WebSocketDisconnect:
         pass
     except Exception as error:  # a bug: the connection ends, one log line, never a traceback with the text
@@ -124,6 +138,31 @@ async def _hello(ws: WebSocket) -> Optional[WebSession]:
     return session
 
 
+async def _join(ws: WebSocket, session: WebSession) -> None:
+    """A connection joins its session: the handoff events it has not acknowledged, again."""
+    first = not session.connections
+    session.connections.add(ws)
+    for event in list(session.handoff_outbox.values()):
+        await ws.send_json({**event, "replay": True})
+    if first:
+        await ws.app.state.relay.presence("web", session.conversation_id, True)
+
+
+class WebDelivery:
+    """The relay's way to a widget (gateway/app/relay.py `channels["web"]`): a handoff event is
+    kept in the session until acknowledged, and sent to its open connections now."""
+
+    def __init__(self, sessions: SessionRegistry) -> None:
+        self.sessions = sessions
+
+    async def deliver(self, conversation_id: str, fund: str, event: dict[str, Any]) -> bool:
+        session_id = conversation_id.removeprefix("web:")
+        session = self.sessions.for_delivery(Claims(session_id, fund))
+        session.keep_handoff_event(event)
+        await session.broadcast(event)
+        return bool(session.connections)
+
+
 async def _receive_loop(ws: WebSocket, session: WebSession, ip: str) -> None:
     state = ws.app.state
     while True:
@@ -151,6 +190,9 @@ async def _receive_loop(ws: WebSocket, session: WebSession, ip: str) -> None:
         kind = data.get("type")
         if kind == "ping":
             await ws.send_json({"type": "pong"})
+        elif kind == "ack":
+            if isinstance(data.get("id"), str):
+                session.handoff_outbox.pop(data["id"], None)
         elif kind == "message":
             await _on_message(ws, session, data, ip)
         else:

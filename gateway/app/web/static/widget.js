@@ -44,7 +44,8 @@
       newTab: "(nouvel onglet)", pending: "En attente d'envoi", sent: "Reçu", failed: "Non envoyé",
       offline: "Connexion perdue. Vos messages partiront dès son retour.",
       langSet: "Langue : {lang}", counter: "{n} / {max} caractères", notice: "Information :",
-      withheld: "Réponse sur votre compte : elle n'est pas gardée dans ce navigateur. Redemandez votre solde pour la revoir."
+      withheld: "Réponse sur votre compte : elle n'est pas gardée dans ce navigateur. Redemandez votre solde pour la revoir.",
+      agent: "Conseiller :"
     },
     ar: {
       launcher: "عندك سؤال؟", open: "فتح المساعد سند", close: "إغلاق المساعد",
@@ -58,7 +59,8 @@
       newTab: "(علامة تبويب جديدة)", pending: "في انتظار الإرسال", sent: "تم الاستلام", failed: "لم يُرسل",
       offline: "انقطع الاتصال. سترسل رسائلك فور عودته.",
       langSet: "اللغة: {lang}", counter: "{n} / {max} حرفا", notice: "معلومة:",
-      withheld: "جواب حول حسابك: لا يُحفظ في هذا المتصفح. اطلب رصيدك من جديد لرؤيته."
+      withheld: "جواب حول حسابك: لا يُحفظ في هذا المتصفح. اطلب رصيدك من جديد لرؤيته.",
+      agent: "المستشار:"
     },
     en: {
       launcher: "Any question?", open: "Open the Sanad assistant", close: "Close the assistant",
@@ -72,7 +74,8 @@
       newTab: "(new tab)", pending: "Waiting to be sent", sent: "Received", failed: "Not sent",
       offline: "Connection lost. Your messages will go as soon as it is back.",
       langSet: "Language: {lang}", counter: "{n} / {max} characters", notice: "Notice:",
-      withheld: "Answer about your account: it is not kept in this browser. Ask for your balance again to see it."
+      withheld: "Answer about your account: it is not kept in this browser. Ask for your balance again to see it.",
+      agent: "Advisor:"
     }
   };
 
@@ -108,6 +111,8 @@
   var maxChars = load("maxChars", 1000);
   var ws = null, welcomed = false, attempt = 0, reconnectTimer = null, lastHeard = 0, heartbeat = null;
   var retryTimers = {};
+  // A live handoff is waiting or under way: stay connected (a person's reply may come at any time).
+  var live = load("live", false);
 
   function pageLang() {
     var l = script.getAttribute("data-lang") || document.documentElement.lang || navigator.language || "fr";
@@ -379,6 +384,8 @@
       setUserState(li, entry.state);
     } else if (entry.role === "bot") {
       li = renderBot(entry);
+    } else if (entry.role === "agent") {
+      li = renderAgent(entry);
     } else {
       li = el("li", "sanad-msg sanad-notice");
       li.setAttribute("data-code", entry.code || "");
@@ -396,6 +403,20 @@
     li.setAttribute("data-state", state || "sent");
     var st = li.querySelector(".sanad-state");
     if (st) { uiLabel(st, state === "pending" ? "pending" : state === "failed" ? "failed" : "sent"); }
+  }
+  function renderAgent(entry) {
+    // A person's message (live handoff): on the assistant's side, labelled as a person's.
+    var lang = uiLang(entry.lang || currentLang());
+    var li = el("li", "sanad-msg sanad-agent");
+    li.setAttribute("data-agent-id", entry.id);
+    li.lang = htmlLang(entry.lang) || lang;
+    li.dir = lang === "ar" ? "rtl" : "ltr";
+    li.appendChild(el("p", "sanad-agent-label", tr(lang, "agent")));
+    var p = el("p", "sanad-text");
+    p.dir = "auto";
+    linkify(p, entry.text || "");
+    li.appendChild(p);
+    return li;
   }
   function renderBot(entry) {
     var turn = entry.turn || { messages: [], sanad: {} };
@@ -525,6 +546,7 @@
     // instead of an answer about their account (amounts, dates, the number's last digits) a note
     // that it was not kept. This page shows the answer until it is left.
     if (entry.role === "user") { return { role: "user", id: entry.id, text: maskDigits(entry.text), state: entry.state }; }
+    if (entry.role === "agent") { return { role: "agent", id: entry.id, lang: entry.lang, text: maskDigits(entry.text) }; }
     if (entry.role !== "bot" || !aboutTheAccount(entry)) { return entry; }
     var sanad = entry.turn.sanad;
     return { role: "bot", reply_to: entry.reply_to, lang: entry.lang, withheld: true,
@@ -651,7 +673,7 @@
   }
   function scheduleReconnect() {
     if (reconnectTimer) { return; }
-    if (!waiting() && panel.hidden) { updateStatus(); return; }  // idle and closed: reconnect on demand
+    if (!waiting() && panel.hidden && !live) { updateStatus(); return; }  // idle and closed: reconnect on demand
     var delay = Math.min(15000, 500 * Math.pow(2, attempt)) * (0.75 + Math.random() * 0.5);
     attempt = Math.min(attempt + 1, 8);
     reconnectTimer = setTimeout(function () { reconnectTimer = null; connect(); }, delay);
@@ -694,6 +716,7 @@
         if (!history.some(function (e) { return e.role === "bot" && e.reply_to === data.client_id; })) {
           var sanad = (data.turn && data.turn.sanad) || {};
           if (sanad.lang && wrote && inCitizensLanguage(sanad)) { convLang = sanad.lang; save("convLang", convLang); applyLang(); }
+          if (sanad.handoff) { setLive(true); }
           addEntry({ role: "bot", reply_to: data.client_id, turn: data.turn, lang: currentLang() });
           var asked = userLi(data.client_id);
           if (asked) { scroller.scrollTop = Math.max(0, asked.offsetTop - 8); }  // read from the question down
@@ -722,12 +745,39 @@
         }
         notice(data.code, data.text, false, data.client_id);
         break;
+      case "forwarded":  // a person holds the conversation: the message reached their screen
+        settle(data.client_id);
+        setState(data.client_id, "sent");
+        updateTyping(waiting());
+        break;
+      case "agent":
+        acknowledge(data.id);
+        if (!history.some(function (e) { return e.role === "agent" && e.id === data.id; })) {
+          setLive(true);
+          addEntry({ role: "agent", id: data.id, text: data.text, lang: data.lang });
+          announce(tr(uiLang(data.lang || currentLang()), "agent") + " " + data.text);
+        }
+        break;
+      case "handoff":
+        acknowledge(data.id);
+        setLive(data.status === "claimed");
+        if (!history.some(function (e) { return e.role === "notice" && e.about === data.id; })) {
+          notice("handoff-" + data.status, data.text, false, data.id);
+        }
+        break;
       case "error":
         if (data.code === "bad_session") { notice(data.code, data.text, true); }
         break;
       default:
         break;
     }
+  }
+  function acknowledge(id) {
+    if (id && ws && ws.readyState === 1) { ws.send(JSON.stringify({ type: "ack", id: id })); }
+  }
+  function setLive(on) {
+    live = !!on;
+    save("live", live);
   }
   function written(id) {
     // Whether the citizen wrote words (not a button, not digits alone): an answer to anything
@@ -808,7 +858,7 @@
     renderAll();
     startHeartbeat();
     if (load("open", false)) { openPanel(false); }
-    if (waiting()) { connect(); }
+    if (waiting() || live) { connect(); }
   }
   if (document.body) { start(); } else { document.addEventListener("DOMContentLoaded", start); }
 })();
