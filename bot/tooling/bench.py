@@ -1,69 +1,470 @@
-"""`sanad bench`: speed and memory of the running system, measured, never asserted by tests.
+"""`sanad bench`: speed and memory of the whole system under load, measured, never asserted by tests.
 
-Starts the action server and the Rasa server as in production (real processes, real HTTP),
-then times `POST /model/parse` (NLU with the embedding model) and full turns through the REST
-channel (NLU + dialogue + action server), and reads the processes' resident memory."""
+Starts its own stack as in production (the affiliate API, the action server, the Rasa server and
+the gateway: real processes, real HTTP, in a scratch directory so that the run's conversations,
+codes and databases never mix with `var/`), then lets N simulated citizens talk at once:
+
+1. through the gateway's web-chat WebSocket, as the widget does (session, hello, messages);
+2. to Rasa's REST channel directly, the same scripts (`direct`: what the gateway costs);
+3. `POST /model/parse` of the same messages on Sanad's model and, when it is trained
+   (`sanad train --stock`), on Rasa's stock pipeline in a second Rasa server (`stock`).
+
+A citizen's conversation has 1 to 50 turns: FAQ questions from the held-out set (five languages,
+both scripts, both funds), small talk, a click on the first offered topic when Sanad asks which
+one was meant, and, in one conversation in ten, a whole balance look-up (number, birth date, the
+one-time code read from the scratch SMS outbox). Every figure is per step kind: replies per
+second, p50/p95/p99 latency, errors. Each phase lasts `duration` seconds of wall-clock time and
+stops the citizens' next message after it (a message already sent is waited for, 60 s at most).
+The gateway's rate limits are raised for the run: every citizen comes from 127.0.0.1."""
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import os
+import random
+import re
 import statistics
+import tempfile
 import time
-import urllib.request
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Optional
 
 from bot import paths
 from bot.tooling import services
-from bot.tooling.calibration import training_examples
+
+STEP_TIMEOUT = 60.0
+KINDS = ("faq", "smalltalk", "clarify", "balance")
+SMALLTALK = {"greet", "thanks", "goodbye"}
+NOT_IN_MIX = {"account_balance", "human_handoff"}  # a look-up is scripted whole; a handoff waits for a person
+BALANCE_SHARE = 0.1
+LOOKUP_ACCOUNTS = {  # demo affiliates (backend/README.md): number, birth date, phone
+    "cnss_ma": [("100204821", "12/03/1980", "+212600000101"), ("100640278", "08/09/1977", "+212600000105")],
+    "casnos_dz": [("161203004217", "17/05/1983", "+213550000201")],
+}
+BALANCE_ASK = {"cnss_ma": "je veux connaître mon solde", "casnos_dz": "nheb nchouf solde ta3i"}
+CODE = re.compile(r"\b(\d{6})\b")
+TURN_BUCKETS = ((1, 5), (6, 15), (16, 30), (31, 50))
 
 
-def _rss_mb(pid: int) -> dict:
-    status = Path(f"/proc/{pid}/status").read_text()
-    values = {line.split(":")[0]: int(line.split()[1]) for line in status.splitlines() if line.startswith(("VmRSS", "VmHWM"))}
-    return {"rss_mb": round(values.get("VmRSS", 0) / 1024), "peak_mb": round(values.get("VmHWM", 0) / 1024)}
+# --- the citizens' scripts ------------------------------------------------------------------
+
+@dataclass
+class Step:
+    kind: str
+    text: str
+    button: bool = False
+    expect_step: Optional[str] = None  # a balance step: the form's step the reply must be at
+    account: Optional[tuple] = None
 
 
-def _post(url: str, body: dict, token: str | None = None) -> dict:
-    full = f"{url}?token={token}" if token else url
-    request = urllib.request.Request(full, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=60) as response:
-        return json.loads(response.read())
+def load_messages() -> dict[str, dict[str, list]]:
+    """Held-out cases by fund, split into FAQ questions and small talk."""
+    from bot.tooling.evaluation import load_cases
+
+    out: dict[str, dict[str, list]] = {}
+    for case in load_cases(paths.REPO / "tests" / "data" / "heldout.yml"):
+        if case.expect in NOT_IN_MIX:
+            continue
+        kind = "smalltalk" if case.expect in SMALLTALK else "faq"
+        out.setdefault(case.fund, {"faq": [], "smalltalk": []})[kind].append(case.text)
+    return out
 
 
-def _stats(samples: list[float]) -> dict:
+def conversation(rng: random.Random, messages: dict[str, dict[str, list]]) -> tuple[str, list[Step]]:
+    """A fund and its script: 1 to 50 turns, small talk now and then, sometimes a look-up."""
+    fund = rng.choice(sorted(messages))
+    pool = messages[fund]
+    steps = []
+    if rng.random() < BALANCE_SHARE:
+        account = rng.choice(LOOKUP_ACCOUNTS[fund])
+        steps += [Step("balance", BALANCE_ASK[fund], expect_step="affiliate_number", account=account),
+                  Step("balance", account[0], expect_step="birth_date", account=account),
+                  Step("balance", account[1], expect_step="otp_code", account=account),
+                  Step("balance", "", expect_step="result", account=account)]  # text: the code, read at run time
+    for _ in range(rng.randint(1, 50) - len(steps) // 4):
+        kind = "smalltalk" if rng.random() < 0.12 else "faq"
+        steps.append(Step(kind, rng.choice(pool[kind])))
+    return fund, steps
+
+
+def choose_topic(topic: str) -> str:
+    """The payload of a clarification's topic button (actions/faq.py)."""
+    return '/choose_topic{"topic":"%s"}' % topic
+
+
+# --- figures ----------------------------------------------------------------------------------
+
+@dataclass
+class Record:
+    started: float = 0.0
+    ended: float = 0.0
+    steps: list = field(default_factory=list)  # (kind, turn number, ms)
+    errors: dict = field(default_factory=dict)
+    conversations: int = 0
+    lookups_done: int = 0
+
+    def error(self, what: str) -> None:
+        self.errors[what] = self.errors.get(what, 0) + 1
+
+
+def _percentile(ordered: list[float], q: float) -> float:
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def latency(samples: list[float], seconds: float) -> dict[str, Any]:
+    if not samples:
+        return {"n": 0, "replies_per_s": 0.0}
     ordered = sorted(samples)
-    return {"n": len(samples), "median_ms": round(statistics.median(ordered), 1),
-            "p95_ms": round(ordered[int(0.95 * (len(ordered) - 1))], 1), "max_ms": round(ordered[-1], 1)}
+    return {"n": len(ordered), "replies_per_s": round(len(ordered) / seconds, 2),
+            "p50_ms": round(_percentile(ordered, 0.50), 1), "p95_ms": round(_percentile(ordered, 0.95), 1),
+            "p99_ms": round(_percentile(ordered, 0.99), 1)}
 
 
-def bench(n: int = 200) -> dict:
-    from bot.tooling.training import ensure_models
+def summary(record: Record) -> dict[str, Any]:
+    seconds = max(record.ended - record.started, 1e-9)
+    out: dict[str, Any] = {kind: latency([ms for k, _, ms in record.steps if k == kind], seconds) for kind in KINDS}
+    out["all"] = latency([ms for _, _, ms in record.steps], seconds)
+    out["errors"] = sum(record.errors.values())
+    out["error_kinds"] = dict(record.errors)
+    out["conversations"] = record.conversations
+    out["balance_lookups_completed"] = record.lookups_done
+    out["faq_p50_by_turn"] = {f"{a}-{b}": (round(statistics.median(v), 1) if v else None)
+                              for a, b in TURN_BUCKETS
+                              for v in [[ms for k, t, ms in record.steps if k == "faq" and a <= t <= b]]}
+    out["seconds"] = round(seconds, 1)
+    return out
 
-    model, _ = ensure_models()
-    texts = [e["text"] for e in training_examples()][: max(n, 1)]
-    logs = paths.VAR / "logs"
-    actions = services.action_server(log=logs / "actions-bench.log")
-    rasa = services.rasa_server(model, actions.health_url.rsplit("/", 1)[0] + "/webhook", log=logs / "rasa-bench.log")
-    started = time.perf_counter()
-    with services.running(actions):
-        rasa.start(timeout=300)
-        startup = time.perf_counter() - started
+
+# --- the two ways in: the gateway's WebSocket, Rasa's REST channel ------------------------------
+
+class WebCitizen:
+    """The widget's protocol (gateway/app/web/ws.py): a session, a hello, then messages."""
+
+    def __init__(self, http, gateway_url: str, fund: str) -> None:
+        self.http, self.url, self.fund, self.ws = http, gateway_url, fund, None
+
+    async def open(self) -> None:
+        async with self.http.post(f"{self.url}/api/session", json={"fund": self.fund}) as response:
+            token = (await response.json())["token"]
+        self.ws = await self.http.ws_connect(f"{self.url.replace('http', 'ws', 1)}/ws", max_msg_size=1 << 20)
+        await self.ws.send_json({"type": "hello", "token": token})
+        welcome = await self.ws.receive_json(timeout=STEP_TIMEOUT)
+        if welcome.get("type") != "welcome":
+            raise RuntimeError(f"no welcome: {welcome.get('code')}")
+
+    async def say(self, text: str, button: bool) -> dict[str, Any]:
+        client_id = uuid.uuid4().hex
+        await self.ws.send_json({"type": "message", "client_id": client_id, "text": text, "button": button})
+        while True:
+            event = await self.ws.receive_json(timeout=STEP_TIMEOUT)
+            if event.get("client_id") != client_id or event["type"] == "received":
+                continue
+            if event["type"] != "bot":
+                raise RuntimeError(f"gateway {event['type']}: {event.get('code')}")
+            return event["turn"].get("sanad") or {}
+
+    async def close(self) -> None:
+        if self.ws is not None:
+            await self.ws.close()
+
+
+class RestCitizen:
+    """Rasa's REST channel directly, with the fund in the metadata as the gateway sends it."""
+
+    def __init__(self, http, rasa_url: str, fund: str) -> None:
+        self.http, self.url, self.fund, self.sender = http, rasa_url, fund, f"bench-{uuid.uuid4().hex}"
+
+    async def open(self) -> None:
+        pass
+
+    async def say(self, text: str, button: bool) -> dict[str, Any]:
+        body = {"sender": self.sender, "message": text, "metadata": {"fund": self.fund}}
+        async with self.http.post(f"{self.url}/webhooks/rest/webhook", json=body) as response:
+            if response.status != 200:
+                raise RuntimeError(f"rasa HTTP {response.status}")
+            replies = await response.json()
+        sanad: dict[str, Any] = {}
+        for reply in replies:
+            custom = reply.get("custom") if isinstance(reply, dict) else None
+            if isinstance(custom, dict) and isinstance(custom.get("sanad"), dict):
+                sanad.update(custom["sanad"])
+        if not replies:
+            raise RuntimeError("no reply")
+        return sanad
+
+    async def close(self) -> None:
+        pass
+
+
+# --- running the citizens ---------------------------------------------------------------------
+
+class Outbox:
+    """The run's SMS outbox: the newest code sent to a phone after a moment."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.locks: dict[str, asyncio.Lock] = {}
+
+    def lock(self, phone: str) -> asyncio.Lock:  # one look-up per phone at a time: codes never cross
+        return self.locks.setdefault(phone, asyncio.Lock())
+
+    async def code_for(self, phone: str, since_ns: int, wait: float = 10.0) -> Optional[str]:
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            for path in sorted(self.folder.glob("*.json"), reverse=True):
+                if int(path.name.split("-")[0]) < since_ns:
+                    break
+                message = json.loads(path.read_text(encoding="utf-8"))
+                found = CODE.search(message.get("text", "")) if message.get("to") == phone else None
+                if found:
+                    return found.group(1)
+            await asyncio.sleep(0.05)
+        return None
+
+
+async def _converse(client, steps: list[Step], record: Record, deadline: float, outbox: Outbox) -> None:
+    turn, offered, lookup_started = 0, None, 0
+    queue = list(steps)
+    while queue and time.monotonic() < deadline:
+        step = queue.pop(0)
+        if step.kind == "balance" and step.expect_step == "affiliate_number":
+            lookup_started = time.time_ns()
+        if step.kind == "balance" and step.expect_step == "result":
+            code = await outbox.code_for(step.account[2], lookup_started)
+            if code is None:
+                record.error("balance_no_code")
+                return
+            step = Step("balance", code, expect_step="result")
+        turn += 1
+        started = time.perf_counter()
         try:
-            for text in texts[:10]:  # warm-up: first calls build TensorFlow functions
-                _post(f"{rasa.url}/model/parse", {"text": text}, rasa.token)
-            parse = []
-            for text in texts:
-                t0 = time.perf_counter()
-                _post(f"{rasa.url}/model/parse", {"text": text, "metadata": {"fund": "cnss_ma"}}, rasa.token)
-                parse.append((time.perf_counter() - t0) * 1000)
-            turns = []
-            for text in texts[: max(20, n // 4)]:
-                t0 = time.perf_counter()
-                _post(f"{rasa.url}/webhooks/rest/webhook", {"sender": f"bench-{uuid.uuid4().hex}", "message": text,
-                                                             "metadata": {"fund": "cnss_ma"}})
-                turns.append((time.perf_counter() - t0) * 1000)
-            memory = {"rasa_server": _rss_mb(rasa.process.pid), "action_server": _rss_mb(actions.process.pid)}
+            sanad = await client.say(step.text, step.button)
+        except Exception as error:  # noqa: BLE001 - every failure is a figure here
+            record.error(type(error).__name__ if not isinstance(error, RuntimeError) else str(error)[:60])
+            return
+        record.steps.append((step.kind, turn, (time.perf_counter() - started) * 1000))
+        if step.expect_step and sanad.get("step") != step.expect_step:
+            record.error(f"balance_not_at_{step.expect_step}")
+            return
+        if step.expect_step == "result":
+            record.lookups_done += 1
+        offered = sanad.get("offered") if sanad.get("decision") == "clarify" else None
+        if offered and not step.button:  # Sanad asked which topic: the citizen clicks the first
+            queue.insert(0, Step("clarify", choose_topic(offered[0]), button=True))
+
+
+async def _citizen(make_client, messages, seed: int, record: Record, deadline: float, outbox: Outbox) -> None:
+    rng = random.Random(seed)
+    while time.monotonic() < deadline:
+        fund, steps = conversation(rng, messages)
+        client = make_client(fund)
+        lock = outbox.lock(steps[0].account[2]) if steps[0].kind == "balance" else contextlib.nullcontext()
+        try:
+            async with lock:
+                await client.open()
+                record.conversations += 1
+                await _converse(client, steps, record, deadline, outbox)
+        except Exception as error:  # noqa: BLE001
+            record.error(f"open: {type(error).__name__}")
+            await asyncio.sleep(0.5)
         finally:
-            rasa.stop()
-    return {"model_parse": _stats(parse), "full_turn_rest": _stats(turns), "rasa_startup_s": round(startup, 1),
-            "memory": memory, "cpu_count": __import__("os").cpu_count()}
+            with contextlib.suppress(Exception):
+                await client.close()
+
+
+async def load(make_client, citizens: int, duration: float, outbox: Outbox, seed: int = 18) -> Record:
+    import aiohttp
+
+    messages = load_messages()
+    record = Record()
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=STEP_TIMEOUT)) as http:
+        record.started = time.monotonic()
+        deadline = record.started + duration
+        await asyncio.gather(*(_citizen(lambda fund: make_client(http, fund), messages, seed * 1000 + i, record,
+                                        deadline, outbox) for i in range(citizens)))
+        record.ended = max(time.monotonic(), deadline)
+    return record
+
+
+async def parse_load(rasa_url: str, token: str, citizens: int, duration: float, seed: int = 18) -> Record:
+    """`POST /model/parse` of the same messages, back to back by each of N clients."""
+    import aiohttp
+
+    texts = [t for pool in load_messages().values() for kind in pool.values() for t in kind]
+    record = Record()
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
+        async def client(i: int) -> None:
+            rng = random.Random(seed * 1000 + i)
+            while time.monotonic() < deadline:
+                started = time.perf_counter()
+                try:
+                    async with http.post(f"{rasa_url}/model/parse", params={"token": token},
+                                         json={"text": rng.choice(texts)}) as response:
+                        await response.read()
+                        if response.status != 200:
+                            raise RuntimeError(f"parse HTTP {response.status}")
+                except Exception as error:  # noqa: BLE001
+                    record.error(str(error)[:60] or type(error).__name__)
+                    continue
+                record.steps.append(("faq", 1, (time.perf_counter() - started) * 1000))
+
+        record.started = time.monotonic()
+        deadline = record.started + duration
+        await asyncio.gather(*(client(i) for i in range(citizens)))
+        record.ended = max(time.monotonic(), deadline)
+    return record
+
+
+# --- processes ------------------------------------------------------------------------------
+
+def _tree(pid: int) -> list[int]:
+    """The process and its descendants (a server may fork workers)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                children.setdefault(parent, []).append(int(entry.name))
+    out, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        out.append(current)
+        todo.extend(children.get(current, []))
+    return out
+
+
+def memory(pid: int) -> dict[str, int]:
+    """Resident memory now and at its peak (VmHWM), in MB, summed over the process tree."""
+    rss = peak = 0
+    for member in _tree(pid):
+        with contextlib.suppress(OSError):
+            values = {line.split(":")[0]: int(line.split()[1]) for line in
+                      Path(f"/proc/{member}/status").read_text().splitlines() if line.startswith(("VmRSS", "VmHWM"))}
+            rss, peak = rss + values.get("VmRSS", 0), peak + values.get("VmHWM", 0)
+    return {"rss_mb": round(rss / 1024), "peak_mb": round(peak / 1024)}
+
+
+def _stack(work: Path, model: Path):
+    """The affiliate API, the action server, the Rasa server and the gateway, all in `work`."""
+    logs = work / "logs"
+    scratch = {"SANAD_VAR_DIR": str(work)}
+    backend = services.backend_server(log=logs / "backend.log", **scratch,
+                                      SANAD_BACKEND_DATABASE_URL=f"sqlite:///{work / 'backend.sqlite3'}",
+                                      SANAD_BACKEND_SMS_OUTBOX_DIR=str(work / "sms-outbox"),
+                                      SANAD_BACKEND_SMS_MAX_PER_AFFILIATE="100000")
+    actions = services.action_server(log=logs / "actions.log", SANAD_BACKEND_URL=backend.url, **scratch)
+    rasa = services.rasa_server(model, actions.health_url.rsplit("/", 1)[0] + "/webhook", log=logs / "rasa.log",
+                                SANAD_TRACKER_DB=str(work / "tracker.db"), **scratch)
+    limits = {f"SANAD_GATEWAY_{name}": "1000000" for name in
+              ("RATE_SESSION_MESSAGES", "RATE_IP_MESSAGES", "RATE_IP_SESSIONS", "RATE_IP_CONNECTIONS")}
+    gateway = services.gateway_server(rasa.url, "cnss_ma", rasa.token, log=logs / "gateway.log", **scratch, **limits,
+                                      SANAD_GATEWAY_AGENT_DATABASE_URL=f"sqlite:///{work / 'agent.sqlite3'}",
+                                      SANAD_GATEWAY_AGENT_BACKEND_URL=backend.url)
+    return backend, actions, rasa, gateway
+
+
+def _warm_up(rasa_url: str, token: str) -> None:
+    """First calls build TensorFlow's functions and fill caches: not what a citizen waits for."""
+    import urllib.request
+
+    for text in ("bonjour", "ou payer la cnss ?", "شحال خاصني نخلص", "kifach nkhales casnos"):
+        body = json.dumps({"sender": f"warm-{uuid.uuid4().hex}", "message": text, "metadata": {"fund": "cnss_ma"}})
+        request = urllib.request.Request(f"{rasa_url}/webhooks/rest/webhook", data=body.encode(),
+                                         headers={"Content-Type": "application/json"})
+        urllib.request.urlopen(request, timeout=120).read()
+
+
+def _ratio(a: Optional[float], b: Optional[float]) -> Optional[float]:
+    return round(a / b, 2) if a and b else None
+
+
+def bench(citizens: int = 20, duration: float = 30.0, stock: bool = True, say=print) -> dict[str, Any]:
+    from bot.tooling.training import is_stale, model_path
+
+    model = model_path("sanad")
+    if not model.exists():
+        raise SystemExit("no trained model: run `sanad train` first")
+    load_avg = os.getloadavg()
+    with tempfile.TemporaryDirectory(prefix="sanad-bench-") as scratch:
+        work = Path(scratch)
+        outbox = Outbox(work / "sms-outbox")
+        backend, actions, rasa, gateway = _stack(work, model)
+        say(f"starting the stack in {work} ...")
+        with services.running(backend, actions, rasa, gateway, timeout=300):
+            _warm_up(rasa.url, rasa.token)
+            say(f"gateway WebSocket: {citizens} citizens for {duration:g} s ...")
+            web = asyncio.run(load(lambda http, fund: WebCitizen(http, gateway.url, fund), citizens, duration, outbox))
+            say(f"Rasa's REST channel directly: {citizens} citizens for {duration:g} s ...")
+            direct = asyncio.run(load(lambda http, fund: RestCitizen(http, rasa.url, fund), citizens, duration, outbox))
+            say(f"POST /model/parse, Sanad's pipeline: {citizens} clients for {duration:g} s ...")
+            parse = asyncio.run(parse_load(rasa.url, rasa.token, citizens, duration))
+            processes = {s.name: memory(s.process.pid) for s in (gateway, rasa, actions, backend)}
+        stock_result = _stock(work, citizens, duration, say) if stock else {"available": False, "reason": "--no-stock"}
+        if stock_result.get("process"):
+            processes["rasa_stock"] = stock_result.pop("process")
+    result = summary(web)
+    result["direct"] = summary(direct)
+    result["parse"] = summary(parse)["faq"]
+    result["stock"] = stock_result
+    result["processes"] = processes
+    result["ratios"] = {
+        "gateway_overhead_p50": _ratio(result["faq"].get("p50_ms"), result["direct"]["faq"].get("p50_ms")),
+        "gateway_throughput": _ratio(result["all"].get("replies_per_s"), result["direct"]["all"].get("replies_per_s")),
+        "stock_parse_p50_vs_sanad": _ratio(stock_result.get("p50_ms"), result["parse"].get("p50_ms")),
+    }
+    result["run"] = {"citizens": citizens, "duration_s": duration, "cpu_count": os.cpu_count(),
+                     "load_before": [round(x, 2) for x in load_avg],
+                     "load_after": [round(x, 2) for x in os.getloadavg()],
+                     "model_stale": is_stale("sanad"), "onnx_threads": os.environ.get("SANAD_ONNX_THREADS")}
+    return result
+
+
+def _stock(work: Path, citizens: int, duration: float, say) -> dict[str, Any]:
+    """The same messages through Rasa's stock pipeline (NLU only: `sanad train --stock`)."""
+    from bot.tooling.training import model_path
+
+    model = model_path("stock")
+    if not model.exists():
+        return {"available": False, "reason": "models/stock.tar.gz is not trained (sanad train --stock)"}
+    rasa = services.rasa_server(model, "http://127.0.0.1:9/webhook", log=work / "logs" / "rasa-stock.log",
+                                SANAD_TRACKER_DB=str(work / "tracker-stock.db"), SANAD_VAR_DIR=str(work))
+    say(f"POST /model/parse, Rasa's stock pipeline: {citizens} clients for {duration:g} s ...")
+    with services.running(rasa, timeout=300):
+        asyncio.run(parse_load(rasa.url, rasa.token, 1, 2.0))  # warm-up
+        figures = summary(asyncio.run(parse_load(rasa.url, rasa.token, citizens, duration)))
+        process = memory(rasa.process.pid)
+    return {"available": True, **figures["faq"], "errors": figures["errors"], "process": process}
+
+
+def table(result: dict[str, Any]) -> str:
+    """The run's figures as the text `sanad bench` prints."""
+    lines = [f"{'':28}{'replies/s':>10}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'n':>7}"]
+
+    def row(name: str, figures: dict[str, Any]) -> None:
+        if figures.get("n"):
+            lines.append(f"{name:28}{figures['replies_per_s']:>10}{figures['p50_ms']:>9}{figures['p95_ms']:>9}"
+                         f"{figures['p99_ms']:>9}{figures['n']:>7}")
+
+    for kind in (*KINDS, "all"):
+        row(f"gateway {kind}", result[kind])
+    for kind in (*KINDS, "all"):
+        row(f"direct {kind}", result["direct"][kind])
+    row("parse (Sanad)", result["parse"])
+    stock = result["stock"]
+    if stock.get("available"):
+        row("parse (stock pipeline)", stock)
+    else:
+        lines.append(f"stock: {stock.get('reason')}")
+    lines.append(f"errors: gateway {result['errors']} {result['error_kinds'] or ''}, "
+                 f"direct {result['direct']['errors']} {result['direct']['error_kinds'] or ''}")
+    lines.append(f"balance look-ups completed: gateway {result['balance_lookups_completed']}, "
+                 f"direct {result['direct']['balance_lookups_completed']}")
+    lines.append(f"FAQ p50 by turn of the conversation (gateway): {result['faq_p50_by_turn']}")
+    lines.append("peak memory: " + ", ".join(f"{name} {m['peak_mb']} MB" for name, m in result["processes"].items()))
+    lines.append(f"ratios: {result['ratios']}")
+    lines.append(f"run: {result['run']}")
+    return "\n".join(lines)

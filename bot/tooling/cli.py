@@ -9,7 +9,7 @@
     sanad calibrate            fit the decision thresholds on cross-validated training data
     sanad run                  everything on this machine with the embedded defaults
     sanad chat                 talk to a running Sanad in the terminal
-    sanad bench                speed and memory figures
+    sanad bench [--citizens N --duration S --json]  speed and memory under load
     sanad agents ..., audit verify  the agent console's accounts and audit log (FastAPI environment)
     sanad measure normalisation  does normalisation help the embeddings (measured)
 Heavy imports (Rasa, torch) happen inside the commands, so `sanad --help` stays instant."""
@@ -240,9 +240,11 @@ def cmd_measure(args) -> int:
 
 def cmd_bench(args) -> int:
     _quiet()
-    from bot.tooling.bench import bench
+    from bot.tooling.bench import bench, table
 
-    print(json.dumps(bench(n=args.n), indent=2))
+    say = (lambda text: print(text, file=sys.stderr, flush=True))
+    result = bench(citizens=args.citizens, duration=args.duration, stock=not args.no_stock, say=say)
+    print(json.dumps(result, indent=2, ensure_ascii=False) if args.json else table(result))
     return 0
 
 
@@ -336,8 +338,12 @@ def parser() -> argparse.ArgumentParser:
         console.add_argument("rest", nargs=argparse.REMAINDER)
         console.set_defaults(func=cmd_console)
 
-    bench = sub.add_parser("bench", help="speed and memory figures")
-    bench.add_argument("-n", type=int, default=200, help="messages to time")
+    bench = sub.add_parser("bench", help="speed and memory under load: N citizens through the gateway, "
+                                         "Rasa directly, and the stock pipeline (bot/tooling/bench.py)")
+    bench.add_argument("--citizens", type=int, default=20, help="simulated citizens talking at once")
+    bench.add_argument("--duration", type=float, default=30.0, help="seconds of each phase (gateway, direct, parse)")
+    bench.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    bench.add_argument("--no-stock", action="store_true", help="skip Rasa's stock pipeline")
     bench.set_defaults(func=cmd_bench)
     return root
 
