@@ -9,6 +9,7 @@ REPO = Path(__file__).resolve().parents[1]
 BOT = REPO / "bot"
 NLU_DATA = REPO / "nlu_data"
 KNOWLEDGE = REPO / "knowledge"
+REGISTRY = REPO / "registry.yml"  # the funds and languages (bot/registry.py; SANAD_REGISTRY overrides)
 BUILD = REPO / "build"
 MODELS = Path(os.environ.get("SANAD_MODELS_DIR", REPO / "models"))
 VAR = Path(os.environ.get("SANAD_VAR_DIR", REPO / "var"))

@@ -1,11 +1,11 @@
 """Training the Rasa model, and knowing when it is stale.
 
-A model is stale when any of its inputs changed: NLU data, knowledge base, Rasa project files,
-the custom NLU code, the locked environment, or the embedding model it was trained with. The
-inputs' fingerprint is stored next to the model; `sanad train` and `sanad run` retrain only when
-it differs. None of the knowledge base, the custom components' code or the embedding model
-(SANAD_E5_PATH can point elsewhere) is a Rasa training input, so Rasa's own cache cannot see them
-change: a change to any of them forces a full retraining."""
+A model is stale when any of its inputs changed: NLU data, knowledge base and registry.yml, Rasa
+project files, the custom NLU code, the locked environment, or the embedding model it was trained
+with. The inputs' fingerprint is stored next to the model; `sanad train` and `sanad run` retrain
+only when it differs. None of the knowledge base, the registry, the custom components' code or the
+embedding model (SANAD_E5_PATH can point elsewhere) is a Rasa training input, so Rasa's own cache
+cannot see them change: a change to any of them forces a full retraining."""
 from __future__ import annotations
 
 import hashlib
@@ -49,7 +49,7 @@ def fingerprints(config: Path) -> dict[str, str]:
     prints = {
         "training": _digest(_files([(paths.NLU_DATA, "*.yml"), (paths.DIALOGUE_DATA, "*.yml")])
                             + [config, paths.DOMAIN]),
-        "knowledge": _digest(_files([(paths.KNOWLEDGE, "**/*.yml")])),
+        "knowledge": _digest(_files([(paths.KNOWLEDGE, "**/*.yml")]) + [paths.REGISTRY]),
         "rasa": _digest([paths.REPO / "requirements" / "rasa.lock"]),
     }
     pipeline = config.read_text(encoding="utf-8")
