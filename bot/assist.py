@@ -29,6 +29,7 @@ from sanic.response import HTTPResponse
 from bot.knowledge import FUNDS, LANGUAGES, Entry, KnowledgeBase, load_knowledge_base
 from bot.nlu import decision
 from bot.nlu.language import Language, reply_language
+from bot.registry import registry
 
 logger = logging.getLogger(__name__)
 
@@ -80,10 +81,9 @@ def ranked_topics(parse: Dict[str, Any], t: Optional[decision.Thresholds] = None
 
 
 def answer_language(lang: str, available: Sequence[str]) -> str:
-    """An entry's answer language for a requested one: itself when written, Darija -> MSA, else French."""
-    if lang in available:
-        return lang
-    return "ar" if lang in ("ary", "arq") else "fr"
+    """An entry's answer language for a requested one: the registry's fallback chain (Darija -> MSA
+    -> French, anything else -> French) to the first language the entry is written in."""
+    return registry().fallback(lang, available)
 
 
 def entry_answer(entry: Entry, lang: str, today: dt.date) -> str:

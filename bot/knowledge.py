@@ -15,6 +15,8 @@ from typing import Dict, List, Optional
 
 import yaml
 
+from bot.registry import registry
+
 try:  # pydantic 2 ships the v1 API under pydantic.v1
     from pydantic.v1 import BaseModel, Field, ValidationError, root_validator, validator
 except ImportError:  # pydantic 1 (Rasa 3.6)
@@ -23,25 +25,24 @@ except ImportError:  # pydantic 1 (Rasa 3.6)
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_KB_DIR = REPO / "knowledge"
 
-FUNDS = ("cnss_ma", "casnos_dz")
+FUNDS = registry().fund_ids
 FUND_ENV = "SANAD_FUND"  # the fund a deployment serves
 TOPICS = (
     "eligibility", "registration", "contribution_amount", "contribution_deadline", "payment_channels",
     "waiting_period", "debt_relief", "health_coverage", "dependants", "retirement",
     "family_allowances", "contact", "rumours",
 )
-LANGUAGES = ("fr", "ar", "ary", "arq", "en")
-REQUIRED_ANSWER_LANGUAGES = ("fr", "ar")
-FUND_DARIJA = {"cnss_ma": "ary", "casnos_dz": "arq"}
+LANGUAGES = registry().language_ids
+REQUIRED_ANSWER_LANGUAGES = registry().required_answer_languages
 MAX_ANSWER_CHARS = 700  # a phone screen; answers are written to stay well under it
 _SOURCE_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 _ARABIC = re.compile("[\u0600-\u06ff]")
 
 
 def deployment_fund() -> str:
-    """The fund this deployment serves: SANAD_FUND when it names one, else the first fund."""
+    """The fund this deployment serves: SANAD_FUND when it names one, else the registry's first."""
     configured = os.environ.get(FUND_ENV)
-    return configured if configured in FUNDS else FUNDS[0]
+    return configured if configured in FUNDS else registry().default_fund
 
 
 def known_fund(requested: object) -> str:
@@ -80,7 +81,7 @@ class Source(BaseModel):
 
     def label(self, lang: str) -> str:
         """'Title, publisher, 2024-01' for the source line of an answer."""
-        date = self.date or UNDATED.get(lang, UNDATED["fr"])
+        date = self.date or registry().in_language(UNDATED, lang)
         return f"{self.title}, {self.publisher}, {date}"
 
 
@@ -127,10 +128,10 @@ class Entry(BaseModel):
         for lang, text in value.items():
             if len(text) > MAX_ANSWER_CHARS:
                 raise ValueError(f"answer[{lang}] is {len(text)} characters (max {MAX_ANSWER_CHARS})")
-            arabic = bool(_ARABIC.search(text))
-            if lang in ("ar", "ary", "arq") and not arabic:
+            script = registry().languages[lang].script
+            if script == "arab" and not _ARABIC.search(text):
                 raise ValueError(f"answer[{lang}] is not in Arabic script")
-            if lang in ("fr", "en") and len(_ARABIC.findall(text)) > len(text) / 4:
+            if script == "latn" and len(_ARABIC.findall(text)) > len(text) / 4:
                 raise ValueError(f"answer[{lang}] is mostly Arabic script")
         return {lang: " ".join(text.split()) for lang, text in value.items()}
 
@@ -138,10 +139,10 @@ class Entry(BaseModel):
     def _dates(cls, values):
         if values["review_by"] < values["reviewed"]:
             raise ValueError("review_by is before reviewed")
-        darija = FUND_DARIJA[values["fund"]]
-        other = ({"ary", "arq"} - {darija}).pop()
-        if other in values["answer"] or other in values["questions"]:
-            raise ValueError(f"{values['fund']} entry holds {other} text (its Darija is {darija})")
+        darija = registry().fund(values["fund"]).darija
+        others = sorted((registry().darija_languages() - {darija}) & (set(values["answer"]) | set(values["questions"])))
+        if others:
+            raise ValueError(f"{values['fund']} entry holds {others[0]} text (its Darija is {darija})")
         return values
 
     @property
@@ -152,7 +153,7 @@ class Entry(BaseModel):
         return self.valid_until is None or today <= self.valid_until
 
     def answer_in(self, lang: str) -> str:
-        return self.answer.get(lang) or self.answer["fr"]
+        return registry().in_language(self.answer, lang)
 
 
 class Fund(BaseModel):
@@ -174,10 +175,7 @@ class Fund(BaseModel):
         return value
 
     def in_lang(self, field: str, lang: str) -> str:
-        texts = getattr(self, field)
-        if lang in texts:
-            return texts[lang]
-        return texts["ar"] if lang in ("ary", "arq") else texts["fr"]
+        return registry().in_language(getattr(self, field), lang)
 
 
 class TopicTitles(BaseModel):
@@ -186,8 +184,7 @@ class TopicTitles(BaseModel):
     titles: Dict[str, Dict[str, str]]
 
     def title(self, topic: str, lang: str) -> str:
-        names = self.titles.get(topic, {})
-        return names.get(lang) or names.get("ar" if lang in ("ary", "arq") else "fr") or topic
+        return registry().in_language(self.titles.get(topic, {}), lang, default=topic)
 
 
 # What a writer leaves in a title or publisher that was not known; compared without case, accents

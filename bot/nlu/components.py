@@ -8,8 +8,8 @@
     AnswerDecider          answer / clarify / out_of_scope from the intent AND the chosen answer's
                            own score, with calibrated thresholds (bot/calibration.yml)
 
-The fund a message is for comes from the message metadata ({"fund": "casnos_dz"}), else from
-SANAD_FUND, so one trained model serves both funds and each deployment sets its own.
+The fund a message is for comes from the message metadata ({"fund": "<a fund id of registry.yml>"}), else from
+SANAD_FUND, so one trained model serves every fund and each deployment sets its own.
 
 A message with nothing to read (empty, only spaces or invisible characters) still goes through
 every component without raising: it gets the routing intent `unreadable`, which the dialogue

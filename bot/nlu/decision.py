@@ -16,6 +16,8 @@ from typing import Any, Dict, List, Optional
 import yaml
 
 from bot.knowledge import TOPICS
+from bot.nlu.text import normalise
+from bot.registry import registry
 
 DEFAULT_CALIBRATION = Path(__file__).resolve().parents[1] / "calibration.yml"
 DIRECT_INTENTS = ("greet", "goodbye", "thanks", "human_handoff", "account_balance", "cancel")
@@ -32,11 +34,11 @@ CANCEL_WORDS = frozenset({
 # insurance and nothing else ("amo", "la cnss ?", "الضمان الاجتماعي"): in scope by definition, but
 # no topic. The classifier, which has no such training example, declines some and answers others
 # at random; the citizen gets the closest topics to choose from instead (`name_only_menu`).
+# The generic words are here; each fund's own names ("cnss", "كاسنوس") are its registry aliases.
 FUND_NAME_WORDS = frozenset({
-    "cnss", "casnos", "amo", "tns", "chamil", "achamil", "assurance", "maladie", "obligatoire", "securite",
-    "sociale", "caisse", "امو", "الامو", "لامو", "الضمان", "ضمان", "الاجتماعي", "الكاسنوس", "كاسنوس",
-    "التغطيه", "الصحيه", "الشامل", "التامين", "الاجباري", "الصندوق",
-})
+    "assurance", "maladie", "obligatoire", "securite", "sociale", "caisse", "الضمان", "ضمان",
+    "الاجتماعي", "التغطيه", "الصحيه", "الشامل", "التامين", "الاجباري", "الصندوق",
+} | {normalise(word) for fund in registry().funds.values() for word in fund.alias_words()})
 _NAME_FILLER = frozenset({"la", "le", "l", "de", "du", "des", "el", "al", "d", "dyal", "ta3", "taa", "the", "a"})
 OUT_OF_SCOPE = "out_of_scope"
 CLARIFY_INTENT = "nlu_fallback"  # Rasa's fallback intent name: the rules route it to clarification
@@ -146,8 +148,6 @@ def decide_by_form(text: str) -> Optional[Decision]:
 
 
 def names_only_the_fund(text: str) -> bool:
-    from bot.nlu.text import normalise
-
     words = [w.strip(".,!?\"") for w in normalise(text).replace("'", " ").split()]  # "l'amo": l + amo
     words = [w for w in words if w]
     return (0 < len(words) <= 4 and any(w in FUND_NAME_WORDS for w in words)

@@ -2,16 +2,16 @@
 
 Labels: fr, en, ar (Modern Standard Arabic), ary (Moroccan Darija), arq (Algerian Darija); scripts
 latn, arab. Darija is recognised by marker words (both scripts); which Darija is decided by
-variety-specific markers, and by the deployment's country unless the other variety's markers
-clearly outnumber it."""
+variety-specific markers, and by the fund's own Darija (registry.yml) unless another variety's
+markers clearly outnumber it."""
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
 from bot.nlu.text import normalise, script_of
+from bot.registry import registry
 
-FUND_DARIJA = {"cnss_ma": "ary", "casnos_dz": "arq"}
 # A deployment serves one country, and most "variety" markers also occur across the border
 # (شحال is said in Oran, ندير in Casablanca and Algiers): one marker of the other variety is weak
 # evidence. The other variety wins only with this many markers more than the deployment's own.
@@ -100,10 +100,10 @@ def _has_arabizi_digits(tokens: list[str]) -> bool:
     return any(re.search(r"[a-z][2379]|[2379][a-z]", t) for t in tokens)
 
 
-def _variety(ary_markers: int, arq_markers: int, deployment_variety: str) -> str:
-    counts = {"ary": ary_markers, "arq": arq_markers}
-    other = "arq" if deployment_variety == "ary" else "ary"
-    if counts[other] - counts[deployment_variety] >= OTHER_VARIETY_LEAD:
+def _variety(counts: dict[str, int], deployment_variety: str) -> str:
+    """The deployment's Darija, unless another variety's markers outnumber its own clearly."""
+    other = max((v for v in counts if v != deployment_variety), key=counts.get, default=None)
+    if other and counts[other] - counts.get(deployment_variety, 0) >= OTHER_VARIETY_LEAD:
         return other
     return deployment_variety
 
@@ -112,22 +112,21 @@ def detect(text: str, fund: str | None = None) -> Language:
     norm = normalise(text)
     script = script_of(norm)
     tokens = _tokens(norm)
-    darija_default = FUND_DARIJA.get(fund or "", "ary")
+    funds = registry()
+    darija_default = funds.fund(fund if funds.is_fund(fund) else funds.default_fund).darija
     if script == "arab":
-        ary = sum(t in _ARY_ARAB for t in tokens)
-        arq = sum(t in _ARQ_ARAB for t in tokens)
+        counts = {"ary": sum(t in _ARY_ARAB for t in tokens), "arq": sum(t in _ARQ_ARAB for t in tokens)}
         shared = sum(t in _DARIJA_ARAB_SHARED for t in tokens)
-        if ary + arq + shared == 0:
+        if sum(counts.values()) + shared == 0:
             return Language("ar", script)
-        return Language(_variety(ary, arq, darija_default), script)
+        return Language(_variety(counts, darija_default), script)
 
     darija = sum(t in _DARIJA_LATN_SHARED for t in tokens) + (2 if _has_arabizi_digits(tokens) else 0)
     french = sum(t in _FR for t in tokens)
     english = sum(t in _EN for t in tokens)
     if darija > max(french, english) or (darija >= 2 and darija >= french):
-        ary = sum(t in _ARY_LATN for t in tokens)
-        arq = sum(t in _ARQ_LATN for t in tokens)
-        return Language(_variety(ary, arq, darija_default), script)
+        counts = {"ary": sum(t in _ARY_LATN for t in tokens), "arq": sum(t in _ARQ_LATN for t in tokens)}
+        return Language(_variety(counts, darija_default), script)
     if english > french:
         return Language("en", script)
     return Language("fr", script)
@@ -135,13 +134,7 @@ def detect(text: str, fund: str | None = None) -> Language:
 
 def reply_language(detected: Language, available: set[str] | frozenset[str]) -> str:
     """The answer language for a detected message language, given the languages an answer exists
-    in: Darija in Arabic script gets Darija (else MSA), Darija in Latin script gets French (no
-    arabizi answers are written), English gets English when written (else French)."""
-    lang, script = detected.lang, detected.script
-    if lang in ("ary", "arq"):
-        if script == "arab":
-            return lang if lang in available else "ar"
-        return "fr"
-    if lang in available:
-        return lang
-    return "ar" if script == "arab" else "fr"
+    in, along the registry's fallback chains: Darija in Arabic script gets Darija (else MSA),
+    Darija in Latin script gets French (no arabizi answers are written), English gets English
+    when written (else French)."""
+    return registry().reply_language(detected.lang, detected.script, available)

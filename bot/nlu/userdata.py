@@ -1,7 +1,7 @@
 """Reading what citizens type for the balance form.
 
-Affiliate numbers: digits with any spaces, dots or dashes, Arabic-Indic digits accepted; the
-formats assumed per fund are documented in backend/README.md (CNSS 9 digits, CASNOS 12).
+Affiliate numbers: digits with any spaces, dots or dashes, Arabic-Indic digits accepted; each
+fund's format (length, pattern, the example the form shows) is in registry.yml.
 Birth dates: 12/03/1980, 12-3-1980, 1980-03-12, "12 mars 1980", "12 march 1980",
 "١٢ مارس ١٩٨٠", Moroccan and Algerian month names in Arabic script."""
 from __future__ import annotations
@@ -11,9 +11,8 @@ import re
 from typing import Optional
 
 from bot.nlu.text import fold_digits, strip_accents
+from bot.registry import registry
 
-NUMBER_LENGTH = {"cnss_ma": 9, "casnos_dz": 12}
-NUMBER_EXAMPLE = {"cnss_ma": "123 456 789", "casnos_dz": "16 1203 004217"}
 CODE_LENGTH = 6
 
 _MONTHS = {
@@ -43,10 +42,13 @@ def _folded(text: Optional[str]) -> str:
 
 
 def affiliate_number(text: str, fund: str) -> Optional[str]:
-    """The affiliate number in `text`, as digits, when it has the fund's length."""
+    """The affiliate number in `text`, as digits, when it has the fund's format (any digits for
+    a fund the registry does not know)."""
+    funds = registry()
+    number_format = funds.fund(fund).affiliate_number if funds.is_fund(fund) else None
     for candidate in _NUMBER_CHARS.findall(fold_digits(text or "")):
         digits = re.sub(r"\D", "", candidate)
-        if len(digits) == NUMBER_LENGTH.get(fund, len(digits)) and not _NUMERIC_DMY.search(candidate):
+        if (number_format is None or number_format.accepts(digits)) and not _NUMERIC_DMY.search(candidate):
             return digits
     return None
 

@@ -29,8 +29,10 @@ import yaml
 from bot import paths
 from bot.knowledge import TOPICS
 from bot.nlu.decision import DEFAULT_CALIBRATION, DIRECT_INTENTS, Thresholds, decide, decide_message
+from bot.registry import registry
 
-LANG_FUND = {"ary": "cnss_ma", "arq": "casnos_dz"}
+# A Darija example is parsed for the fund whose Darija it is; the others alternate between funds.
+LANG_FUND = {fund.darija: fund.id for fund in registry().funds.values()}
 # Where the cross-validated predictions are kept (`--reuse` refits on them, `--confusions` reads them).
 RECORDS_FILE = paths.BUILD / "calibration" / "records.json"
 REWARD = {"correct": 1.0, "recovered": 0.3, "wrong": -1.0}
@@ -102,7 +104,8 @@ async def _parse_all(model: str, examples: List[Dict[str, str]], offset: int) ->
     agent = await load_agent(model_path=model)
     records = []
     for n, ex in enumerate(examples):
-        fund = LANG_FUND.get(ex["lang"], ("cnss_ma", "casnos_dz")[(offset + n) % 2])
+        funds = registry().fund_ids
+        fund = LANG_FUND.get(ex["lang"], funds[(offset + n) % len(funds)])
         parsed = await agent.processor.parse_message(UserMessage(ex["text"], metadata={"fund": fund}))
         block = parsed.get("sanad", {})
         records.append({

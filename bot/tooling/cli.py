@@ -25,9 +25,11 @@ import sys
 from pathlib import Path
 
 from bot import paths
+from bot.registry import registry
 from bot.tooling import training
 
-FUNDS = ("cnss_ma", "casnos_dz")
+FUNDS = registry().fund_ids
+DEFAULT_FUND = os.environ.get("SANAD_FUND", registry().default_fund)
 
 
 def _quiet() -> None:
@@ -277,13 +279,13 @@ def parser() -> argparse.ArgumentParser:
 
     ask = sub.add_parser("ask", help="one message through the trained assistant")
     ask.add_argument("text")
-    ask.add_argument("--fund", choices=FUNDS, default=os.environ.get("SANAD_FUND", "cnss_ma"))
+    ask.add_argument("--fund", choices=FUNDS, default=DEFAULT_FUND)
     ask.add_argument("--json", action="store_true")
     ask.set_defaults(func=cmd_ask)
 
     assist = sub.add_parser("assist", help="the agent console's ranking of knowledge-base entries")
     assist.add_argument("text", nargs="?", help="what the agent typed")
-    assist.add_argument("--fund", choices=FUNDS, default=os.environ.get("SANAD_FUND", "cnss_ma"))
+    assist.add_argument("--fund", choices=FUNDS, default=DEFAULT_FUND)
     assist.add_argument("--langs", help="answer languages besides the caller's, comma-separated (e.g. fr,ar)")
     assist.add_argument("--cases", help="score a case file (shared/eval format, `expect` = topic): top1, top3")
     assist.add_argument("--json", action="store_true")
@@ -316,14 +318,14 @@ def parser() -> argparse.ArgumentParser:
     cal.set_defaults(func=cmd_calibrate)
 
     run = sub.add_parser("run", help="run Sanad on this machine (embedded defaults)")
-    run.add_argument("--fund", choices=FUNDS, default=os.environ.get("SANAD_FUND", "cnss_ma"))
+    run.add_argument("--fund", choices=FUNDS, default=DEFAULT_FUND)
     run.add_argument("--no-chat", action="store_true", help="serve only, no terminal chat")
     run.add_argument("--rasa-port", type=int, default=int(os.environ.get("SANAD_RASA_PORT", "5005")))
     run.set_defaults(func=cmd_run)
 
     chat = sub.add_parser("chat", help="chat with a running Sanad in the terminal")
     chat.add_argument("--url", default="http://127.0.0.1:5005")
-    chat.add_argument("--fund", choices=FUNDS, default=os.environ.get("SANAD_FUND", "cnss_ma"))
+    chat.add_argument("--fund", choices=FUNDS, default=DEFAULT_FUND)
     chat.set_defaults(func=cmd_chat)
 
     measure = sub.add_parser("measure", help="measurements behind design choices").add_subparsers(dest="what", required=True)
