@@ -12,6 +12,7 @@ from rasa_sdk import Tracker
 
 from bot.knowledge import LANGUAGES, KnowledgeBase, known_fund, load_knowledge_base
 from bot.nlu.language import Language, reply_language
+from bot.registry import registry
 
 
 @lru_cache(maxsize=1)
@@ -27,11 +28,9 @@ class Turn:
     last_reply_lang: Optional[str]
     chosen_lang: Optional[str] = None  # the citizen's explicit choice (a channel's language switch)
 
-    def reply_lang(self, available: frozenset = frozenset({"fr", "ar", "ary", "arq", "en"})) -> str:
+    def reply_lang(self, available: frozenset = frozenset(LANGUAGES)) -> str:
         if self.chosen_lang:
-            if self.chosen_lang in available:
-                return self.chosen_lang
-            return "ar" if self.chosen_lang in ("ary", "arq") else "fr"
+            return registry().fallback(self.chosen_lang, available)
         # A button press, or a message that is only data (a number, a date, a code): keep the
         # conversation's language rather than guess one from digits.
         if (not self.decision or self.decision.get("label") == "inform") and self.last_reply_lang:
@@ -46,8 +45,9 @@ def current_turn(tracker: Tracker) -> Turn:
     # An unknown fund (Rasa's channel refuses one; its HTTP API does not) is the deployment's own.
     fund = known_fund(block.get("fund") or metadata.get("fund"))
     last = tracker.get_slot("reply_lang")
-    default_lang = {"ar": Language("ar", "arab"), "ary": Language("ary", "arab"), "arq": Language("arq", "arab"),
-                    "en": Language("en", "latn")}.get(last or "fr", Language("fr", "latn"))
+    languages = registry().languages
+    last_known = last if last in languages else registry().root_language
+    default_lang = Language(last_known, languages[last_known].script)
     lang = Language(block["lang"], block["script"]) if "lang" in block else default_lang
     chosen = metadata.get("lang") if metadata.get("lang") in LANGUAGES else None
     return Turn(fund=fund, lang=lang, decision=block, last_reply_lang=last, chosen_lang=chosen)

@@ -8,7 +8,7 @@ from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.context import current_turn, knowledge_base
-from actions.faq import sanad_payload, utter_with_channels
+from actions.reply import sanad_payload, utter_with_channels
 from actions.messages import say
 
 SMALL_TALK = {"greet", "goodbye", "thanks", "cancel"}

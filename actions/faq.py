@@ -3,7 +3,7 @@ with one button per candidate topic, and the polite refusal with the official ch
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Dict, List, Text
+from typing import Dict, List, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
@@ -11,6 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.context import current_turn, knowledge_base
 from actions.messages import say
+from actions.reply import sanad_payload, utter_with_channels
 from bot.knowledge import Entry
 
 MAX_SOURCES_SHOWN = 2  # a phone screen; the full list travels in the message's `custom` part
@@ -23,24 +24,6 @@ def today() -> dt.date:
 def source_line(entry: Entry, lang: str) -> str:
     labels = " ; ".join(s.label(lang) for s in entry.sources[:MAX_SOURCES_SHOWN])
     return say("source", lang, sources=labels, reviewed=entry.reviewed.isoformat())
-
-
-def sanad_payload(kind: str, turn=None, **fields: Any) -> Dict[str, Any]:
-    """The machine-readable part of a reply, for the channels and for `sanad eval`: the
-    decision, and (from the NLU) the fund, the detected language and the decision's confidence."""
-    context = {"fund": turn.fund, "confidence": turn.decision.get("confidence"),
-               "detected": {"lang": turn.lang.lang, "script": turn.lang.script}} if turn else {}
-    return {"sanad": {"decision": kind, **context, **fields}}
-
-
-def utter_with_channels(dispatcher: CollectingDispatcher, turn, key: str, decision: str) -> List[Dict]:
-    """Say `key` (a sentence naming the fund and its official human channels) in the reply language."""
-    lang = turn.reply_lang()
-    fund = knowledge_base().fund(turn.fund)
-    dispatcher.utter_message(
-        text=say(key, lang, fund=fund.in_lang("name", lang), channels=fund.in_lang("official_channels", lang)),
-        json_message=sanad_payload(decision, turn, lang=lang))
-    return [SlotSet("reply_lang", lang)]
 
 
 class ActionAnswerFaq(Action):

@@ -19,8 +19,10 @@ from actions.balance import contact_proof, replies
 from actions.balance.client import AffiliateApi, conversation_key
 from actions.balance.vault import vault
 from actions.context import current_turn, knowledge_base
-from actions.faq import sanad_payload
-from bot.nlu.userdata import NUMBER_EXAMPLE, NUMBER_LENGTH, affiliate_number, birth_date, one_time_code
+from actions.messages import say
+from actions.reply import sanad_payload
+from bot.nlu.userdata import affiliate_number, birth_date, one_time_code
+from bot.registry import registry
 
 logger = logging.getLogger(__name__)
 FORM_SLOTS = ("affiliate_number", "birth_date", "otp_code")
@@ -30,6 +32,12 @@ CONTACT = "contact"  # value of otp_code when the citizen shared their Telegram 
 
 def _fund_name(fund: str, lang: str) -> str:
     return knowledge_base().fund(fund).in_lang("name", lang)
+
+
+def _number_format(fund: str) -> Dict[str, Any]:
+    """What the number prompts show: the fund's number length and an example (registry.yml)."""
+    number = registry().fund(fund).affiliate_number
+    return {"length": number.length, "example": number.example}
 
 
 def _channels(fund: str, lang: str) -> str:
@@ -57,8 +65,7 @@ class ActionAskAffiliateNumber(Action):
         turn = current_turn(tracker)
         lang = turn.reply_lang()
         dispatcher.utter_message(
-            text=replies.text("ask_number", lang, fund=_fund_name(turn.fund, lang), length=NUMBER_LENGTH[turn.fund],
-                              example=NUMBER_EXAMPLE[turn.fund]),
+            text=say("ask_number", lang, **_number_format(turn.fund)),
             json_message=sanad_payload("account_balance", turn, lang=lang, step="affiliate_number"))
         return [SlotSet("reply_lang", lang)]
 
@@ -70,7 +77,7 @@ class ActionAskBirthDate(Action):
     def run(self, dispatcher, tracker, domain) -> List[EventType]:
         turn = current_turn(tracker)
         lang = turn.reply_lang()
-        dispatcher.utter_message(text=replies.text("ask_birth_date", lang),
+        dispatcher.utter_message(text=say("ask_birth_date", lang),
                                  json_message=sanad_payload("account_balance", turn, lang=lang, step="birth_date"))
         return []
 
@@ -83,7 +90,7 @@ class ActionAskOtpCode(Action):
         turn = current_turn(tracker)
         lang = turn.reply_lang()
         dispatcher.utter_message(
-            text=replies.text("ask_code", lang, fund=_fund_name(turn.fund, lang)),
+            text=say("ask_code", lang, fund=_fund_name(turn.fund, lang)),
             json_message=sanad_payload("account_balance", turn, lang=lang, step="otp_code", accept_contact=True))
         return []
 
@@ -109,7 +116,7 @@ class ValidateBalanceForm(FormValidationAction):
         number = affiliate_number(tracker.latest_message.get("text") or "", turn.fund)
         if not number:
             return {}
-        dispatcher.utter_message(text=replies.text("number_noted", turn.reply_lang()))
+        dispatcher.utter_message(text=say("number_noted", turn.reply_lang()))
         return {"affiliate_number": number}
 
     async def validate_affiliate_number(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
@@ -118,8 +125,7 @@ class ValidateBalanceForm(FormValidationAction):
         number = affiliate_number(str(value or ""), turn.fund)
         if not number:
             lang = turn.reply_lang()
-            dispatcher.utter_message(text=replies.text("bad_number", lang, length=NUMBER_LENGTH[turn.fund],
-                                                       example=NUMBER_EXAMPLE[turn.fund]))
+            dispatcher.utter_message(text=say("bad_number", lang, **_number_format(turn.fund)))
             return {"affiliate_number": None}
         return {"affiliate_number": vault().put(number)}
 
@@ -129,17 +135,17 @@ class ValidateBalanceForm(FormValidationAction):
         lang = turn.reply_lang()
         born = birth_date(str(value or ""))
         if born is None:
-            dispatcher.utter_message(text=replies.text("bad_birth_date", lang))
+            dispatcher.utter_message(text=say("bad_birth_date", lang))
             return {"birth_date": None}
         number = vault().pop(tracker.get_slot("affiliate_number"))
         if number is None:  # the vault forgot it (timeout, restart): ask again
-            dispatcher.utter_message(text=replies.text("session_expired", lang))
+            dispatcher.utter_message(text=say("session_expired", lang))
             return {"affiliate_number": None, "birth_date": None}
         outcome = await AffiliateApi.from_env().start_verification(turn.fund, number, born, conversation_key(tracker.sender_id))
         if outcome.ok:
             return {"birth_date": NONE, "verification_id": outcome.data["verification_id"]}
         if outcome.kind == "mismatch":
-            dispatcher.utter_message(text=replies.text("mismatch", lang))
+            dispatcher.utter_message(text=say("mismatch", lang))
             return {"affiliate_number": None, "birth_date": None}
         if outcome.kind == "locked":
             return self._end("locked") | {"balance_retry_after": outcome.data.get("retry_after")}
@@ -155,13 +161,13 @@ class ValidateBalanceForm(FormValidationAction):
             phone = vouched_phone(tracker)
             if phone is None:  # not signed by the gateway for this conversation: proves nothing
                 logger.warning("shared contact refused: no valid proof from the gateway")
-                dispatcher.utter_message(text=replies.text("contact_unverified", lang))
+                dispatcher.utter_message(text=say("contact_unverified", lang))
                 return {"otp_code": None}
             outcome = await api.confirm_phone(verification, phone)
         else:
             code = one_time_code(str(value or ""))
             if code is None:
-                dispatcher.utter_message(text=replies.text("bad_code", lang))
+                dispatcher.utter_message(text=say("bad_code", lang))
                 return {"otp_code": None}
             outcome = await api.confirm_code(verification, code)
         if outcome.ok:
@@ -171,10 +177,10 @@ class ValidateBalanceForm(FormValidationAction):
             return self._end("locked")  # the backend locks from the next call on
         if outcome.kind == "invalid_code":
             key = "wrong_phone" if value == CONTACT else "wrong_code"
-            dispatcher.utter_message(text=replies.text(key, lang, left=outcome.data.get("attempts_left", "?")))
+            dispatcher.utter_message(text=say(key, lang, left=outcome.data.get("attempts_left", "?")))
             return {"otp_code": None}
         if outcome.kind in ("expired", "not_found"):
-            dispatcher.utter_message(text=replies.text("expired", lang))
+            dispatcher.utter_message(text=say("expired", lang))
             return {"affiliate_number": None, "birth_date": None, "otp_code": None, "verification_id": None}
         if outcome.kind == "locked":
             return self._end("locked") | {"balance_retry_after": outcome.data.get("retry_after")}
@@ -195,15 +201,15 @@ class ActionShowBalance(Action):
             if result.ok:
                 text = replies.balance_reply(result.data, lang, _fund_name(turn.fund, lang))
             elif result.kind == "token_expired":
-                text = replies.text("session_expired", lang)
+                text = say("session_expired", lang)
             else:
-                text = replies.text("unavailable", lang, channels=_channels(turn.fund, lang))
+                text = say("unavailable", lang, channels=_channels(turn.fund, lang))
         elif outcome == "locked":
             retry = tracker.get_slot("balance_retry_after")
             minutes = max(1, round(float(retry) / 60)) if isinstance(retry, (int, float)) else 15
-            text = replies.text("locked", lang, minutes=minutes, channels=_channels(turn.fund, lang))
+            text = say("locked", lang, minutes=minutes, channels=_channels(turn.fund, lang))
         else:
-            text = replies.text("unavailable", lang, channels=_channels(turn.fund, lang))
+            text = say("unavailable", lang, channels=_channels(turn.fund, lang))
         dispatcher.utter_message(text=text, json_message=payload)
         return reset_events()
 
@@ -217,6 +223,6 @@ class ActionCancelBalance(Action):
         lang = turn.reply_lang()
         vault().pop(tracker.get_slot("affiliate_number"))
         vault().pop(tracker.get_slot("otp_code"))
-        dispatcher.utter_message(text=replies.text("cancelled", lang),
+        dispatcher.utter_message(text=say("cancelled", lang),
                                  json_message=sanad_payload("cancel", turn, lang=lang))
         return [ActiveLoop(None), SlotSet("requested_slot", None), *reset_events()]

@@ -439,7 +439,7 @@ def seen_in_use(sender: str, text: str, metadata: dict) -> list[dict]:
     answers it; "solde" gets a balance; anything else a long French answer."""
     if "solde" in text or "رصيد" in text:
         lang = "ar" if ARABIC.search(text) else "fr"
-        body = BALANCE_TEXT if lang == "fr" else "الحساب •••••7356 (CNSS):\n- المجموع المستحق: 577.80 درهم\n- آخر أداء: 540.00 درهم بتاريخ 28 يونيو 2025"
+        body = BALANCE_TEXT if lang == "fr" else "الحساب •••••7356 (CNSS):\n- المجموع المستحق: 577,80 درهم\n- آخر أداء: 540,00 درهم بتاريخ 28 يونيو 2025"
         return _reply(body, lang, (lang, "arab" if lang == "ar" else "latn"),
                       decision="account_balance", step="result")
     if ARABIC.search(text):

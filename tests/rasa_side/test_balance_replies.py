@@ -23,7 +23,11 @@ BALANCE = {
 
 def test_money():
     assert money("1234.50", "MAD", "fr") == "1\u202f234,50 DH"
-    assert money("1234.50", "DZD", "arq") == "1,234.50 دج"
+    # Arabic as written in Algeria and Morocco (CLDR ar_DZ, ar_MA): a decimal comma, as in French
+    # there. In "1,234.50 دج" (the Middle East's convention) a Maghreb reader takes the comma for
+    # the decimal point.
+    assert money("1234.50", "DZD", "arq") == "1.234,50 دج"
+    assert money("1234.50", "MAD", "ar") == "1.234,50 درهم"
     assert money("0.00", "MAD", "en") == "0.00 MAD"
 
 
@@ -37,7 +41,7 @@ def test_balance_reply_in_french_and_arabic():
     fr = balance_reply(BALANCE, "fr", "CASNOS")
     assert "•••••4217" in fr and "51\u202f030,00 DA" in fr and "10 décembre 2026" in fr and "suspendus" in fr
     ar = balance_reply(BALANCE, "ar", "الكاسنوس")
-    assert "51,030.00 دج" in ar and "10 ديسمبر 2026" in ar and "موقوف" in ar
+    assert "51.030,00 دج" in ar and "10 ديسمبر 2026" in ar and "موقوف" in ar
 
 
 FUNDS = ("cnss_ma", "casnos_dz")
