@@ -112,7 +112,7 @@
   var ws = null, welcomed = false, attempt = 0, reconnectTimer = null, lastHeard = 0, heartbeat = null;
   var retryTimers = {};
   // A live handoff is waiting or under way: stay connected (a person's reply may come at any time).
-  var live = load("live", false);
+  var liveHandoff = load("live", false);
 
   function pageLang() {
     var l = script.getAttribute("data-lang") || document.documentElement.lang || navigator.language || "fr";
@@ -673,7 +673,7 @@
   }
   function scheduleReconnect() {
     if (reconnectTimer) { return; }
-    if (!waiting() && panel.hidden && !live) { updateStatus(); return; }  // idle and closed: reconnect on demand
+    if (!waiting() && panel.hidden && !liveHandoff) { updateStatus(); return; }  // idle and closed: reconnect on demand
     var delay = Math.min(15000, 500 * Math.pow(2, attempt)) * (0.75 + Math.random() * 0.5);
     attempt = Math.min(attempt + 1, 8);
     reconnectTimer = setTimeout(function () { reconnectTimer = null; connect(); }, delay);
@@ -776,8 +776,8 @@
     if (id && ws && ws.readyState === 1) { ws.send(JSON.stringify({ type: "ack", id: id })); }
   }
   function setLive(on) {
-    live = !!on;
-    save("live", live);
+    liveHandoff = !!on;
+    save("live", liveHandoff);
   }
   function written(id) {
     // Whether the citizen wrote words (not a button, not digits alone): an answer to anything
@@ -858,7 +858,7 @@
     renderAll();
     startHeartbeat();
     if (load("open", false)) { openPanel(false); }
-    if (waiting() || live) { connect(); }
+    if (waiting() || liveHandoff) { connect(); }
   }
   if (document.body) { start(); } else { document.addEventListener("DOMContentLoaded", start); }
 })();
