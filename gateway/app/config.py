@@ -5,10 +5,12 @@ import ipaddress
 from functools import cached_property
 from typing import Literal, Optional
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-FUNDS = ("cnss_ma", "casnos_dz")
+from bot.registry import registry
+
+FUNDS = registry().fund_ids
 # A development value only: anyone reading this repository knows it.
 DEV_SESSION_SECRET = "sanad-gateway-dev-session-secret-not-for-production"
 
@@ -25,9 +27,10 @@ class Settings(BaseSettings):
     RASA_TOKEN: Optional[str] = Field(
         default=None, description="Token of Rasa's HTTP API (readiness check only; never sent to browsers).")
     RASA_TIMEOUT_SECONDS: float = Field(default=30.0, gt=0)
-    FUND: Literal["cnss_ma", "casnos_dz"] = Field(
-        default="cnss_ma",
-        description="The fund this deployment serves by default (a widget may name another).")
+    FUND: str = Field(
+        default_factory=lambda: registry().default_fund,
+        description="The fund this deployment serves by default (a widget may name another): a fund "
+        "id of registry.yml; its first fund when unset.")
 
     ALLOWED_ORIGINS: str = Field(
         default="",
@@ -75,6 +78,15 @@ class Settings(BaseSettings):
     TELEGRAM_API_BASE_URL: str = Field(
         default="https://api.telegram.org",
         description="Bot API server (a local stand-in in tests); `/bot<token>/<method>` is appended.")
+
+    @field_validator("FUND")
+    @classmethod
+    def _known_fund(cls, value: str) -> str:
+        funds = registry()
+        if not funds.is_fund(value):
+            raise ValueError(f"SANAD_GATEWAY_FUND: {value!r} is not a fund of {funds.path} "
+                             f"({', '.join(funds.fund_ids)})")
+        return value
 
     @model_validator(mode="after")
     def _check(self) -> "Settings":

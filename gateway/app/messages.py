@@ -1,13 +1,15 @@
 """The gateway's own sentences (not the assistant's): what a citizen reads when the gateway
-itself answers, in French, Arabic and English. Darija reply languages fall back to Arabic,
-anything else to French."""
+itself answers, in French, Arabic and English. Other languages go along their fallback chain
+in registry.yml (Darija -> Arabic, anything else -> French)."""
 from __future__ import annotations
 
 import re
 from typing import Optional
 
+from bot.registry import registry
+
 LANGS = ("fr", "ar", "en")
-LANG_NAMES = {"fr": "Français", "ar": "العربية", "en": "English"}
+LANG_NAMES = {lang: registry().languages[lang].name for lang in LANGS}
 
 MESSAGES: dict[str, dict[str, str]] = {
     "too_long": {
@@ -140,11 +142,7 @@ def ui_lang(code: Optional[str]) -> str:
     """The gateway sentence language for a reply language or a client language code
     (`ar-MA`, `ary`, `en-GB`...)."""
     base = (code or "").lower().replace("_", "-").split("-")[0]
-    if base in ("ar", "ary", "arq"):
-        return "ar"
-    if base == "en":
-        return "en"
-    return "fr"
+    return registry().fallback(base, LANGS)
 
 
 def guess_lang(text: str) -> Optional[str]:

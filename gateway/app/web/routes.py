@@ -1,4 +1,5 @@
-"""HTTP routes of the web chat: session issuing, the widget's assets, the demo page."""
+"""HTTP routes of the web chat: session issuing, the widget's assets and its configuration (the
+fund's name, the interface language of each reply language: from registry.yml), the demo page."""
 from __future__ import annotations
 
 import html
@@ -9,8 +10,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from gateway.app.config import FUNDS
-from gateway.app.messages import say
+from bot.registry import registry
+from gateway.app.messages import say, ui_lang
 from gateway.app.security import client_ip, origin_allowed
 
 STATIC = Path(__file__).parent / "static"
@@ -44,7 +45,7 @@ async def session(body: SessionRequest, request: Request) -> JSONResponse:
         text = say("too_fast", body.lang, seconds=verdict.retry_seconds)
         return JSONResponse({"code": "too_fast", "text": text, "retry_after": verdict.retry_seconds},
                             status_code=429, headers={"Retry-After": str(verdict.retry_seconds)})
-    fund = body.fund if body.fund in FUNDS else state.settings.FUND
+    fund = body.fund if registry().is_fund(body.fund) else state.settings.FUND
     claims, token = state.tokens.issue(fund)
     state.metrics.sessions.inc()
     return JSONResponse({"session_id": claims.session_id, "fund": claims.fund, "token": token, "new": True})
@@ -74,12 +75,24 @@ async def demo_css() -> FileResponse:
     return _asset("demo.css", "text/css; charset=utf-8")
 
 
-DEMO_FUNDS = {
-    "cnss_ma": {"name": "CNSS", "long": "Caisse Nationale de Sécurité Sociale (Maroc)",
-                "tagline": "Travailleurs non salariés (TNS) et AMO", "country": "Maroc"},
-    "casnos_dz": {"name": "CASNOS", "long": "Caisse Nationale de Sécurité Sociale des Non-Salariés (Algérie)",
-                  "tagline": "Affiliation, cotisations, prestations des non-salariés", "country": "Algérie"},
-}
+@router.get("/api/widget-config", tags=["web"], summary="What the widget shows of a fund")
+async def widget_config(request: Request, fund: Optional[str] = None) -> JSONResponse:
+    """The fund (the one named when the registry knows it, else the deployment's), its short name
+    for the widget's title and sentences, and the widget's interface language for each reply
+    language (Darija -> Arabic...). Public, the same for everyone: cached like the assets."""
+    funds = registry()
+    fund = fund if funds.is_fund(fund) else request.app.state.settings.FUND
+    body = {"fund": fund, "name": funds.fund(fund).short_name,
+            "ui_langs": {lang: ui_lang(lang) for lang in funds.language_ids}}
+    return JSONResponse(body, headers={"Cache-Control": "public, max-age=300"})
+
+
+def _demo_page_fields(fund_id: str) -> dict[str, str]:
+    """The mock fund page's texts, in French like the page (registry.yml)."""
+    fund = registry().fund(fund_id)
+    country = fund.country_names["fr"]
+    return {"fund": fund_id, "name": fund.short_name, "long": f"{fund.names['fr']} ({country})",
+            "tagline": fund.tagline.get("fr", ""), "country": country}
 
 
 @router.get("/favicon.ico", include_in_schema=False)
@@ -90,9 +103,8 @@ async def favicon() -> Response:
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
 async def demo_page(request: Request, fund: Optional[str] = None) -> HTMLResponse:
     """A mock fund page with the widget, as a fund would embed it."""
-    fund = fund if fund in FUNDS else request.app.state.settings.FUND
+    fund = fund if registry().is_fund(fund) else request.app.state.settings.FUND
     page = (STATIC / "demo.html").read_text(encoding="utf-8")
-    info = DEMO_FUNDS[fund]
-    for key, value in {"fund": fund, **info}.items():
+    for key, value in _demo_page_fields(fund).items():
         page = page.replace("{{" + key + "}}", html.escape(value))
     return HTMLResponse(page)

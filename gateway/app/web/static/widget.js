@@ -1,10 +1,12 @@
 /*
  * Sanad chat widget. One tag on any page, no framework, no CDN:
  *
- *   <script src="https://GATEWAY/widget.js" data-fund="cnss_ma" defer></script>
+ *   <script src="https://GATEWAY/widget.js" data-fund="FUND" defer></script>
  *
- * Optional attributes: data-lang="fr|ar|en" (first interface language; else the page's),
- * data-gateway="https://GATEWAY" (when the script is served from elsewhere).
+ * data-fund: a fund id of the gateway's registry.yml (without it, the deployment's fund); the
+ * fund's name and the interface language of each reply language come from the gateway
+ * (/api/widget-config). Optional attributes: data-lang="fr|ar|en" (first interface language;
+ * else the page's), data-gateway="https://GATEWAY" (when the script is served from elsewhere).
  *
  * Reliability: every message has a client id and stays in localStorage ("outbox") until the
  * gateway answers it; unanswered messages are sent again after a reconnection and the gateway
@@ -23,12 +25,11 @@
   var base = new URL(script.getAttribute("data-gateway") || script.src, window.location.href);
   var ORIGIN = base.origin;
   var ASSETS = new URL(".", script.src).href;
-  var FUND = script.getAttribute("data-fund") || "cnss_ma";
+  var FUND = script.getAttribute("data-fund") || "";  // "": the gateway's default fund
   var WS_URL = ORIGIN.replace(/^http/, "ws") + "/ws";
   var KEY = "sanad:" + ORIGIN + ":" + FUND + ":";
   var MAX_HISTORY = 120;
 
-  var FUNDS = { cnss_ma: "CNSS", casnos_dz: "CASNOS" };
   var LANG_LABELS = { fr: "FR", ar: "عربي", en: "EN" };
   var LANG_NAMES = { fr: "Français", ar: "العربية", en: "English" };
   var STR = {
@@ -109,6 +110,8 @@
   var chosenLang = load("lang", null);           // the citizen's explicit choice, sent as metadata.lang
   var convLang = load("convLang", null);         // language of the last answer
   var maxChars = load("maxChars", 1000);
+  // From the gateway (registry.yml): {fund, name, ui_langs}; kept, so a later page shows it at once.
+  var config = load("config", null);
   var ws = null, welcomed = false, attempt = 0, reconnectTimer = null, lastHeard = 0, heartbeat = null;
   var retryTimers = {};
   // A live handoff is waiting or under way: stay connected (a person's reply may come at any time).
@@ -118,17 +121,18 @@
     var l = script.getAttribute("data-lang") || document.documentElement.lang || navigator.language || "fr";
     return uiLang(l);
   }
-  function uiLang(code) {
+  function uiLang(code) {  // the interface language of a reply language ("ary" -> "ar"), as the gateway says
     var b = String(code || "").toLowerCase().split(/[-_]/)[0];
-    if (b === "ar" || b === "ary" || b === "arq") { return "ar"; }
-    return b === "en" ? "en" : "fr";
+    var langs = (config && config.ui_langs) || {};
+    return langs[b] || (STR[b] ? b : "fr");
   }
+  function fundName() { return (config && config.name) || FUND; }
   function currentLang() { return chosenLang || (convLang ? uiLang(convLang) : pageLang()); }
   function t(key, values) { return tr(currentLang(), key, values); }
   function tr(lang, key, values) {  // a sentence of the widget in `lang`
     var s = (STR[lang] || STR.fr)[key] || STR.fr[key] || key;
     values = values || {};
-    values.fund = values.fund || FUNDS[FUND] || FUND;
+    values.fund = values.fund || fundName();
     return s.replace(/\{(\w+)\}/g, function (m, k) { return values[k] !== undefined ? values[k] : m; });
   }
   function newId() {
@@ -179,7 +183,9 @@
   css.href = new URL("widget.css", ASSETS).href;
   var wrap = el("div", "sanad-root");
   wrap.hidden = true;
-  css.addEventListener("load", reveal);
+  var awaited = 2;  // the style sheet, and the fund's configuration unless a previous page kept it
+  function ready() { awaited -= 1; if (awaited === 0) { reveal(); } }
+  css.addEventListener("load", ready);
   setTimeout(reveal, 3000);
 
   var launcher = el("button", "sanad-launcher");
@@ -294,7 +300,7 @@
     launcher.lang = lang;
     launcherText.textContent = t("launcher");
     launcher.setAttribute("aria-label", t("open"));
-    title.textContent = t("title") + " · " + (FUNDS[FUND] || FUND);
+    title.textContent = t("title") + " · " + fundName();
     subtitle.textContent = t("subtitle");
     langs.setAttribute("aria-label", t("langGroup"));
     closeBtn.setAttribute("aria-label", t("close"));
@@ -852,7 +858,20 @@
     if (ws) { try { ws.close(); } catch (e) { /* already closed */ } }
   });
 
+  function fetchConfig() {
+    var url = ORIGIN + "/api/widget-config" + (FUND ? "?fund=" + encodeURIComponent(FUND) : "");
+    return fetch(url, { credentials: "omit" }).then(function (r) {
+      if (!r.ok) { throw new Error("config " + r.status); }
+      return r.json();
+    }).then(function (data) {
+      config = data;
+      save("config", config);
+      applyLang();
+    }).catch(function () { /* unreachable: the kept configuration, else the fund id, until next time */ });
+  }
+
   function start() {
+    if (config) { ready(); fetchConfig(); } else { fetchConfig().then(ready); }
     document.body.appendChild(host);
     applyLang();
     renderAll();
