@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from backend.app.funds import COUNTRY_CODE, Fund
+from backend.app.funds import COUNTRY_CODE, NATIONAL_DIGITS, Fund
 
 # Arabic-Indic (U+0660..U+0669) and Eastern Arabic-Indic (U+06F0..U+06F9) digits to ASCII.
 _DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
@@ -11,8 +11,6 @@ _DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890
 _NUMBER_SEPARATORS = re.compile(r"[\s\-\u2010-\u2015\u2212]+")
 _PHONE_SEPARATORS = re.compile(r"[\s\-\u2010-\u2015\u2212.()/]+")
 AFFILIATE_NUMBER = re.compile(r"[0-9]{6,20}")
-
-NATIONAL_DIGITS = 9  # subscriber digits after the country code, Morocco and Algeria alike
 MASK = "•••••"
 
 
@@ -41,19 +39,19 @@ def to_e164(phone: str, fund: Fund) -> str | None:
     """From a `clean_phone` result: `+212612345678`, `00212612345678`, `212612345678` and
     `0612345678` (in Morocco) all give `+212612345678`; likewise with 213 in Algeria. None when
     the number is not one of that country."""
-    country = COUNTRY_CODE[fund]
+    country, national_digits = COUNTRY_CODE[fund], NATIONAL_DIGITS[fund]
     digits = phone.lstrip("+")
     if phone.startswith("+"):
         national = digits.removeprefix(country) if digits.startswith(country) else None
     elif digits.startswith("00" + country):
         national = digits[2 + len(country):]
-    elif digits.startswith(country) and len(digits) == len(country) + NATIONAL_DIGITS:
+    elif digits.startswith(country) and len(digits) == len(country) + national_digits:
         national = digits[len(country):]
-    elif digits.startswith("0") and len(digits) == 1 + NATIONAL_DIGITS:
+    elif digits.startswith("0") and len(digits) == 1 + national_digits:
         national = digits[1:]
     else:
         national = None
-    if national is None or len(national) != NATIONAL_DIGITS:
+    if national is None or len(national) != national_digits:
         return None
     return f"+{country}{national}"
 
