@@ -10,6 +10,7 @@ from gateway.app.config import Settings
 from gateway.app.main import create_app
 
 WS_MAX_SIZE = 64 * 1024  # a bigger WebSocket frame closes the connection (1009) before it is read
+GRACEFUL_SHUTDOWN_SECONDS = 5
 
 
 def server_config(app: object, settings: Settings, **overrides: object) -> uvicorn.Config:
@@ -17,7 +18,10 @@ def server_config(app: object, settings: Settings, **overrides: object) -> uvico
     uvicorn's own would believe X-Forwarded-For from 127.0.0.1 by default; the app reads it only
     from SANAD_GATEWAY_TRUSTED_PROXIES (create_app)."""
     options: dict = {"host": settings.HOST, "port": settings.PORT, "ws_max_size": WS_MAX_SIZE,
-                     "proxy_headers": False, "log_level": "info", **overrides}
+                     "proxy_headers": False, "log_level": "info",
+                     # an open agent console keeps an event stream (/agent/api/inbox/events) that
+                     # never ends by itself: a stopping gateway cuts it after this long
+                     "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS, **overrides}
     return uvicorn.Config(app, **options)
 
 
