@@ -134,12 +134,19 @@ def test_the_gateways_relay_logs_each_turn_through_the_observer(console, rasa_st
                                                                  "quel temps demain ? mon numéro […]")
 
 
-def test_every_kind_of_personal_data_is_masked_before_it_is_kept(console_app, feed):
+def test_every_kind_of_personal_data_is_masked_before_it_is_kept(console, console_app, feed, rasa_stub):
     for n, value in enumerate(PERSONAL):
         feed(f"je veux savoir {value} merci", declined(), conversation=f"web:{n}")
-    kept = [r.masked_text for r in rows(console_app)]
-    assert kept == ["je veux savoir […] merci"] * len(PERSONAL)
+        feed(f"{value} c'est pour la bourse", clarify(), conversation=f"tg:{n}", channel="telegram")
+    feed("fin", None, after=CLARIFY_GRACE.total_seconds())
+    kept = [r.masked_text for r in rows(console_app)][:-1]
+    assert kept == ["je veux savoir […] merci", "[…] c'est pour la bourse"] * len(PERSONAL)
     assert_no_personal_data(database_dump(console_app))
+    supervisor(console)
+    groups = console.get(GROUPS)  # what the supervisor's screen and Rasa's grouping get
+    assert groups.json()["pending"] == 2 * len(PERSONAL)
+    assert_no_personal_data(groups.text)
+    assert_no_personal_data(str(rasa_stub.clustered))
 
 
 def test_a_failing_log_never_fails_the_relay(console_app, feed, monkeypatch, caplog):
