@@ -12,13 +12,14 @@ from tests.gateway.fake_telegram import FakeTelegram
 
 
 @contextlib.asynccontextmanager
-async def telegram_gateway(rasa: Any, **overrides: Any) -> AsyncIterator[tuple[FakeTelegram, FastAPI]]:
+async def telegram_gateway(rasa: Any, agent: Any = None, **overrides: Any) -> AsyncIterator[tuple[FakeTelegram, FastAPI]]:
     """The gateway app (lifespan running: PTB initialised, polling or webhook) and the stand-in.
-    An error in a PTB handler fails the test at once (no time-out)."""
+    An error in a PTB handler fails the test at once (no time-out). `agent`: the agent console's
+    options (create_app's)."""
     async with FakeTelegram() as telegram:
         settings = make_settings(TELEGRAM_BOT_TOKEN=telegram.token, TELEGRAM_API_BASE_URL=telegram.base_url,
                                  **overrides)
-        app = create_app(settings, rasa=rasa)
+        app = create_app(settings, rasa=rasa, agent=agent)
 
         async def record(update: object, context: Any) -> None:
             telegram.errors.append(context.error)
