@@ -31,7 +31,12 @@ class ActionSmallTalk(Action):
 
 
 class ActionHumanHandoff(Action):
-    """No live agent inbox yet: say so honestly and give the fund's official human contacts."""
+    """The request for a person: the fund's official human contacts, and the `human_handoff`
+    decision in the payload. Through the gateway, a fund whose agents take live handoffs gets the
+    conversation into its inbox instead, and the gateway replaces this sentence with its own (a
+    person will answer here, place in the queue and rough wait; outside opening hours, when, with
+    these same contacts): gateway/app/agent/handoff/desk.py. Elsewhere (Rasa's REST channel,
+    `sanad ask`, a fund without opening hours) this sentence is what the citizen reads."""
 
     def name(self) -> Text:
         return "action_human_handoff"
