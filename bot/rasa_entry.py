@@ -28,10 +28,11 @@ def argv_with_token(argv: list[str], token: str | None) -> list[str]:
 
 def main() -> None:
     sys.argv = argv_with_token(sys.argv, os.environ.pop(TOKEN_VARIABLE, None))
-    from bot import log_redaction
+    from bot import log_redaction, rasa_speedups
     from rasa.__main__ import main as rasa_main
 
     log_redaction.install()  # Rasa logs message texts and intent payloads verbatim in places
+    rasa_speedups.install()  # per-turn work Rasa repeats that is needed once per process
 
     rasa_main()
 

@@ -28,6 +28,7 @@ from rasa.shared.core.events import ActiveLoop, Event, SlotSet
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
+from bot import rasa_speedups
 from bot.masking import IN_BOT_TEXT, mask_text
 
 SENSITIVE_SLOTS = frozenset({"affiliate_number", "birth_date", "otp_code"})
@@ -146,30 +147,7 @@ class _RedactingView:
             yield _RedactedOnWrite(event, state, self._on_redact)
 
 
-def _remember_event_classes() -> None:
-    """Rasa finds a stored event's class by walking every subclass of `Event` (with an
-    `inspect.isabstract` check each) for every event it reads back: about 70% of the time to
-    load a conversation, which every turn does (35 ms at 250 turns, measured). The classes are
-    fixed once imported, so each type name's class is looked up once per process; a name not
-    found (an unknown type, the caller's default) is not remembered and goes to Rasa each time."""
-    lookup = Event.resolve_by_type
-    if getattr(lookup, "remembers", False):
-        return
-    found: Dict[Text, type] = {}
-
-    def resolve_by_type(type_name: Text, default: Optional[type] = None) -> Optional[type]:
-        cls = found.get(type_name)
-        if cls is None:
-            cls = lookup(type_name, default)
-            if cls is not None and cls is not default:
-                found[type_name] = cls
-        return cls
-
-    resolve_by_type.remembers = True  # type: ignore[attr-defined]
-    Event.resolve_by_type = staticmethod(resolve_by_type)  # type: ignore[method-assign]
-
-
-_remember_event_classes()
+rasa_speedups.remember_event_classes()  # reading a conversation back: see bot/rasa_speedups.py
 
 
 class RedactingTrackerStore(TrackerStore):
