@@ -47,7 +47,7 @@ class AgentSettings(BaseSettings):
         default=DEFAULT_HANDOFF_HOURS,
         description="When each fund's agents answer live handoffs, in the fund's own time zone: a JSON "
         "object fund -> 'mon-fri 08:30-16:30' (several ranges separated by ';'). A fund not listed "
-        "is never open: its citizens are given the official channels, and their requests wait in the inbox.")
+        "has no live handoff: its citizens get the assistant's reply with the official channels.")
     HANDOFF_MINUTES_PER_CONVERSATION: int = Field(
         default=4, gt=0, description="The rough wait told to a citizen: this many minutes per conversation ahead.")
     HANDOFF_FAILURES: int = Field(
