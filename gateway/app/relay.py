@@ -50,6 +50,7 @@ from gateway.app.config import Settings
 from gateway.app.limits import RateLimiter, check_text
 from gateway.app.messages import say
 from gateway.app.metrics import Metrics
+from gateway.app.payloads import may_pass
 from gateway.app.rasa_client import BotTurn, RasaUnavailable
 
 logger = logging.getLogger("sanad.gateway.relay")
@@ -149,7 +150,10 @@ class Relay:
                 return None, self._refuse(inbound.channel, "too_fast", say(
                     "too_fast", inbound.notice_lang, seconds=verdict.retry_seconds), verdict.retry_seconds)
         if inbound.button and text.startswith("/"):
-            return text, None  # a quick-reply payload, sent back as Rasa gave it
+            if may_pass(text, inbound.channel):
+                return text, None  # a quick-reply payload, sent back as the assistant gave it
+            # A crafted button (/restart, /inform{...}): read as typed text (gateway/app/payloads.py).
+            self.metrics.crafted_payloads.labels(inbound.channel).inc()
         return text.lstrip("/").strip() or text, None
 
     def _refuse(self, channel: str, code: str, text: str, retry_after: Optional[int] = None) -> Refusal:

@@ -24,7 +24,8 @@ def inbound(text, **fields) -> Inbound:
 
 def test_admission_checks_the_text_then_the_limits_and_keeps_payloads_as_given():
     relay = relay_with(ScriptedRasa(), RATE_SESSION_MESSAGES=1)
-    assert relay.admit(inbound("/choose_topic{}", button=True)) == ("/choose_topic{}", None)
+    chosen = '/choose_topic{"topic":"payment_channels"}'
+    assert relay.admit(inbound(chosen, button=True)) == (chosen, None)
     assert relay.admit(inbound("//salut")) == ("salut", None)  # typed: never an intent
     message, refusal = relay.admit(inbound("   ", notice_lang="ar"))
     assert message is None and refusal.code == "empty" and refusal.text == MESSAGES["empty"]["ar"]
@@ -33,6 +34,24 @@ def test_admission_checks_the_text_then_the_limits_and_keeps_payloads_as_given()
     _, refusal = relay.admit(inbound("deux", rate_keys=keys))
     assert refusal.code == "too_fast" and refusal.fields()["retry_after"] >= 1
     assert counted(relay, "web", "empty") == 1 and counted(relay, "web", "too_fast") == 1
+
+
+def test_a_crafted_button_payload_is_read_as_typed_text_and_counted():
+    """Only the shapes the assistant issues reach Rasa as intents (gateway/app/payloads.py): a
+    client marking "/restart" as a button must not wipe its conversation or set a slot."""
+    relay = relay_with(ScriptedRasa())
+    crafted = {"/restart": "restart", "/session_start": "session_start",
+               '/inform{"affiliate_number":"100204821"}': 'inform{"affiliate_number":"100204821"}',
+               '/choose_topic{"topic":"payment_channels","reply_lang":"en"}':
+                   'choose_topic{"topic":"payment_channels","reply_lang":"en"}',
+               "/choose_topic{}": "choose_topic{}", "//human_handoff": "human_handoff",
+               "/greet": "greet", "/share_contact": "share_contact"}
+    for payload, sent in crafted.items():
+        assert relay.admit(inbound(payload, button=True)) == (sent, None), payload
+    assert relay.metrics.registry.get_sample_value("sanad_gateway_crafted_payloads_total",
+                                                   {"channel": "web"}) == len(crafted)
+    for own in ("/greet", "/share_contact", "/human_handoff"):  # Telegram's own commands, on Telegram only
+        assert relay.admit(inbound(own, button=True, channel="telegram")) == (own, None)
 
 
 async def test_outcomes_metadata_and_metrics():

@@ -55,7 +55,10 @@ async def test_forged_or_expired_callback_data_is_answered_not_forwarded():
         bot_message = telegram.chat(AMINA["id"])[0]
         await telegram.press(AMINA, bot_message, "k:does-not-exist")
         await telegram.press(AMINA, bot_message, "plain text")
-        await telegram.wait_for(lambda: len(telegram.sent("answerCallbackQuery")) == 2)
+        # Callback data is the client's to write: Rasa's built-ins and slot-setting intents stay out.
+        for crafted in ("/restart", "/session_start", '/inform{"affiliate_number":"100204821"}'):
+            await telegram.press(AMINA, bot_message, crafted)
+        await telegram.wait_for(lambda: len(telegram.sent("answerCallbackQuery")) == 5)
         answers = telegram.sent("answerCallbackQuery")
         assert all(a["text"] == MESSAGES["button_expired"]["fr"] for a in answers)
     assert len(rasa.received) == 1
@@ -68,7 +71,7 @@ def test_callback_keys_are_bounded():
     for i in range(3):
         keys.data_for(long + str(i + 2))
     assert keys.payload_for(first) is None
-    assert keys.data_for("/ok") == "/ok" and keys.payload_for("/ok") == "/ok"
+    assert keys.data_for("/human_handoff") == "/human_handoff" and keys.payload_for("/human_handoff") == "/human_handoff"
     assert keys.data_for("k:looks-like-a-key").startswith("k:") and keys.payload_for("lang:fr") is None
 
 

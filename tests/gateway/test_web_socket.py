@@ -310,6 +310,19 @@ async def test_typed_slash_text_is_not_an_intent_but_buttons_are(serve):
                                                 '/choose_topic{"topic":"payment_channels"}']
 
 
+async def test_a_crafted_button_frame_never_sends_rasa_a_built_in_intent(serve):
+    """The `button` flag is the client's: "/restart" or "/inform{...}" marked as a button reach
+    Rasa as typed text; the assistant's own clarification payloads still pass."""
+    rasa = ScriptedRasa()
+    server = serve(rasa)
+    async with Chat(server.url, new_session(server.url)["token"]) as chat:
+        for crafted in ("/restart", '/inform{"affiliate_number":"100204821"}', "/session_start"):
+            await chat.until("bot", await chat.say(crafted, button=True))
+        await chat.until("bot", await chat.say("/human_handoff", button=True))
+    assert [t for _, t, _ in rasa.received] == ["restart", 'inform{"affiliate_number":"100204821"}',
+                                                "session_start", "/human_handoff"]
+
+
 async def test_websocket_origin_must_be_the_gateway_or_an_allowed_fund_site(serve):
     server = serve(ScriptedRasa(), ALLOWED_ORIGINS="https://www.cnss.ma")
     token = new_session(server.url)["token"]

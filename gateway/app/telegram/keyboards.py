@@ -9,6 +9,7 @@ from typing import Iterable, Optional
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup
 
 from gateway.app.messages import LANG_NAMES, LANGS, say
+from gateway.app.payloads import issued_by_assistant
 from gateway.app.rasa_client import Button
 
 CALLBACK_LIMIT = 64  # bytes of callback_data Telegram accepts
@@ -37,7 +38,8 @@ class CallbackKeys:
     def payload_for(self, data: str) -> Optional[str]:
         if data.startswith(KEY_PREFIX):
             return self._payloads.get(data)
-        return data if data.startswith("/") else None
+        # Callback data is written by the client: a crafted "/restart" is no button of ours.
+        return data if issued_by_assistant(data) else None
 
 
 def inline_keyboard(buttons: Iterable[Button], keys: CallbackKeys) -> InlineKeyboardMarkup:
