@@ -6,6 +6,7 @@ import logging
 import uvicorn
 from pydantic import ValidationError
 
+from bot import json_logs
 from gateway.app.config import Settings
 from gateway.app.main import create_app
 
@@ -26,12 +27,17 @@ def server_config(app: object, settings: Settings, **overrides: object) -> uvico
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s  %(message)s")
+    # SANAD_LOG_FORMAT=json: one masked JSON object per line (bot/json_logs.py), uvicorn's loggers
+    # included (log_config=None leaves them to the root handler).
+    json_lines = json_logs.configure("gateway")
+    if not json_lines:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s  %(message)s")
     try:
         settings = Settings()
     except ValidationError as error:  # a configuration mistake: say which, without a traceback
         raise SystemExit(f"gateway: invalid settings\n{error}") from None
-    uvicorn.Server(server_config(create_app(settings), settings)).run()
+    uvicorn.Server(server_config(create_app(settings), settings,
+                                 **({"log_config": None} if json_lines else {}))).run()
 
 
 if __name__ == "__main__":

@@ -51,6 +51,7 @@ def create_app(settings: Optional[Settings] = None, *, rasa: Optional[Any] = Non
     metrics = Metrics()
     rasa_client = rasa or RasaClient(settings.RASA_URL, settings.RASA_TIMEOUT_SECONDS, settings.RASA_TOKEN)
     relay = Relay(settings, rasa_client, metrics)
+    relay.observers.append(metrics.record_turn)  # decisions, handoffs (gateway/app/metrics.py)
     telegram = None
     if settings.telegram_enabled:
         from gateway.app.telegram.bot import TelegramChannel
