@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.responses import Response
 
 from backend.app.api.deps import Clock, utc_now
 from backend.app.api.errors import install_error_handlers
@@ -19,6 +20,7 @@ from backend.app.api.routes import health
 from backend.app.core.config import Settings
 from backend.app.core.security import AGENT_AREA, SERVICE_AREA, ServiceCredentialMiddleware
 from backend.app.db.session import make_engine, make_sessionmaker
+from backend.app.metrics import Metrics, MetricsMiddleware
 from backend.app.retention import purge_periodically
 from backend.app.sms import OutboxSmsSender, SmsSender
 
@@ -73,7 +75,16 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     app.add_middleware(ServiceCredentialMiddleware, areas={SERVICE_AREA: settings.service_tokens,
                                                            AGENT_AREA: settings.agent_tokens})
     install_error_handlers(app)
+    # Added last, so outermost: a request the credential check refuses is timed and counted too.
+    app.state.metrics = Metrics()
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics,
+                       templates=lambda: [*app.openapi()["paths"], "/metrics"])
     app.include_router(health.router)
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        return Response(app.state.metrics.render(), media_type="text/plain; version=0.0.4")
+
     app.include_router(api_router)
     app.include_router(agent_router)
     return app

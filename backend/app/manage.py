@@ -80,7 +80,13 @@ def main(argv: list[str] | None = None) -> int:
             seed_database(settings)
         else:
             upgrade(settings.DATABASE_URL)
-        uvicorn.run("backend.app.main:app", host=args.host, port=args.port)
+        from bot import json_logs
+
+        # SANAD_LOG_FORMAT=json: one masked JSON object per line (bot/json_logs.py), uvicorn's
+        # loggers included (log_config=None leaves them to the root handler).
+        json_lines = json_logs.configure("backend")
+        uvicorn.run("backend.app.main:app", host=args.host, port=args.port,
+                    **({"log_config": None} if json_lines else {}))
     elif args.command == "purge":
         from backend.app.api import deps
         from backend.app.db.session import make_engine, make_sessionmaker

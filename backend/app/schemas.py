@@ -165,6 +165,10 @@ class Health(BaseModel):
     status: Literal["ok"]
 
 
+class Readiness(BaseModel):
+    status: Literal["ok", "database_unavailable"]
+
+
 # ---- errors --------------------------------------------------------------------------------
 
 class _Code(BaseModel):
