@@ -52,6 +52,12 @@ def known_fund(requested: object) -> str:
     return requested if isinstance(requested, str) and requested in FUNDS else deployment_fund()
 
 
+def _registered_fund(cls, value):
+    if value not in FUNDS:
+        raise ValueError(f"unknown fund {value!r} (registry.yml has {', '.join(FUNDS)})")
+    return value
+
+
 class Source(BaseModel):
     title: str = Field(..., min_length=3)
     publisher: str = Field(..., min_length=2)
@@ -101,11 +107,7 @@ class Entry(BaseModel):
     class Config:
         extra = "forbid"
 
-    @validator("fund")
-    def _known_fund(cls, value):
-        if value not in FUNDS:
-            raise ValueError(f"unknown fund {value!r} (expected one of {FUNDS})")
-        return value
+    _known_fund = validator("fund", allow_reuse=True)(_registered_fund)
 
     @validator("topic")
     def _known_topic(cls, value):
@@ -166,6 +168,8 @@ class Fund(BaseModel):
 
     class Config:
         extra = "forbid"
+
+    _known_fund = validator("fund", allow_reuse=True)(_registered_fund)
 
     @validator("official_channels", "name")
     def _fr_and_ar(cls, value):
