@@ -170,3 +170,18 @@ def test_reading_a_conversation_back_does_not_walk_the_event_classes(monkeypatch
     with pytest.raises(ValueError):
         Event.resolve_by_type("no_such_event")
     assert Event.resolve_by_type("no_such_event", default=SlotSet) is SlotSet
+
+
+async def test_the_sql_commit_runs_off_the_event_loop(domain, tmp_path):
+    """Rasa's SQL store is synchronous: its commit (fsyncs on SQLite) would hold every other
+    conversation's turn; it runs in a worker thread, awaited, so the turn still ends after it."""
+    import threading
+
+    store = RedactingTrackerStore(domain=domain, store={"type": "SQL", "dialect": "sqlite", "db": str(tmp_path / "t.db")})
+    threads = []
+    count = store.inner._additional_events
+    store.inner._additional_events = lambda *args: threads.append(threading.get_ident()) or count(*args)
+    tracker = DialogueStateTracker.from_events("citizen", [SessionStarted(), *_faq_turn(1)], domain.slots)
+    await store.save(tracker)
+    assert threads and threading.get_ident() not in threads
+    assert len((await store.retrieve("citizen")).events) == len(tracker.events)  # written when save returns
