@@ -34,7 +34,7 @@ def _fund_of_currency(currency: str) -> Optional[Fund]:
 
 
 def money(amount: str, currency: str, lang: str) -> str:
-    """"1 234,50 DH", "1.234,50 دج", "1,234.50 MAD": the separators of the language in the
+    """As in "1 234,50 DH", "1.234,50 دج", "1,234.50 MAD": the separators of the language in the
     currency's country, then the currency's symbol in that language (its code if unknown)."""
     fund = _fund_of_currency(currency)
     number = format_decimal(Decimal(amount), format=AMOUNT, locale=_locale(lang, fund.id if fund else None))
