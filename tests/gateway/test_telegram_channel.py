@@ -289,6 +289,23 @@ async def test_webhook_secret_is_required_and_checked():
     assert rasa.received == [("tg:1001", "bonjour", {"fund": "cnss_ma", "channel": "telegram"})]
 
 
+async def test_an_unreadable_update_with_the_secret_is_refused_not_a_server_error():
+    """Found by `sanad fuzz`: python-telegram-bot raises on these while reading them."""
+    async with telegram_gateway(ScriptedRasa(), **WEBHOOK) as (telegram, app):
+        good = {"X-Telegram-Bot-Api-Secret-Token": WEBHOOK["TELEGRAM_WEBHOOK_SECRET"]}
+        message = telegram.message(AMINA, "bonjour")["message"]
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
+                                     base_url="http://gateway") as client:
+            for update in ({"update_id": "NaN", "message": "text"},
+                           {"update_id": 5, "message": {**message, "date": "yesterday"}},
+                           {"update_id": 6, "callback_query": {"id": "x", "data": "/restart"}}):
+                response = await client.post("/telegram/webhook", json=update, headers=good)
+                assert response.status_code == 400, update
+            update = {"update_id": 7, **telegram.message(AMINA, "bonjour")}
+            assert (await client.post("/telegram/webhook", json=update, headers=good)).status_code == 200
+            await telegram.wait_messages(AMINA["id"], 1)
+
+
 async def test_webhook_route_is_absent_in_polling_mode_and_without_telegram():
     from fastapi.testclient import TestClient
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hmac
 import json
+import logging
 
 from fastapi import APIRouter, Request, Response
 
+logger = logging.getLogger("sanad.gateway.telegram")
 router = APIRouter()
 MAX_UPDATE_BYTES = 1_000_000
 
@@ -30,5 +32,11 @@ async def telegram_webhook(request: Request) -> Response:
         return Response(status_code=400)
     if not isinstance(data, dict) or "update_id" not in data:
         return Response(status_code=400)
-    await channel.process_webhook(data)
+    try:
+        await channel.process_webhook(data)
+    except (TypeError, ValueError, KeyError, AttributeError) as error:
+        # A body with the secret but no update python-telegram-bot can read (`"message": "text"`,
+        # a callback without its chat_instance): refused like malformed JSON, never a 500.
+        logger.warning("unreadable Telegram update refused: %s", type(error).__name__)
+        return Response(status_code=400)
     return Response(status_code=200)
