@@ -5,9 +5,13 @@ with whatever tracker the caller sends: a forged tracker was enough to read a ba
 
 - it listens on SANAD_ACTIONS_HOST, loopback unless configured otherwise (the Docker
   deployment sets 0.0.0.0 on its internal network, where the port is not published);
-- every route but /health requires `Authorization: Bearer <SANAD_ACTIONS_TOKEN>`, the credential
-  Rasa sends (bot/endpoints.yml `action_endpoint.headers`); without a token configured it refuses
-  to start;
+- every route but /health and /health/ready requires `Authorization: Bearer <SANAD_ACTIONS_TOKEN>`,
+  the credential Rasa sends (bot/endpoints.yml `action_endpoint.headers`); without a token
+  configured it refuses to start;
+- /health is liveness (rasa-sdk's own); /health/ready is readiness: 200 once the knowledge base
+  is loaded, 503 `knowledge_base_unavailable` when it cannot be, with the affiliate API's state
+  beside it (`backend`: ok | unavailable | unreachable) for information only: without it the FAQ
+  answers go on and the balance look-up apologises, so it does not make the server unready;
 - an error answers a short JSON body instead of rasa-sdk's, which echoes the request (the
   tracker, with its slots) back to the caller, and its log line is masked (bot/log_redaction.py).
 
@@ -15,11 +19,13 @@ with whatever tracker the caller sends: a forged tracker was enough to read a ba
 from __future__ import annotations
 
 import argparse
+import asyncio
 import hmac
 import logging
 import os
 import sys
 
+import aiohttp
 from sanic import Sanic, response
 from sanic.request import Request
 
@@ -27,7 +33,8 @@ from bot import log_redaction
 
 logger = logging.getLogger("sanad.actions.server")
 TOKEN_ENV, HOST_ENV = "SANAD_ACTIONS_TOKEN", "SANAD_ACTIONS_HOST"
-OPEN_ROUTES = frozenset({"/health"})
+READY_ROUTE = "/health/ready"
+OPEN_ROUTES = frozenset({"/health", READY_ROUTE})
 
 
 def authorised(request: Request, token: str) -> bool:
@@ -51,11 +58,37 @@ def protect(app: Sanic, token: str) -> Sanic:
     return app
 
 
+async def backend_state(timeout: float = 2.0) -> str:
+    """The affiliate API's readiness, as the balance look-up will find it."""
+    url = os.environ.get("SANAD_BACKEND_URL", "http://127.0.0.1:8100").rstrip("/") + "/health/ready"
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session:
+            async with session.get(url) as answer:
+                return "ok" if answer.status == 200 else "unavailable"
+    except (aiohttp.ClientError, asyncio.TimeoutError):
+        return "unreachable"
+
+
+def add_readiness(app: Sanic) -> Sanic:
+    @app.get(READY_ROUTE)
+    async def ready(request: Request):
+        from actions.context import knowledge_base
+
+        try:
+            entries = len(knowledge_base().entries)
+        except Exception as error:  # noqa: BLE001 - a broken knowledge file: not ready, say why in the log
+            logger.error("knowledge base not loaded (%s)", type(error).__name__)
+            return response.json({"status": "knowledge_base_unavailable"}, status=503)
+        return response.json({"status": "ok", "knowledge_entries": entries, "backend": await backend_state()})
+
+    return app
+
+
 def create_app(actions_package: str, token: str) -> Sanic:
     from rasa_sdk.endpoint import create_app as create_sdk_app
     from rasa_sdk.plugin import plugin_manager
 
-    app = protect(create_sdk_app(actions_package, cors_origins=None), token)  # no browser calls it
+    app = protect(add_readiness(create_sdk_app(actions_package, cors_origins=None)), token)  # no browser calls it
     plugin_manager().hook.attach_sanic_app_extensions(app=app)
     return app
 
