@@ -60,7 +60,7 @@
     }
   };
 
-  var view = { items: [], loadedAt: 0, serverNow: 0, goneAfter: 120, selected: null, conversation: null,
+  var view = { account: null, items: [], loadedAt: 0, serverNow: 0, goneAfter: 120, selected: null, conversation: null,
                suggestions: [], rankingId: null, stream: null, tab: null, tick: null, suggestTimer: null };
 
   function api() { return window.SanadConsole; }
@@ -111,8 +111,11 @@
       $("inbox-hours").textContent = body.open ? t("open_now") :
         t("closed_now", { when: body.next_opening ? body.next_opening.replace("T", " ").slice(0, 16) : "—" });
       renderList();
-    });
+    }).catch(offline);
   }
+
+  // A failed request (the server restarting, the network gone): said, never an unhandled error.
+  function offline() { setStatus(t("error"), "error"); }
 
   function renderList() {
     var list = $("inbox-list");
@@ -172,7 +175,7 @@
       renderConversation();
       $("inbox-transcript").focus();
       loadSuggestions();
-    });
+    }).catch(offline);
   }
 
   function renderConversation() {
@@ -221,7 +224,7 @@
       view.suggestions = answer.ok ? answer.data.entries : null;
       view.rankingId = answer.ok ? answer.data.ranking_id : null;
       renderSuggestions();
-    });
+    }).catch(function () { view.suggestions = null; renderSuggestions(); });
   }
 
   function renderSuggestions() {
@@ -258,7 +261,9 @@
     var box = $("inbox-reply");
     box.value = (box.value ? box.value + "\n" : "") + (entry.answer || {})[lang];
     box.focus();
-    if (view.rankingId) { api().call("POST", "/assist/events", { ranking_id: view.rankingId, event: "copied", rank: index + 1 }); }
+    if (view.rankingId) {
+      api().call("POST", "/assist/events", { ranking_id: view.rankingId, event: "copied", rank: index + 1 }).catch(function () {});
+    }
   }
 
   // ---- actions -----------------------------------------------------------------------------------
@@ -270,7 +275,7 @@
       setStatus(t(answer.code === "already_claimed" ? "already_claimed" : answer.code === "not_yours" ? "not_yours" : "error"), "error");
       loadInbox();
       return answer;
-    });
+    }, function () { offline(); return { ok: false }; });
   }
 
   function claim() {
@@ -338,7 +343,16 @@
       select.appendChild(el("option", { value: outcome }, t("outcomes")[outcome]));
     });
     if (chosen) { select.value = chosen; }
-    if (me()) { connect(); renderList(); renderConversation(); } else { disconnect(); }
+    var account = me() ? me().name + "@" + me().fund : null;
+    if (account !== view.account) {  // signed out, or another account signed in on this page
+      disconnect();
+      view.account = account;
+      view.items = [];
+      view.conversation = null;
+      view.selected = null;
+      if (account && view.tab === "inbox") { connect(); }
+    }
+    if (me()) { renderList(); renderConversation(); }
   }
 
   function onKey(event) {
@@ -351,6 +365,8 @@
     if (n >= 0 && event.altKey) { event.preventDefault(); insertSuggestion(n); }
   }
 
+  // The event stream opens when the agent first shows this view and stays open (the tab's count
+  // of waiting conversations stays current while the agent assists a caller in another view).
   function onTab(event) {
     view.tab = event.detail.tab;
     if (view.tab === "inbox") { loadInbox(); connect(); }
