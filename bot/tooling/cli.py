@@ -10,6 +10,7 @@
     sanad run                  everything on this machine with the embedded defaults
     sanad chat                 talk to a running Sanad in the terminal
     sanad bench [--citizens N --duration S --json]  speed and memory under load
+    sanad fuzz --messages N [--json]  hostile messages through the widget and Telegram, then the invariants
     sanad agents ..., audit verify  the agent console's accounts and audit log (FastAPI environment)
     sanad measure normalisation  does normalisation help the embeddings (measured)
 Heavy imports (Rasa, torch) happen inside the commands, so `sanad --help` stays instant."""
@@ -250,6 +251,21 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def cmd_fuzz(args) -> int:
+    _quiet()
+    from bot.tooling.fuzz import fuzz, summary_lines
+
+    report = fuzz(messages=args.messages, seed=args.seed, concurrency=args.concurrency,
+                  time_limit=args.time_limit, telegram=not args.no_telegram)
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False, indent=2))
+    for line in summary_lines(report):
+        print(line, file=sys.stderr if args.json else sys.stdout)
+    healthy = (not report["status_5xx"] and not report["crashed"] and not report["stuck"]
+               and not report["forwarded_payloads"] and report["answered_after"])
+    return 0 if healthy else 1
+
+
 def cmd_console(args) -> int:
     """`sanad agents ...`, `sanad audit ...`: the agent console's own command line, which runs in
     the FastAPI environment (gateway/app/agent/manage.py), with this command's stdin for
@@ -347,6 +363,16 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", action="store_true", help="one JSON object on stdout")
     bench.add_argument("--no-stock", action="store_true", help="skip Rasa's stock pipeline")
     bench.set_defaults(func=cmd_bench)
+
+    fz = sub.add_parser("fuzz", help="hostile messages through the widget's WebSocket and the Telegram webhook "
+                                     "of a stack of its own, then check nothing broke (exit 1 if something did)")
+    fz.add_argument("--messages", type=int, default=10_000)
+    fz.add_argument("--seed", type=int, default=0)
+    fz.add_argument("--concurrency", type=int, default=6, help="clients at once")
+    fz.add_argument("--time-limit", type=float, default=1800.0, help="seconds of sending at most")
+    fz.add_argument("--no-telegram", action="store_true", help="the widget only")
+    fz.add_argument("--json", action="store_true")
+    fz.set_defaults(func=cmd_fuzz)
     return root
 
 

@@ -299,3 +299,37 @@ class FakeTelegram:
             message["reply_markup"] = params["reply_markup"]
         self.bot_messages[message["message_id"]] = message
         return self._ok(message)
+
+
+# --- as a process of its own (`sanad fuzz` runs the gateway in webhook mode against it) -------
+
+def _serve(port: int, token: str) -> None:
+    """`python -m tests.gateway.fake_telegram --port P [--token T]`: the stand-in until SIGTERM,
+    with `GET /_sent?chat_id=C` listing the messages the bot sent (to chat C), for a caller in
+    another process."""
+    fake = FakeTelegram(token)
+    fake.port = port
+
+    async def sent(request: Request) -> JSONResponse:
+        chat_id = request.query_params.get("chat_id")
+        return JSONResponse(fake.sent("sendMessage", int(chat_id) if chat_id else None))
+
+    fake.app.router.routes.append(Route("/_sent", sent, methods=["GET"]))
+
+    async def main() -> None:
+        fake._changed = asyncio.Condition()
+        config = uvicorn.Config(fake.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+        fake._server = uvicorn.Server(config)  # uvicorn ends it on SIGTERM
+        await fake._server.serve()
+
+    asyncio.run(main())
+
+
+if __name__ == "__main__":
+    import argparse
+
+    options = argparse.ArgumentParser(description=_serve.__doc__)
+    options.add_argument("--port", type=int, required=True)
+    options.add_argument("--token", default="123456:TEST-token")
+    arguments = options.parse_args()
+    _serve(arguments.port, arguments.token)
