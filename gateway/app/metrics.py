@@ -22,6 +22,7 @@ DECISION_KINDS = {
 }
 LANGS = ("fr", "ar", "ary", "arq", "en")
 HANDOFF_STATUSES = ("waiting", "claimed", "returned", "closed")
+BALANCE_STEPS = ("affiliate_number", "birth_date", "otp_code", "result")  # actions/balance/form.py
 
 
 def known(value: Any, allowed: Any) -> str:
@@ -46,6 +47,10 @@ class Metrics:
         self.handoffs = Counter("sanad_gateway_handoffs_total",
                                 "Live handoffs a turn opened or joined, by status",
                                 ["channel", "fund", "status"], registry=self.registry)
+        self.balance_steps = Counter("sanad_gateway_balance_steps_total",
+                                     "Balance look-up turns by the step they reached (the funnel; outcomes "
+                                     "are the affiliate API's sanad_backend_verifications_total)",
+                                     ["channel", "fund", "step"], registry=self.registry)
         self.crafted_payloads = Counter("sanad_gateway_crafted_payloads_total",
                                         "Button payloads refused as intents (not a shape the assistant issues)",
                                         ["channel"], registry=self.registry)
@@ -61,6 +66,9 @@ class Metrics:
         self.decisions.labels(known(channel, ("web", "telegram")),
                               DECISION_KINDS.get(str(block.get("decision") or ""), "other"),
                               known(detected.get("lang") or block.get("lang"), LANGS), fund).inc()
+        if block.get("decision") == "account_balance" and block.get("step"):
+            self.balance_steps.labels(known(channel, ("web", "telegram")), fund,
+                                      known(block.get("step"), BALANCE_STEPS)).inc()
         handoff = block.get("handoff")
         if isinstance(handoff, dict):
             self.handoffs.labels(known(channel, ("web", "telegram")), fund,

@@ -31,6 +31,8 @@ def scripted(sender: str, text: str, metadata: dict) -> list[dict]:
         return faq_answer("fr")
     if text == "cotisation":
         return clarify("ar")
+    if text == "mon solde":
+        return answer("Votre numéro d'affilié ?", decision="account_balance", step="affiliate_number")
     # What a hostile client would like a label to hold: never a series of its own.
     return answer("?", lang="xx-evil", decision="<script>", detected={"lang": "a" * 200})
 
@@ -38,7 +40,7 @@ def scripted(sender: str, text: str, metadata: dict) -> list[dict]:
 async def test_decisions_by_kind_language_and_fund_move_after_turns(serve):
     server = serve(ScriptedRasa(script=scripted))
     async with Chat(server.url, new_session(server.url)["token"]) as chat:
-        for text in ("ou payer", "cotisation", "anything"):
+        for text in ("ou payer", "cotisation", "anything", "mon solde"):
             await chat.until("bot", await chat.say(text))
         await chat.until("bot", await chat.say("/restart", button=True))
     found = samples(server.url)
@@ -47,7 +49,10 @@ async def test_decisions_by_kind_language_and_fund_move_after_turns(serve):
     assert value(found, decisions, channel="web", kind="clarify", lang="ar", fund="cnss_ma") == 1
     assert value(found, decisions, channel="web", kind="other", lang="other", fund="cnss_ma") == 2
     assert value(found, "sanad_gateway_crafted_payloads_total", channel="web") == 1
-    assert value(found, "sanad_gateway_rasa_seconds_count", channel="web") == 4
+    assert value(found, decisions, channel="web", kind="balance", lang="fr", fund="cnss_ma") == 1
+    assert value(found, "sanad_gateway_balance_steps_total", channel="web", fund="cnss_ma",
+                 step="affiliate_number") == 1
+    assert value(found, "sanad_gateway_rasa_seconds_count", channel="web") == 5
     assert not any("evil" in str(labels) or "script" in str(labels) for _, labels in found)
 
 
