@@ -160,3 +160,26 @@ def test_the_closing_hours_reply_in_the_widget(server, pages, clock):
     expect(answer).to_contain_text("ne sont pas disponibles en ce moment")
     expect(answer).to_contain_text("24/11/2026 à 08:30")
     expect(answer).to_contain_text("3939")
+
+
+def test_a_widget_away_during_the_replies_shows_each_once_when_back(server, pages):
+    from tests.gateway.agent.measure_handoff_latency import Agent
+
+    citizen = widget(pages, server)
+    say(citizen, "je veux parler à un conseiller")
+    expect(citizen.locator(".sanad-bot").last).to_contain_text("file d'attente")
+    home = citizen.url
+    citizen.goto("about:blank")  # the citizen left the fund's page
+    agent = Agent(server.url.removesuffix("/agent/"))
+    [item] = agent.inbox()
+    agent.post(f"/inbox/{item['id']}/claim")
+    for text in ("Bonjour, je suis là.", "Votre dossier est à jour."):
+        agent.post(f"/inbox/{item['id']}/reply", {"text": text})
+    citizen.goto(home)  # back: the widget reconnects by itself (a handoff is under way)
+    expect(citizen.locator(".sanad-agent")).to_have_count(2)
+    expect(citizen.locator(".sanad-agent").last).to_contain_text("Votre dossier est à jour.")
+    expect(citizen.locator(".sanad-notice", has_text=MESSAGES["handoff_claimed"]["fr"])).to_have_count(1)
+    citizen.reload()  # acknowledged: the history shows them, the gateway does not send them again
+    expect(citizen.locator(".sanad-agent")).to_have_count(2)
+    citizen.wait_for_timeout(500)
+    expect(citizen.locator(".sanad-agent")).to_have_count(2)
