@@ -17,7 +17,7 @@ from gateway.app.agent.handoff.hours import OpeningHours
 from gateway.app.messages import MESSAGES
 from gateway.app.agent.db.models import Account
 from tests.gateway.agent.conftest import MA, Accounts, Console
-from tests.gateway.stubs import answer, clarify, faq_answer
+from tests.gateway.stubs import clarify, faq_answer
 
 # Monday 23 November 2026, 10:00 in Casablanca (UTC+1): CNSS agents at work (mon-fri 08:30-16:30).
 OPEN_HOURS = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
