@@ -104,6 +104,8 @@ def test_the_loaded_pipelines_embedder_is_used_never_a_second_one(trained_model,
 
     from bot.nlu import embedder
 
+    # Start from an empty cache: other tests of this process may have loaded the embedder already.
+    monkeypatch.setattr(embedder, "_embedders", {})
     agent = Agent.load(str(trained_model))
     loaded = review.loaded_embedder(agent)
     assert list(embedder._embedders.values()) == [loaded]  # the one the featurizer and retriever share
