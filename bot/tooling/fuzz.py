@@ -64,6 +64,7 @@ TELEGRAM_TOKEN = "123456:FUZZ-token"
 TELEGRAM_SHARE = 0.2  # of the messages, through the Telegram webhook
 ISSUED = re.compile(r'/choose_topic\{"topic":"[a-z][a-z0-9_]{0,63}"\}|/human_handoff')
 BUILT_IN_INTENTS = {"restart", "session_start", "back", "session_started"}
+CHANNEL_COMMANDS = {"/greet", "/share_contact"}  # Telegram's, sent by the channel itself
 
 
 # --- what is sent ---------------------------------------------------------------------------------
@@ -633,8 +634,9 @@ async def forwarded_payloads(stack: Stack, http, senders: list[str]) -> int:
     """User turns in Rasa's trackers that carry a built-in or crafted intent."""
     leaks = 0
     for sender in senders:
+        # include_events=ALL: by default Rasa leaves out what came before a restart.
         async with http.get(f"{stack.rasa_url}/conversations/{sender}/tracker",
-                            params={"token": stack.rasa_token}) as response:
+                            params={"token": stack.rasa_token, "include_events": "ALL"}) as response:
             if response.status != 200:
                 continue
             tracker = await response.json()
@@ -646,9 +648,13 @@ async def forwarded_payloads(stack: Stack, http, senders: list[str]) -> int:
             parse = event.get("parse_data") or {}
             intent = (parse.get("intent") or {}).get("name")
             entities = [e.get("entity") for e in parse.get("entities") or []]
+            text = event.get("text") or ""
+            # Typed text reaches Rasa without its leading slashes: a "/..." text is a payload, and
+            # only the assistant's own buttons and Telegram's own commands may be one. (The
+            # tracker store masks numbers in it, not the shape.)
+            crafted = text.startswith("/") and not ISSUED.fullmatch(text) and text not in CHANNEL_COMMANDS
             # The domain's only entity is a clarification's topic, from its button.
-            if intent in BUILT_IN_INTENTS or (entities and entities != ["topic"]) or (
-                    entities and intent != "choose_topic"):
+            if intent in BUILT_IN_INTENTS or crafted or (entities and (entities != ["topic"] or intent != "choose_topic")):
                 leaks += 1
     return leaks
 
