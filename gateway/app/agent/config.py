@@ -1,17 +1,18 @@
 """Settings of the agent console, read from the environment (prefix `SANAD_GATEWAY_AGENT_`)."""
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Literal, Optional
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.registry import registry
+
 REPO = Path(__file__).resolve().parents[3]
-# Each fund's time zone, for its agents' opening hours (live handoff).
-# TODO(issue 15, item 1): read it from the fund registry once it exists, and drop this mapping.
-FUND_TIME_ZONES = {"cnss_ma": "Africa/Casablanca", "casnos_dz": "Africa/Algiers"}
+# A deployment's choice, not a fact of the fund: each fund's time zone comes from registry.yml.
 DEFAULT_HANDOFF_HOURS = '{"cnss_ma": "mon-fri 08:30-16:30", "casnos_dz": "sat-thu 08:00-16:00"}'
 # Generated files live under var/, like the rest of Sanad's (git ignores it).
 VAR = Path(os.environ.get("SANAD_VAR_DIR", REPO / "var"))
@@ -48,6 +49,21 @@ class AgentSettings(BaseSettings):
         description="When each fund's agents answer live handoffs, in the fund's own time zone: a JSON "
         "object fund -> 'mon-fri 08:30-16:30' (several ranges separated by ';'). A fund not listed "
         "has no live handoff: its citizens get the assistant's reply with the official channels.")
+    @field_validator("HANDOFF_HOURS")
+    @classmethod
+    def _hours_name_known_funds(cls, value: str) -> str:
+        """A fund id the registry does not know would silently get no live handoff: refuse it."""
+        try:
+            hours = json.loads(value)
+        except ValueError:
+            raise ValueError("must be a JSON object fund -> hours") from None
+        if not isinstance(hours, dict):
+            raise ValueError("must be a JSON object fund -> hours")
+        unknown = sorted(fund for fund in hours if not registry().is_fund(fund))
+        if unknown:
+            raise ValueError(f"names funds not in registry.yml: {', '.join(unknown)}")
+        return value
+
     HANDOFF_MINUTES_PER_CONVERSATION: int = Field(
         default=4, gt=0, description="The rough wait told to a citizen: this many minutes per conversation ahead.")
     HANDOFF_FAILURES: int = Field(

@@ -9,7 +9,11 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from pydantic import ValidationError
 
+from bot.registry import registry
+
+from gateway.app.agent.config import AgentSettings
 from gateway.app.agent.db.migrate import upgrade
 from gateway.app.agent.db.session import make_engine, make_sessionmaker
 from gateway.app.agent.handoff import store
@@ -353,6 +357,20 @@ def test_opening_hours_in_the_funds_time_zone():
     assert algiers.is_open(datetime(2026, 11, 28, 9, 0, tzinfo=timezone.utc))  # Saturday 10:00
     with pytest.raises(ValueError):
         OpeningHours("lun-ven 8h-17h", "Africa/Casablanca")
+
+
+def test_each_funds_hours_are_read_in_the_time_zone_of_registry_yml(agent):
+    hours = agent.client.app.state.relay.desk.hours
+    assert {fund: str(spec.zone) for fund, spec in hours.items()} == {
+        fund: registry().fund(fund).time_zone for fund in hours}
+    assert str(hours["casnos_dz"].zone) == "Africa/Algiers"
+
+
+def test_opening_hours_naming_a_fund_the_registry_does_not_know_are_refused():
+    with pytest.raises(ValidationError, match="not in registry.yml: cnss_mq"):
+        AgentSettings(HANDOFF_HOURS='{"cnss_mq": "mon-fri 08:30-16:30"}')
+    with pytest.raises(ValidationError, match="JSON object"):
+        AgentSettings(HANDOFF_HOURS='["mon-fri 08:30-16:30"]')
 
 
 # --- two agents claiming at once, decided by the database ------------------------------------------

@@ -36,11 +36,11 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Callable, Optional
 
+from bot.registry import registry
 from gateway.app.agent.funds import official_channels
 from gateway.app.agent.handoff import store
 from gateway.app.agent.handoff.bus import Bus, InProcessBus
 from gateway.app.agent.handoff.hours import OpeningHours
-from gateway.app.agent.config import FUND_TIME_ZONES
 from gateway.app.messages import say, ui_lang
 from gateway.app.rasa_client import BotMessage, BotTurn
 
@@ -94,8 +94,8 @@ class HandoffDesk:
         self.settings = console.settings
         self.bus: Bus = bus or InProcessBus()
         self.memories = Memories()
-        self.hours = {fund: OpeningHours(spec, FUND_TIME_ZONES[fund])
-                      for fund, spec in json.loads(self.settings.HANDOFF_HOURS).items() if fund in FUND_TIME_ZONES}
+        self.hours = {fund: OpeningHours(spec, registry().fund(fund).time_zone)
+                      for fund, spec in json.loads(self.settings.HANDOFF_HOURS).items()}
         self._dispatcher: Optional[asyncio.Task] = None
 
     @property
