@@ -8,6 +8,7 @@ with whatever tracker the caller sends: a forged tracker was enough to read a ba
 - every route but /health and /health/ready requires `Authorization: Bearer <SANAD_ACTIONS_TOKEN>`,
   the credential Rasa sends (bot/endpoints.yml `action_endpoint.headers`); without a token
   configured it refuses to start;
+- /metrics serves Prometheus metrics (actions/metrics.py), open like the health checks;
 - /health is liveness (rasa-sdk's own); /health/ready is readiness: 200 once the knowledge base
   is loaded, 503 `knowledge_base_unavailable` when it cannot be, with the affiliate API's state
   beside it (`backend`: ok | unavailable | unreachable) for information only: without it the FAQ
@@ -29,12 +30,13 @@ import aiohttp
 from sanic import Sanic, response
 from sanic.request import Request
 
+from actions import metrics
 from bot import log_redaction
 
 logger = logging.getLogger("sanad.actions.server")
 TOKEN_ENV, HOST_ENV = "SANAD_ACTIONS_TOKEN", "SANAD_ACTIONS_HOST"
 READY_ROUTE = "/health/ready"
-OPEN_ROUTES = frozenset({"/health", READY_ROUTE})
+OPEN_ROUTES = frozenset({"/health", READY_ROUTE, metrics.METRICS_ROUTE})
 
 
 def authorised(request: Request, token: str) -> bool:
@@ -86,9 +88,13 @@ def add_readiness(app: Sanic) -> Sanic:
 
 def create_app(actions_package: str, token: str) -> Sanic:
     from rasa_sdk.endpoint import create_app as create_sdk_app
+    from rasa_sdk.executor import ActionExecutor
     from rasa_sdk.plugin import plugin_manager
 
-    app = protect(add_readiness(create_sdk_app(actions_package, cors_origins=None)), token)  # no browser calls it
+    executor = ActionExecutor()  # only to know the action names the metrics may carry as labels
+    executor.register_package(actions_package)
+    app = create_sdk_app(actions_package, cors_origins=None)  # no browser calls it
+    app = protect(metrics.instrument(add_readiness(app), executor.actions), token)
     plugin_manager().hook.attach_sanic_app_extensions(app=app)
     return app
 

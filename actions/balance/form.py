@@ -15,6 +15,7 @@ from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions import metrics
 from actions.balance import contact_proof, replies
 from actions.balance.client import AffiliateApi, conversation_key
 from actions.balance.vault import vault
@@ -196,20 +197,20 @@ class ActionShowBalance(Action):
         lang = turn.reply_lang()
         outcome = tracker.get_slot("balance_outcome")
         payload = sanad_payload("account_balance", turn, lang=lang, step="result")
+        result = outcome if outcome == "locked" else "unavailable"
         if outcome == "verified":
-            result = await AffiliateApi.from_env().balance(vault().pop(tracker.get_slot("otp_code")) or "")
-            if result.ok:
-                text = replies.balance_reply(result.data, lang, _fund_name(turn.fund, lang))
-            elif result.kind == "token_expired":
-                text = say("session_expired", lang)
-            else:
-                text = say("unavailable", lang, channels=_channels(turn.fund, lang))
-        elif outcome == "locked":
+            answer = await AffiliateApi.from_env().balance(vault().pop(tracker.get_slot("otp_code")) or "")
+            if answer.ok:
+                result, text = "shown", replies.balance_reply(answer.data, lang, _fund_name(turn.fund, lang))
+            elif answer.kind == "token_expired":
+                result, text = "session_expired", say("session_expired", lang)
+        if result == "locked":
             retry = tracker.get_slot("balance_retry_after")
             minutes = max(1, round(float(retry) / 60)) if isinstance(retry, (int, float)) else 15
             text = say("locked", lang, minutes=minutes, channels=_channels(turn.fund, lang))
-        else:
+        elif result == "unavailable":
             text = say("unavailable", lang, channels=_channels(turn.fund, lang))
+        metrics.balance_result(turn.fund, result)
         dispatcher.utter_message(text=text, json_message=payload)
         return reset_events()
 
@@ -223,6 +224,8 @@ class ActionCancelBalance(Action):
         lang = turn.reply_lang()
         vault().pop(tracker.get_slot("affiliate_number"))
         vault().pop(tracker.get_slot("otp_code"))
+        if tracker.active_loop_name == "balance_form":
+            metrics.balance_result(turn.fund, "cancelled")
         dispatcher.utter_message(text=say("cancelled", lang),
                                  json_message=sanad_payload("cancel", turn, lang=lang))
         return [ActiveLoop(None), SlotSet("requested_slot", None), *reset_events()]

@@ -1,6 +1,6 @@
 """deploy/grafana/sanad.json: valid JSON that Grafana imports (panels with Prometheus queries),
 and every Sanad metric a query names is one the code exposes (gateway/app/metrics.py,
-backend/app/metrics.py), with the labels the query filters or groups on."""
+backend/app/metrics.py, actions/metrics.py), with the labels the query filters or groups on."""
 from __future__ import annotations
 
 import json
@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from actions.metrics import REGISTRY as ACTIONS_REGISTRY
 from backend.app.metrics import Metrics as BackendMetrics
 from gateway.app.metrics import Metrics as GatewayMetrics
 
@@ -20,7 +21,7 @@ SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), 
 def exposed() -> dict[str, set[str]]:
     """Every series name the code can expose -> its label names."""
     names: dict[str, set[str]] = {}
-    for registry in (GatewayMetrics().registry, BackendMetrics().registry):
+    for registry in (GatewayMetrics().registry, BackendMetrics().registry, ACTIONS_REGISTRY):
         for collector in list(registry._collector_to_names):  # noqa: SLF001 - unlabelled families too
             for family in collector.describe():
                 labels = set(getattr(collector, "_labelnames", ()))

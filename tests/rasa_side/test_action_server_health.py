@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import urllib.error
 import urllib.request
 
 import aiohttp
+from prometheus_client.parser import text_string_to_metric_families
 
 from actions import server
 from bot.tooling import services
@@ -59,3 +61,43 @@ def test_not_ready_when_the_knowledge_base_cannot_be_loaded(monkeypatch):
             await started.wait_closed()
 
     assert asyncio.run(scenario()) == (503, {"status": "knowledge_base_unavailable"})
+
+
+
+def test_metrics_count_action_calls_and_balance_results_without_personal_data(tmp_path):
+    """/metrics is open like the health checks; a call is counted under its action when the domain
+    has it (else "other"), with its status; a balance look-up cancelled inside the form is counted
+    under its fund; nothing of the tracker (the affiliate number in a slot) reaches the page."""
+    tracker = {"sender_id": "metrics-test", "slots": {"affiliate_number": "100204821"}, "events": [],
+               "latest_message": {"text": "annuler", "intent": {"name": "cancel"},
+                                  "metadata": {"fund": "casnos_dz", "lang": "fr"}},
+               "active_loop": {"name": "balance_form"}, "paused": False, "followup_action": None,
+               "latest_action_name": "action_listen"}
+    actions = services.action_server(log=tmp_path / "actions.log", SANAD_ACTIONS_TOKEN="rasa-token")
+    statuses = []
+    with services.running(actions, timeout=120):
+        base = actions.health_url.rsplit("/", 1)[0]
+        for action, token in (("action_cancel_balance", "rasa-token"), ("action_cancel_balance", None),
+                              ("utter_unheard_of_9f3", "rasa-token")):
+            body = {"next_action": action, "sender_id": "metrics-test", "tracker": tracker, "domain": {},
+                    "version": "3.6.2"}
+            request = urllib.request.Request(f"{base}/webhook", data=json.dumps(body).encode(), headers={
+                "Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})})
+            try:
+                statuses.append(urllib.request.urlopen(request, timeout=30).status)
+            except urllib.error.HTTPError as error:
+                statuses.append(error.code)
+        page = urllib.request.urlopen(f"{base}/metrics", timeout=10).read().decode()
+    samples = {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
+               for family in text_string_to_metric_families(page) for sample in family.samples}
+
+    def count(name: str, **labels: str) -> float:
+        return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+    assert statuses == [200, 401, 404]
+    assert count("sanad_actions_runs_total", action="action_cancel_balance", status="200") == 1
+    assert count("sanad_actions_runs_total", action="action_cancel_balance", status="401") == 1
+    assert count("sanad_actions_runs_total", action="other", status="404") == 1  # not its made-up name
+    assert count("sanad_actions_balance_results_total", fund="casnos_dz", result="cancelled") == 1
+    assert count("sanad_actions_run_seconds_count", action="action_cancel_balance") == 2
+    assert "utter_unheard_of_9f3" not in page and "100204821" not in page and "metrics-test" not in page
