@@ -13,6 +13,8 @@ from typing import Any, Optional
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
+from bot.registry import registry as sanad_registry  # not the metrics CollectorRegistry
+
 # The `decision` of the actions' custom.sanad block -> the kind counted (as the agent console's
 # turn log sorts them, gateway/app/agent/turnlog.py).
 DECISION_KINDS = {
@@ -20,7 +22,6 @@ DECISION_KINDS = {
     "human_handoff": "handoff", "account_balance": "balance", "unexpected": "unexpected",
     "greet": "small_talk", "goodbye": "small_talk", "thanks": "small_talk", "cancel": "small_talk",
 }
-LANGS = ("fr", "ar", "ary", "arq", "en")
 HANDOFF_STATUSES = ("waiting", "claimed", "returned", "closed")
 BALANCE_STEPS = ("affiliate_number", "birth_date", "otp_code", "result")  # actions/balance/form.py
 
@@ -63,9 +64,9 @@ class Metrics:
             return
         block = turn.sanad if isinstance(getattr(turn, "sanad", None), dict) else {}
         detected = block.get("detected") if isinstance(block.get("detected"), dict) else {}
+        lang = known(detected.get("lang") or block.get("lang"), sanad_registry().language_ids)
         self.decisions.labels(known(channel, ("web", "telegram")),
-                              DECISION_KINDS.get(str(block.get("decision") or ""), "other"),
-                              known(detected.get("lang") or block.get("lang"), LANGS), fund).inc()
+                              DECISION_KINDS.get(str(block.get("decision") or ""), "other"), lang, fund).inc()
         if block.get("decision") == "account_balance" and block.get("step"):
             self.balance_steps.labels(known(channel, ("web", "telegram")), fund,
                                       known(block.get("step"), BALANCE_STEPS)).inc()
