@@ -81,8 +81,9 @@ def test_metrics_count_action_calls_and_balance_results_without_personal_data(tm
                               ("utter_unheard_of_9f3", "rasa-token")):
             body = {"next_action": action, "sender_id": "metrics-test", "tracker": tracker, "domain": {},
                     "version": "3.6.2"}
-            request = urllib.request.Request(f"{base}/webhook", data=json.dumps(body).encode(), headers={
-                "Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})})
+            headers = {"Content-Type": "application/json",
+                       **({"Authorization": f"Bearer {token}"} if token else {})}
+            request = urllib.request.Request(f"{base}/webhook", json.dumps(body).encode(), headers)
             try:
                 statuses.append(urllib.request.urlopen(request, timeout=30).status)
             except urllib.error.HTTPError as error:
