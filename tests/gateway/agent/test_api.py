@@ -55,6 +55,7 @@ def test_sign_in_sets_a_strict_httponly_cookie_and_gives_the_account(console):
     me = console.get("/agent/api/auth/me").json()
     assert me["name"] == "agent_ma" and me["fund"] == MA and me["role"] == "agent"
     assert me["identity_checks"] == list(IDENTITY_CHECKS)
+    assert me["rtl_languages"] == ["ar", "ary", "arq"]  # registry.yml's Arabic-script languages
 
 
 def test_the_cookie_is_secure_over_https(console_app, accounts):

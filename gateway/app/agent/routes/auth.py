@@ -7,6 +7,7 @@ from typing import Optional
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
+from bot.registry import registry
 from gateway.app.agent import security
 from gateway.app.agent.deps import ConsoleDep, DbDep, SignedInDep, check_origin, refuse
 from gateway.app.agent.db.models import Account, AgentSession
@@ -28,7 +29,12 @@ class LoginRequest(BaseModel):
 def whoami(who: security.SignedIn) -> dict:
     return {"name": who.account.name, "role": who.account.role, "fund": who.fund,
             "fund_name": fund_names(who.fund), "csrf_token": who.session.csrf_token,
-            "identity_checks": list(IDENTITY_CHECKS)}
+            "identity_checks": list(IDENTITY_CHECKS), "rtl_languages": rtl_languages()}
+
+
+def rtl_languages() -> list[str]:
+    """The languages written right to left (Arabic script in registry.yml): answers in them are shown so."""
+    return [lang.id for lang in registry().languages.values() if lang.script == "arab"]
 
 
 def cookie_is_secure(console: AgentConsole, request: Request) -> bool:

@@ -121,7 +121,9 @@
     if (text !== undefined && text !== null) { node.textContent = text; }
     return node;
   }
-  function isRtl(lang) { return lang === "ar" || lang === "ary" || lang === "arq"; }
+  // Right to left: the account's languages in Arabic script (registry.yml, given at sign-in); before
+  // sign-in only the interface language matters, and of those only Arabic is.
+  function isRtl(lang) { return (state.me ? state.me.rtl_languages : ["ar"]).indexOf(lang) >= 0; }
   function setStatus(id, text, kind) {
     var node = $(id);
     node.textContent = text || "";
@@ -501,6 +503,6 @@
   // What the console's other scripts share: the API call (CSRF, 401), the interface language,
   // the signed-in account and the tabs.
   window.SanadConsole = { call: call, ui: function () { return state.ui; }, me: function () { return state.me; },
-                          selectTab: function (name) { selectTab(name); } };
+                          isRtl: isRtl, selectTab: function (name) { selectTab(name); } };
   document.addEventListener("DOMContentLoaded", start);
 }());

@@ -84,7 +84,7 @@
     node.textContent = text || "";
     node.className = "status" + (kind ? " " + kind : "");
   }
-  function isRtl(lang) { return lang === "ar" || lang === "ary" || lang === "arq"; }
+  function isRtl(lang) { return api().isRtl(lang); }
   function duration(seconds) {
     return seconds < 60 ? t("seconds", { n: seconds }) : t("minutes", { n: Math.floor(seconds / 60) });
   }

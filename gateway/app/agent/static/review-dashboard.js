@@ -97,7 +97,7 @@
     node.textContent = text || "";
     node.className = "status" + (kind ? " " + kind : "");
   }
-  function isRtl(lang) { return lang === "ar" || lang === "ary" || lang === "arq"; }
+  function isRtl(lang) { return api().isRtl(lang); }
   function langName(lang) { return t("langs")[lang] || lang; }
   function counts(byKey, name) {
     return Object.keys(byKey).map(function (key) { return name(key) + " " + byKey[key]; }).join(", ");
