@@ -7,12 +7,10 @@ of SANAD_TEST_POSTGRES_URL; when it cannot be reached those tests skip, unless
 SANAD_REQUIRE_POSTGRES=1 (CI), which makes them fail."""
 from __future__ import annotations
 
-import os
 import sys
-import uuid
 import warnings
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -24,17 +22,15 @@ if str(REPO) not in sys.path:  # `backend` is a top-level package of the reposit
 with warnings.catch_warnings():  # Starlette would rather have httpx2, which the environment lacks
     warnings.filterwarnings("ignore", "Using `httpx` with `starlette.testclient` is deprecated")
     from fastapi.testclient import TestClient  # noqa: E402
-from sqlalchemy import create_engine, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
-from sqlalchemy.exc import OperationalError  # noqa: E402
 
 from backend.app.core.config import Settings  # noqa: E402
 from backend.app.db.migrate import upgrade  # noqa: E402
 from backend.app.main import create_app  # noqa: E402
 from backend.app.seed import Demo, demo_affiliates, seed  # noqa: E402
 from backend.app.sms import latest_code  # noqa: E402
+from tests import sql_databases  # noqa: E402
+from tests.sql_databases import FakeClock  # noqa: E402
 
-POSTGRES_URL = os.environ.get("SANAD_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SERVICE_TOKEN = "test-service-token"
 AUTH = {"Authorization": f"Bearer {SERVICE_TOKEN}"}
 AGENT_TOKEN = "test-agent-token"
@@ -53,19 +49,6 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
                              indirect=True)
 
 
-class FakeClock:
-    """The app's clock, moved by hand: expiry and locks are tested without sleeping."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock(START)
@@ -80,21 +63,7 @@ def db_kind(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture(scope="session")
 def postgres_admin():
-    """An engine on the PostgreSQL test server, or a skip (a failure under SANAD_REQUIRE_POSTGRES=1)."""
-    url = make_url(POSTGRES_URL)
-    engine = create_engine(url, connect_args={"connect_timeout": 3})
-    try:
-        with engine.connect():
-            pass
-    except OperationalError as error:
-        engine.dispose()
-        cause = str(error.orig).strip().splitlines()[0] if error.orig else type(error).__name__
-        reason = f"PostgreSQL not reachable at {url.render_as_string(hide_password=True)}: {cause}"
-        if os.environ.get("SANAD_REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"{reason} (SANAD_REQUIRE_POSTGRES=1)", pytrace=False)
-        pytest.skip(reason)
-    yield engine
-    engine.dispose()
+    yield from sql_databases.postgres_admin()
 
 
 @pytest.fixture
@@ -102,16 +71,8 @@ def database_url(db_kind: str, tmp_path: Path, request: pytest.FixtureRequest):
     if db_kind == "sqlite":
         yield f"sqlite:///{tmp_path / 'backend.sqlite3'}"
         return
-    admin = request.getfixturevalue("postgres_admin")
-    schema = f"sanad_test_{uuid.uuid4().hex[:12]}"
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(POSTGRES_URL).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    with sql_databases.fresh_schema(request.getfixturevalue("postgres_admin"), "sanad_test") as url:
+        yield url
 
 
 @pytest.fixture

@@ -4,8 +4,6 @@
 (tests/gateway/stubs.py), accounts of both funds and a clock moved by hand."""
 from __future__ import annotations
 
-import os
-import uuid
 import warnings
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
@@ -15,9 +13,6 @@ from typing import Optional
 import httpx
 import pyotp
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", "Using `httpx` with `starlette.testclient` is deprecated")
@@ -31,25 +26,15 @@ from gateway.app.agent.db.session import make_engine, make_sessionmaker
 from gateway.app.config import FUNDS
 from gateway.app.main import create_app
 from tests.gateway.conftest import REPO, make_settings  # noqa: F401  (REPO: for the tests)
+from tests import sql_databases
 from tests.gateway.stubs import ScriptedRasa
+from tests.sql_databases import FakeClock
 
 MA, DZ = FUNDS  # the two funds, as the gateway's configuration lists them
-POSTGRES_URL = os.environ.get("SANAD_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 BACKEND_AGENT_TOKEN = "console-test-agent-token"
 PASSWORD = "correct horse battery"
 START = datetime(2026, 11, 22, 9, 0, tzinfo=timezone.utc)
 TODAY = date(2026, 11, 22)
-
-
-class FakeClock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 @pytest.fixture
@@ -59,21 +44,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture(scope="session")
 def postgres_admin():
-    """An engine on the PostgreSQL test server, or a skip (a failure under SANAD_REQUIRE_POSTGRES=1)."""
-    url = make_url(POSTGRES_URL)
-    engine = create_engine(url, connect_args={"connect_timeout": 3})
-    try:
-        with engine.connect():
-            pass
-    except OperationalError as error:
-        engine.dispose()
-        cause = str(error.orig).strip().splitlines()[0] if error.orig else type(error).__name__
-        reason = f"PostgreSQL not reachable at {url.render_as_string(hide_password=True)}: {cause}"
-        if os.environ.get("SANAD_REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"{reason} (SANAD_REQUIRE_POSTGRES=1)", pytrace=False)
-        pytest.skip(reason)
-    yield engine
-    engine.dispose()
+    yield from sql_databases.postgres_admin()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -82,16 +53,8 @@ def any_database_url(request, tmp_path: Path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'agent.sqlite3'}"
         return
-    admin = request.getfixturevalue("postgres_admin")
-    schema = f"sanad_agent_test_{uuid.uuid4().hex[:12]}"
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(POSTGRES_URL).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    with sql_databases.fresh_schema(request.getfixturevalue("postgres_admin"), "sanad_agent_test") as url:
+        yield url
 
 
 @pytest.fixture
