@@ -9,6 +9,7 @@ generated messages:
   through the widget's WebSocket (each client its own session and address, as behind the fund's
   reverse proxy: X-Forwarded-For from a trusted 127.0.0.1)
     huge, empty, binary, control, surrogate, bidi, mixed_scripts, injection, malformed_json,
+    extra_fields (a well-formed message with unknown or wrongly typed optional fields: answered),
     malformed_frame (WebSocket protocol violations on a raw socket), intent_payload (typed or
     crafted-button "/restart", "/inform{...}"...), flood (one client, back to back)
   through the Telegram webhook (kind prefixed "telegram."): the same texts, forged callback data
@@ -115,6 +116,14 @@ def text_for(kind: str, rng: random.Random) -> str:
     raise ValueError(kind)
 
 
+def extra_fields(rng: random.Random) -> str:
+    """A well-formed message whose optional fields are of the wrong type or unknown: the text is
+    answered as typed text (the language left to detection, not a button press)."""
+    return json.dumps({"type": "message", "client_id": uuid.uuid4().hex, "text": "payer",
+                       "lang": rng.choice([{"$ne": 1}, ["fr"], 7, "xx"]), "button": rng.choice(["yes", 1, None]),
+                       rng.choice(["admin", "__proto__", "sender"]): rng.choice([True, "web:other"])})
+
+
 def malformed_json(rng: random.Random) -> str:
     """A text frame the widget would never send."""
     cid = uuid.uuid4().hex
@@ -128,7 +137,6 @@ def malformed_json(rng: random.Random) -> str:
         json.dumps({"type": "message", "client_id": "../../x", "text": "payer"}),
         json.dumps({"type": "message", "client_id": "x" * 5000, "text": "payer"}),
         json.dumps({"type": "message", "text": "payer"}),
-        json.dumps({"type": "message", "client_id": cid, "text": "payer", "lang": {"$ne": 1}, "button": "yes"}),
         '{"type": "message", "client_id": "%s", "text": NaN}' % cid,
         '{"type": "message", "type": "ping"}', json.dumps({"type": "hello", "token": "forged"}),
         json.dumps({"type": "ack", "id": ["x"]}), json.dumps({"type": "ack", "id": "x" * 3000}),
@@ -355,7 +363,8 @@ class WebClient:
         return outcomes
 
     async def raw(self, frame) -> str:
-        """A frame that is no message (malformed JSON, binary): what came back before a ping's pong."""
+        """A frame that is no message (malformed JSON, binary): what came back before a ping's pong;
+        for a frame taken as a message after all (`received`), how it was finally answered."""
         import websockets
 
         try:
@@ -364,12 +373,16 @@ class WebClient:
             outcome = "ignored"
             while True:
                 event = json.loads(await asyncio.wait_for(self.ws.recv(), 30))
-                if event.get("type") == "pong":
+                if event.get("type") == "pong" and outcome != "received":
                     return outcome
                 if event.get("type") == "rejected":
+                    if outcome == "received":
+                        return f"rejected:{event.get('code')}"
                     outcome = f"rejected:{event.get('code')}"
-                elif event.get("type") in ("bot", "received"):  # taken as a message after all
-                    outcome = "answered" if event["type"] == "bot" else "received"
+                elif event.get("type") == "received":  # taken as a message: its answer follows
+                    outcome = "received"
+                elif event.get("type") == "bot":
+                    return "answered"
         except websockets.ConnectionClosed as closed:
             await self.close()
             return f"closed:{closed.rcvd.code if closed.rcvd else 1006}"
@@ -488,7 +501,8 @@ class TelegramClient:
 # --- the plan ----------------------------------------------------------------------------------------
 
 WEB_KINDS = {"huge": 6, "empty": 6, "binary": 5, "control": 6, "surrogate": 5, "bidi": 6, "mixed_scripts": 7,
-             "injection": 10, "malformed_json": 8, "malformed_frame": 4, "intent_payload": 9, "flood": 10}
+             "injection": 10, "malformed_json": 8, "extra_fields": 2,
+             "malformed_frame": 4, "intent_payload": 9, "flood": 10}
 TELEGRAM_KINDS = {"huge": 2, "empty": 2, "control": 2, "surrogate": 1, "bidi": 2, "mixed_scripts": 2, "injection": 3,
                   "intent_payload": 3, "callback": 3, "malformed_update": 3}
 
@@ -536,6 +550,8 @@ async def web_batch(stack: Stack, http, addresses: Addresses, tally: Tally, kind
                 outcome = await client.raw(os.urandom(rng.choice([1, 16, 1024, 60000, 70000])))
             elif kind == "malformed_json":
                 outcome = await client.raw(malformed_json(rng))
+            elif kind == "extra_fields":
+                outcome = await client.raw(extra_fields(rng))
             elif kind == "malformed_frame":
                 outcome = await raw_socket_probe(stack, addresses.take(), client.token, malformed_frames(rng),
                                                  hello_first=rng.random() < 0.7)

@@ -81,6 +81,8 @@ def test_three_hundred_hostile_messages_break_nothing(trained_model):
     assert set(by_kind["binary"]) <= {"rejected:not_text", "closed:1009", "closed:1006"}
     assert set(by_kind["surrogate"]) == {"rejected:not_text"} and set(by_kind["control"]) == {"rejected:not_text"}
     assert set(by_kind["malformed_json"]) <= {"rejected:not_text", "rejected:too_long", "ignored"}
+    # A well-formed message with junk in its optional fields is still the citizen's text: answered.
+    assert set(by_kind["extra_fields"]) == {"answered"}
     assert "rejected:too_fast" in by_kind["flood"] and by_kind["flood"].get("answered", 0) <= 12
     assert set(by_kind["malformed_frame"]) <= {"closed:1002", "closed:1007", "closed:1009", "dropped", "no_reply"}
     assert all(outcome in ("http:200", "http:400", "http:403", "http:413")
