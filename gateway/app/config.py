@@ -24,6 +24,11 @@ class Settings(BaseSettings):
     PORT: int = Field(default=8000, description="Port `python -m gateway` listens on.")
 
     RASA_URL: str = Field(default="http://127.0.0.1:5005", description="Rasa server (REST channel).")
+    RASA_URLS: str = Field(
+        default="",
+        description="Several Rasa servers sharing one tracker store and one lock store "
+        "(bot/endpoints.scaled.yml), comma-separated; replaces RASA_URL when set. Each conversation "
+        "goes to one of them and to the next when it refuses the connection.")
     RASA_TOKEN: Optional[str] = Field(
         default=None, description="Token of Rasa's HTTP API (readiness check only; never sent to browsers).")
     RASA_TIMEOUT_SECONDS: float = Field(default=30.0, gt=0)
@@ -116,6 +121,11 @@ class Settings(BaseSettings):
                 raise ValueError(f"SANAD_GATEWAY_TRUSTED_PROXIES: {entry!r} is neither an IP address "
                                  "nor a network such as 10.0.0.0/8") from None
         return tuple(proxies)
+
+    @cached_property
+    def rasa_urls(self) -> tuple[str, ...]:
+        urls = tuple(u.strip() for u in self.RASA_URLS.split(",") if u.strip())
+        return urls or (self.RASA_URL,)
 
     @cached_property
     def allowed_origins(self) -> tuple[str, ...]:

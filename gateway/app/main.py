@@ -49,7 +49,7 @@ def create_app(settings: Optional[Settings] = None, *, rasa: Optional[Any] = Non
     settings = settings or Settings()
     quiet_http_logs()
     metrics = Metrics()
-    rasa_client = rasa or RasaClient(settings.RASA_URL, settings.RASA_TIMEOUT_SECONDS, settings.RASA_TOKEN)
+    rasa_client = rasa or RasaClient(settings.rasa_urls, settings.RASA_TIMEOUT_SECONDS, settings.RASA_TOKEN)
     relay = Relay(settings, rasa_client, metrics)
     relay.observers.append(metrics.record_turn)  # decisions, handoffs (gateway/app/metrics.py)
     telegram = None
@@ -111,10 +111,16 @@ def create_app(settings: Optional[Settings] = None, *, rasa: Optional[Any] = Non
 
     @app.get("/health/ready", tags=["health"])
     async def ready(request: Request) -> JSONResponse:
-        up = await request.app.state.rasa.ready()
-        return JSONResponse({"status": "ok" if up else "rasa_unreachable",
-                             "telegram": settings.TELEGRAM_MODE if telegram else "off"},
-                            status_code=200 if up else 503)
+        rasa_client = request.app.state.rasa
+        if hasattr(rasa_client, "instances_ready"):
+            instances = await rasa_client.instances_ready()
+            up = any(instances.values())
+        else:  # a stand-in (tests)
+            instances, up = None, await rasa_client.ready()
+        body = {"status": "ok" if up else "rasa_unreachable", "telegram": settings.TELEGRAM_MODE if telegram else "off"}
+        if instances and len(instances) > 1:  # which of several instances answer (no URL: only up/down)
+            body["rasa_instances"] = {"up": sum(instances.values()), "of": len(instances)}
+        return JSONResponse(body, status_code=200 if up else 503)
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics_route() -> Response:

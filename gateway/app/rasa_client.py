@@ -9,9 +9,12 @@ Failures are sorted by what they mean for the citizen's message:
   the citizen to ask again later instead."""
 from __future__ import annotations
 
+import asyncio
 import logging
+import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 import httpx
 
@@ -107,27 +110,56 @@ def parse_replies(replies: Any) -> BotTurn:
 
 
 class RasaClient:
-    def __init__(self, base_url: str, timeout: float = 30.0, token: Optional[str] = None,
+    """One Rasa server, or several sharing their conversation and lock stores
+    (bot/endpoints.scaled.yml): any instance can take any message. Each conversation goes first to
+    the instance its id hashes to (spreading the load and keeping one conversation's turns on one
+    instance while it lives), and to the next one when an instance never got the message (refused
+    connection, 502/503): a killed instance costs its conversations nothing but a reconnection.
+    A message an instance may have processed (`delivered=True`) is never sent to another."""
+
+    def __init__(self, base_url: Union[str, Sequence[str]], timeout: float = 30.0, token: Optional[str] = None,
                  transport: Optional[httpx.AsyncBaseTransport] = None) -> None:
-        self.base_url = base_url.rstrip("/")
+        urls = [base_url] if isinstance(base_url, str) else list(base_url)
+        self.base_urls = [url.rstrip("/") for url in urls if url.strip()]
+        if not self.base_urls:
+            raise ValueError("no Rasa URL")
+        self.base_url = self.base_urls[0]
         self.token = token
         self._client = httpx.AsyncClient(
-            base_url=self.base_url, transport=transport, trust_env=False,  # an internal service: no proxy
+            transport=transport, trust_env=False,  # an internal service: no proxy
             timeout=httpx.Timeout(timeout, connect=min(5.0, timeout)),
-            limits=httpx.Limits(max_connections=50, max_keepalive_connections=10),
+            limits=httpx.Limits(max_connections=50 * len(self.base_urls), max_keepalive_connections=10),
         )
+
+    def instances_for(self, key: str) -> list[str]:
+        """The instances in the order a conversation tries them: its own first (a stable hash, not
+        Python's salted one, so every gateway process agrees), then the others in turn."""
+        first = zlib.crc32(key.encode("utf-8")) % len(self.base_urls)
+        return self.base_urls[first:] + self.base_urls[:first]
 
     async def send(self, sender: str, text: str, metadata: dict[str, Any]) -> BotTurn:
         body = {"sender": sender, "message": text, "metadata": metadata}
+        instances = self.instances_for(sender)
+        for number, base_url in enumerate(instances, 1):
+            try:
+                return await self._send_to(base_url, body)
+            except RasaUnavailable as error:
+                if error.delivered or number == len(instances):
+                    raise
+                logger.warning("Rasa instance %d of %d did not get the message (%s): trying the next",
+                               self.base_urls.index(base_url) + 1, len(self.base_urls), error.reason)
+        raise AssertionError("unreachable")
+
+    async def _send_to(self, base_url: str, body: dict[str, Any]) -> BotTurn:
         try:
-            response = await self._client.post("/webhooks/rest/webhook", json=body)
+            response = await self._client.post(f"{base_url}/webhooks/rest/webhook", json=body)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as error:
             logger.warning("Rasa unreachable (%s)", type(error).__name__)
             raise RasaUnavailable("unreachable", delivered=False) from error
         except httpx.HTTPError as error:  # read timeout, connection lost after sending...
             logger.warning("Rasa did not answer (%s)", type(error).__name__)
             raise RasaUnavailable("no answer", delivered=True) from error
-        if response.status_code in (502, 503):  # a proxy in front of Rasa: Rasa never saw it
+        if response.status_code in (502, 503):  # a proxy in front of Rasa, or its store down: not kept
             raise RasaUnavailable(f"HTTP {response.status_code}", delivered=False)
         if response.status_code >= 400:
             logger.warning("Rasa answered HTTP %s", response.status_code)
@@ -138,18 +170,30 @@ class RasaClient:
             logger.warning("Rasa's answer could not be read")
             raise RasaUnavailable("unreadable answer", delivered=True) from error
 
+    async def _post_harmless(self, path: str, body: dict[str, Any], timeout: Optional[float]) -> httpx.Response:
+        """A request that stores nothing (a ranking, a clustering): any instance, the next one when
+        one fails. Every failure is `delivered=False` (asking twice is harmless)."""
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        failure = "unreachable"
+        for base_url in self.instances_for(path + str(body.get("text", ""))):
+            try:
+                response = await self._client.post(f"{base_url}{path}", headers=headers, timeout=timeout, json=body)
+            except httpx.HTTPError as error:
+                logger.warning("Rasa's %s did not answer (%s)", path, type(error).__name__)
+                continue
+            if response.status_code in (502, 503):
+                failure = f"HTTP {response.status_code}"
+                continue
+            return response
+        raise RasaUnavailable(failure, delivered=False)
+
     async def assist_rank(self, text: str, fund: str, langs: list[str],
                           timeout: Optional[float] = None) -> dict[str, Any]:
         """The agent console's ranking (bot/assist.py's POST /webhooks/assist/rank, behind the Rasa
         API token): `{"lang", "script", "entries": [...]}`, best first. Nothing is stored there,
         and a ranking is harmless to ask twice, so every failure is `delivered=False`."""
-        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
-        try:
-            response = await self._client.post("/webhooks/assist/rank", headers=headers, timeout=timeout,
-                                                json={"text": text, "fund": fund, "langs": langs})
-        except httpx.HTTPError as error:
-            logger.warning("Rasa's assist route did not answer (%s)", type(error).__name__)
-            raise RasaUnavailable("unreachable", delivered=False) from error
+        response = await self._post_harmless("/webhooks/assist/rank", {"text": text, "fund": fund, "langs": langs},
+                                             timeout)
         if response.status_code != 200:
             logger.warning("Rasa's assist route answered HTTP %s", response.status_code)
             raise RasaUnavailable(f"HTTP {response.status_code}", delivered=False)
@@ -165,13 +209,7 @@ class RasaClient:
         """The review loop's groups of (already masked) texts by meaning (bot/review.py's POST
         /webhooks/review/cluster, behind the Rasa API token): `[{"members": [indices],
         "representative": index}]`, largest first. Nothing is stored there: failures are `delivered=False`."""
-        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
-        try:
-            response = await self._client.post("/webhooks/review/cluster", headers=headers, timeout=timeout,
-                                                json={"texts": texts})
-        except httpx.HTTPError as error:
-            logger.warning("Rasa's review route did not answer (%s)", type(error).__name__)
-            raise RasaUnavailable("unreachable", delivered=False) from error
+        response = await self._post_harmless("/webhooks/review/cluster", {"texts": texts}, timeout)
         if response.status_code != 200:
             logger.warning("Rasa's review route answered HTTP %s", response.status_code)
             raise RasaUnavailable(f"HTTP {response.status_code}", delivered=False)
@@ -184,12 +222,20 @@ class RasaClient:
         return groups
 
     async def ready(self) -> bool:
-        """Rasa answers; with the API token set, its HTTP API accepts the token (model loaded)."""
+        """At least one instance answers (see `instances_ready`)."""
+        return any((await self.instances_ready()).values())
+
+    async def instances_ready(self) -> dict[str, bool]:
+        """Each instance: it answers and, with the API token set, its HTTP API accepts the token
+        (model loaded)."""
+        return dict(zip(self.base_urls, await asyncio.gather(*map(self._instance_ready, self.base_urls))))
+
+    async def _instance_ready(self, base_url: str) -> bool:
         try:
             if self.token:
-                response = await self._client.get("/status", params={"token": self.token}, timeout=3.0)
+                response = await self._client.get(f"{base_url}/status", params={"token": self.token}, timeout=3.0)
             else:
-                response = await self._client.get("/", timeout=3.0)
+                response = await self._client.get(f"{base_url}/", timeout=3.0)
         except httpx.HTTPError:
             return False
         return response.status_code == 200

@@ -104,3 +104,84 @@ async def test_ready_uses_the_api_token_when_set():
     transport = httpx.MockTransport(handler)
     assert not await RasaClient("http://rasa.test", token="bad", transport=transport).ready()
     assert seen[0] == "http://rasa.test/status?token=tok"
+
+
+# --- several Rasa instances (RASA_URLS) ------------------------------------------------------------
+
+def instances_client(handler, count: int = 3) -> RasaClient:
+    urls = [f"http://rasa-{i}.test" for i in range(1, count + 1)]
+    return RasaClient(urls, timeout=2, transport=httpx.MockTransport(handler))
+
+
+async def test_a_conversation_goes_to_the_next_instance_when_its_own_refuses_the_connection():
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request.url.host)
+        if request.url.host == "rasa-1.test":  # killed: nothing listens there any more
+            raise httpx.ConnectError("refused")
+        return httpx.Response(200, json=faq_answer("fr"))
+
+    rasa = instances_client(handler)
+    sender = next(s for s in (f"web:{i}" for i in range(100)) if rasa.instances_for(s)[0] == "http://rasa-1.test")
+    turn = await rasa.send(sender, "ou payer ?", {})
+    assert turn.decision == "answer"
+    assert calls == ["rasa-1.test", "rasa-2.test"]  # each once: the message reached Rasa once
+
+
+async def test_a_message_an_instance_may_have_processed_is_never_sent_to_another():
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request.url.host)
+        raise httpx.RemoteProtocolError("the instance died while answering")
+
+    rasa = instances_client(handler)
+    with pytest.raises(RasaUnavailable) as caught:
+        await rasa.send("web:abc", "x", {})
+    assert caught.value.delivered is True and len(calls) == 1
+
+
+async def test_when_every_instance_refuses_the_message_is_kept_for_later():
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request.url.host)
+        return httpx.Response(503, text="store down")
+
+    rasa = instances_client(handler)
+    with pytest.raises(RasaUnavailable) as caught:
+        await rasa.send("web:abc", "x", {})
+    assert caught.value.delivered is False and sorted(calls) == ["rasa-1.test", "rasa-2.test", "rasa-3.test"]
+
+
+def test_conversations_are_spread_and_each_keeps_its_instance():
+    rasa = instances_client(lambda request: httpx.Response(200, json=[]))
+    firsts = [rasa.instances_for(f"web:{i}")[0] for i in range(300)]
+    assert all(firsts.count(url) > 60 for url in rasa.base_urls)  # spread over the three
+    again = instances_client(lambda request: httpx.Response(200, json=[]))  # another gateway process
+    assert [again.instances_for(f"web:{i}")[0] for i in range(300)] == firsts
+    assert sorted(rasa.instances_for("web:1")) == sorted(rasa.base_urls)  # every instance, once
+
+
+async def test_ready_while_one_instance_answers_and_says_which():
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "rasa-2.test":
+            raise httpx.ConnectError("refused")
+        return httpx.Response(200, json={})
+
+    rasa = instances_client(handler, count=2)
+    assert await rasa.instances_ready() == {"http://rasa-1.test": True, "http://rasa-2.test": False}
+    assert await rasa.ready()
+    assert not await instances_client(lambda request: httpx.Response(503), count=2).ready()
+
+
+async def test_a_ranking_goes_to_another_instance_when_one_is_down():
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "rasa-1.test":
+            raise httpx.ConnectError("refused")
+        return httpx.Response(200, json={"lang": "fr", "script": "latin", "entries": []})
+
+    rasa = instances_client(handler, count=2)
+    for text in ("payer", "cotisation", "carte", "retraite"):  # whichever instance each text hashes to
+        assert (await rasa.assist_rank(text, "cnss_ma", ["fr"]))["entries"] == []
