@@ -18,7 +18,12 @@ Refused rather than answered in the chat:
 - an unknown `metadata.fund`: the deployment's gateway names its own fund, so an unknown one is a
   misconfiguration or a forged request. Answering it silently as the default fund could give one
   country's rules to the other's citizens; a 400 shows the error at once.
-Nothing of the request is logged: only the reason of a refusal."""
+Nothing of the request is logged: only the reason of a refusal.
+
+A message whose turn could not be kept, because the conversation store (PostgreSQL) or the lock
+store (Redis) cannot be reached, is answered 503 `{"error": "..."}`, never an empty 200 or a
+reply given without the conversation's state (bot/store_outage.py): nothing of it was kept, and
+the same message sent again once the store is back is answered where the conversation was."""
 from __future__ import annotations
 
 import json
@@ -31,6 +36,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot import store_outage
 from bot.knowledge import FUNDS
 from bot.nlu.text import without_surrogates
 
@@ -88,7 +94,7 @@ class SanadRestInput(RestInput):
         return "rest"
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[None]]) -> Blueprint:
-        blueprint = super().blueprint(on_new_message)
+        blueprint = super().blueprint(guarded(on_new_message))
 
         @blueprint.middleware("request")
         async def refuse_malformed(request: Request) -> Optional[HTTPResponse]:
@@ -100,6 +106,43 @@ class SanadRestInput(RestInput):
                 # Nothing of the request: it may hold anything, personal data included.
                 logger.info("REST channel: a malformed request refused with 400")
                 return response.json({"error": str(problem)}, status=400)
+            request.ctx.storage = store_outage.begin()  # seen by the handler: same task, same context
             return None
 
+        @blueprint.middleware("response")
+        async def refuse_unkept(request: Request, answer: HTTPResponse) -> Optional[HTTPResponse]:
+            storage = getattr(request.ctx, "storage", None)
+            if storage is None or storage.kept():
+                return None
+            which = "conversation store" if storage.store_failed else "lock store"
+            logger.error("REST channel: the %s cannot be reached; the message was not kept (503)", which)
+            return response.json({"error": f"the {which} cannot be reached: the message was not kept, "
+                                           "send it again in a few seconds"}, status=503)
+
         return blueprint
+
+
+def guarded(on_new_message: Callable[[UserMessage], Awaitable[None]]) -> Callable[[UserMessage], Awaitable[None]]:
+    """Rasa's message handler, with a lock store failure noted for the response (RestInput would
+    log it with the message's text, and answer 200 with whatever was collected)."""
+    from rasa.core.lock_store import LockError
+
+    lock_errors: tuple = (LockError,)
+    try:
+        import redis
+
+        lock_errors += (redis.RedisError,)
+    except ImportError:  # no Redis lock store without the package
+        pass
+
+    async def handle(message: UserMessage) -> None:
+        try:
+            await on_new_message(message)
+        except lock_errors as error:
+            turn = store_outage.CURRENT.get()
+            if turn is None:
+                raise
+            turn.lock_failed = True
+            logger.error("REST channel: the lock store failed: %s", type(error).__name__)
+
+    return handle

@@ -29,7 +29,7 @@ from rasa.shared.core.events import ActiveLoop, Event, SlotSet
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
-from bot import rasa_speedups
+from bot import rasa_speedups, store_outage
 from bot.masking import IN_BOT_TEXT, mask_text
 
 SENSITIVE_SLOTS = frozenset({"affiliate_number", "birth_date", "otp_code"})
@@ -199,6 +199,14 @@ class RedactingTrackerStore(TrackerStore):
         return view
 
     async def save(self, tracker: DialogueStateTracker) -> None:
+        try:
+            await self._save(tracker)
+        except Exception:
+            store_outage.note_store_failure()  # Rasa's fail-safe wrapper hides it: see bot/store_outage.py
+            raise
+        store_outage.note_saved()
+
+    async def _save(self, tracker: DialogueStateTracker) -> None:
         # The SQL and in-memory stores read only the sender id and the events' serialised form;
         # any other store (Redis, DynamoDB, Mongo...) may write the tracker's state (its slots,
         # the latest message), so it gets the whole tracker redacted.
@@ -215,7 +223,11 @@ class RedactingTrackerStore(TrackerStore):
             await self.inner.save(self.redacted(tracker))
 
     async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
-        return await self.inner.retrieve(sender_id)
+        try:
+            return await self.inner.retrieve(sender_id)
+        except Exception:
+            store_outage.note_store_failure()  # else read as a new conversation (bot/store_outage.py)
+            raise
 
     async def retrieve_full_tracker(self, conversation_id: Text) -> Optional[DialogueStateTracker]:
         return await self.inner.retrieve_full_tracker(conversation_id)

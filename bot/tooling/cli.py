@@ -8,6 +8,7 @@
     sanad kb check             validate the knowledge base
     sanad calibrate            fit the decision thresholds on cross-validated training data
     sanad run                  everything on this machine with the embedded defaults
+    sanad run --scaled N       the same with N Rasa instances on PostgreSQL and Redis
     sanad chat                 talk to a running Sanad in the terminal
     sanad bench [--citizens N --duration S --json]  speed and memory under load
     sanad fuzz --messages N [--json]  hostile messages through the widget and Telegram, then the invariants
@@ -223,7 +224,7 @@ def cmd_run(args) -> int:
     _quiet()
     from bot.tooling.run import run
 
-    return run(fund=args.fund, chat=not args.no_chat, rasa_port=args.rasa_port)
+    return run(fund=args.fund, chat=not args.no_chat, rasa_port=args.rasa_port, scaled=args.scaled)
 
 
 def cmd_chat(args) -> int:
@@ -336,7 +337,10 @@ def parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run Sanad on this machine (embedded defaults)")
     run.add_argument("--fund", choices=FUNDS, default=DEFAULT_FUND)
     run.add_argument("--no-chat", action="store_true", help="serve only, no terminal chat")
-    run.add_argument("--rasa-port", type=int, default=int(os.environ.get("SANAD_RASA_PORT", "5005")))
+    run.add_argument("--rasa-port", type=int, default=int(os.environ.get("SANAD_RASA_PORT", "5005")),
+                     help="the Rasa server's port (with --scaled N: the first of N consecutive ports)")
+    run.add_argument("--scaled", type=int, default=0, metavar="N",
+                     help="N Rasa instances on PostgreSQL and Redis (SANAD_POSTGRES_*, SANAD_REDIS_*) behind the gateway")
     run.set_defaults(func=cmd_run)
 
     chat = sub.add_parser("chat", help="chat with a running Sanad in the terminal")

@@ -17,6 +17,7 @@ import uuid
 
 from bot import paths
 from bot.tooling import services
+from bot.tooling.stores import StoreUnreachable, Stores
 
 
 def terminal_chat(rasa_url: str, fund: str, token: str | None = None) -> None:
@@ -73,9 +74,19 @@ def say(text: str) -> None:
     print(text, flush=True)
 
 
-def run(fund: str, chat: bool = True, rasa_port: int = 5005) -> int:
+def run(fund: str, chat: bool = True, rasa_port: int = 5005, scaled: int = 0) -> int:
+    """`sanad run`; with `scaled` N > 0, N Rasa instances (ports rasa_port, rasa_port + 1...) on the
+    shared stores of bot/tooling/stores.py instead of the embedded SQLite file and in-memory locks."""
     from bot.tooling.training import ensure_models
 
+    stores = None
+    if scaled:
+        try:
+            stores = Stores.from_env()
+            stores.check()  # before the model: a missing server is said at once
+        except StoreUnreachable as error:
+            print(f"sanad run --scaled: {error}", file=sys.stderr, flush=True)
+            return 2
     print("Preparing the model (built and trained only when missing or stale)...", flush=True)
     model, _ = ensure_models()
     make_var_private()
@@ -85,24 +96,28 @@ def run(fund: str, chat: bool = True, rasa_port: int = 5005) -> int:
     actions = services.action_server(port=int(os.environ.get("SANAD_ACTIONS_PORT", "5055")),
                                      log=logs / "actions.log", SANAD_FUND=fund, SANAD_BACKEND_URL=backend.url)
     action_url = actions.health_url.rsplit("/", 1)[0] + "/webhook"
-    rasa = services.rasa_server(model, action_url, port=rasa_port, token=token, log=logs / "rasa.log",
-                                SANAD_FUND=fund)
-    gateway = services.gateway_server(rasa.url, fund, token, port=int(os.environ.get("SANAD_GATEWAY_PORT", "8000")),
-                                      log=logs / "gateway.log", SANAD_GATEWAY_AGENT_BACKEND_URL=backend.url)
-    print("Starting the affiliate API, the action server, the Rasa server and the gateway...", flush=True)
+    rasas = rasa_instances(model, action_url, token, fund, rasa_port, logs, stores, max(scaled, 1))
+    gateway = services.gateway_server(rasas[0].url, fund, token, port=int(os.environ.get("SANAD_GATEWAY_PORT", "8000")),
+                                      log=logs / "gateway.log", SANAD_GATEWAY_AGENT_BACKEND_URL=backend.url,
+                                      **gateway_scaling(rasas, stores))
+    what = f"{len(rasas)} Rasa servers (PostgreSQL {stores.postgres_host}:{stores.postgres_port}/{stores.postgres_db}, " \
+           f"Redis {stores.redis_host}:{stores.redis_port})" if stores else "the Rasa server"
+    print(f"Starting the affiliate API, the action server, {what} and the gateway...", flush=True)
     # Supervised: a service whose process dies is restarted on its port (services.Supervisor);
-    # only SIGTERM or Ctrl-C ends the run.
-    with services.supervised(backend, actions, rasa, gateway, say=say):
+    # only SIGTERM or Ctrl-C ends the run. The Rasa instances load their model at the same time.
+    with services.supervised(backend, actions, rasas, gateway, say=say):
         services.write_private(paths.VAR / "rasa-token", token)
+        rest = "\n".join(f"  REST channel  POST {rasa.url}/webhooks/rest/webhook  {{\"sender\": \"me\", \"message\": \"...\"}}"
+                         for rasa in rasas)
         print(f"Sanad is up for {fund}:\n"
               f"  web chat demo {gateway.url}/  (the widget on a mock fund page)\n"
               f"  agent console {gateway.url}/agent/  (accounts: sanad agents create NAME --fund F --role agent|supervisor)\n"
               f"  affiliate API {backend.url}/docs (demo affiliates: backend/README.md; SMS codes: var/sms-outbox/)\n"
-              f"  REST channel  POST {rasa.url}/webhooks/rest/webhook  {{\"sender\": \"me\", \"message\": \"...\"}}\n"
-              f"  Rasa HTTP API {rasa.url}/model/parse (its token: SANAD_RASA_TOKEN, else the file {paths.VAR / 'rasa-token'})\n"
+              f"{rest}\n"
+              f"  Rasa HTTP API {rasas[0].url}/model/parse (its token: SANAD_RASA_TOKEN, else the file {paths.VAR / 'rasa-token'})\n"
               f"  logs          {logs}", flush=True)
         if chat and sys.stdin.isatty():
-            terminal_chat(rasa.url, fund)
+            terminal_chat(rasas[0].url, fund)
         else:
             try:
                 while True:
@@ -110,3 +125,24 @@ def run(fund: str, chat: bool = True, rasa_port: int = 5005) -> int:
             except KeyboardInterrupt:
                 pass
     return 0
+
+
+def rasa_instances(model, action_url: str, token: str, fund: str, first_port: int, logs, stores: Stores | None,
+                   count: int) -> list[services.Service]:
+    """The embedded Rasa server (logs/rasa.log), or `count` of them on the shared stores, on
+    consecutive ports, each with its own log (logs/rasa-1.log...)."""
+    if stores is None:
+        return [services.rasa_server(model, action_url, port=first_port, token=token, log=logs / "rasa.log",
+                                     SANAD_FUND=fund)]
+    return [services.rasa_server(model, action_url, port=first_port + i, token=token, log=logs / f"rasa-{i + 1}.log",
+                                 endpoints=services.SCALED_ENDPOINTS, name=f"rasa-{i + 1}", SANAD_FUND=fund, **stores.rasa_env())
+            for i in range(count)]
+
+
+def gateway_scaling(rasas: list[services.Service], stores: Stores | None) -> dict[str, str]:
+    """The gateway's settings for several Rasa instances: all their URLs (it spreads the
+    conversations and goes to the next when one refuses connections), and its state in Redis."""
+    if stores is None:
+        return {}
+    return {"SANAD_GATEWAY_RASA_URLS": ",".join(rasa.url for rasa in rasas),
+            "SANAD_GATEWAY_REDIS_URL": os.environ.get("SANAD_GATEWAY_REDIS_URL") or stores.gateway_redis_url()}

@@ -189,16 +189,21 @@ def tracker_db() -> Path:
     return path
 
 
+SCALED_ENDPOINTS = paths.BOT / "endpoints.scaled.yml"  # PostgreSQL tracker store, Redis lock store
+
+
 def rasa_server(model: Path, action_url: str, port: Optional[int] = None, token: Optional[str] = None,
-                log: Optional[Path] = None, **env: str) -> Service:
+                log: Optional[Path] = None, endpoints: Path = paths.ENDPOINTS, name: str = "rasa", **env: str) -> Service:
+    """A Rasa server; `endpoints` SCALED_ENDPOINTS for one of several instances sharing their stores
+    (its variables SANAD_POSTGRES_* and SANAD_REDIS_* in `env`: bot/tooling/stores.py)."""
     port = port or free_port()
     token = token or secrets.token_urlsafe(24)
     service = Service(
-        "rasa",
+        name,
         # The token is not on the command line, which every user can read (`ps`): bot.rasa_entry
         # passes it to Rasa from the environment, readable by our own user only.
         [rasa_python(), "-m", "bot.rasa_entry", "run", "--enable-api", "--model", str(model),
-         "--endpoints", str(paths.ENDPOINTS), "--credentials", str(paths.CREDENTIALS),
+         "--endpoints", str(endpoints), "--credentials", str(paths.CREDENTIALS),
          "--port", str(port), "--interface", "127.0.0.1"],
         f"http://127.0.0.1:{port}/",
         env=base_env(SANAD_ACTION_URL=action_url, SANAD_ACTIONS_TOKEN=shared_secret("SANAD_ACTIONS_TOKEN"),
@@ -245,13 +250,27 @@ def gateway_server(rasa_url: str, fund: str, token: str, port: Optional[int] = N
     return service
 
 
+Group = Sequence[Service]  # services started at once (several Rasa instances: 20-40 s each to load)
+
+
+def flat(services: Sequence[Service | Group]) -> list[Service]:
+    return [one for item in services for one in (item if isinstance(item, (list, tuple)) else [item])]
+
+
 @contextlib.contextmanager
-def running(*services: Service, timeout: float = 180.0) -> Iterator[tuple[Service, ...]]:
-    started = []
+def running(*services: Service | Group, timeout: float = 180.0) -> Iterator[tuple[Service, ...]]:
+    """Start each service in turn, waiting for it to answer; a list or tuple among them is a group
+    whose processes are all spawned before the first is waited for. Stopped in reverse order."""
+    started: list[Service] = []
     try:
-        for service in services:
-            started.append(service.start(timeout))
-        yield services
+        for item in services:
+            group = item if isinstance(item, (list, tuple)) else [item]
+            for service in group:
+                service.spawn()
+                started.append(service)
+            for service in group:
+                wait_until_up(service.health_url, service.process, timeout)
+        yield tuple(flat(services))
     finally:
         for service in reversed(started):
             service.stop()
@@ -352,12 +371,12 @@ class Supervisor:
 
 
 @contextlib.contextmanager
-def supervised(*services: Service, say: Callable[[str], None] = print,
+def supervised(*services: Service | Group, say: Callable[[str], None] = print,
                timeout: float = 180.0) -> Iterator[tuple[Service, ...]]:
     """`running`, and each service restarted when its process ends (see Supervisor)."""
-    with running(*services, timeout=timeout):
-        supervisor = Supervisor(services, say, timeout).start()
+    with running(*services, timeout=timeout) as started:
+        supervisor = Supervisor(started, say, timeout).start()
         try:
-            yield services
+            yield started
         finally:
             supervisor.stop()

@@ -21,3 +21,11 @@ def trained_model():
     if training.is_stale("sanad", paths.CONFIG):
         pytest.fail("the trained model is stale: its inputs changed since training; run `sanad train`")
     return model
+
+
+@pytest.fixture
+def stores():
+    """PostgreSQL and Redis for the scaled topology, a tracker database of its own (tests/rasa_side/scaled.py)."""
+    from tests.rasa_side.scaled import fresh_stores
+
+    yield from fresh_stores()
