@@ -93,8 +93,11 @@ def run(fund: str, chat: bool = True, rasa_port: int = 5005, scaled: int = 0) ->
     logs = paths.VAR / "logs"
     token = os.environ.get("SANAD_RASA_TOKEN") or secrets.token_urlsafe(24)
     backend = services.backend_server(port=int(os.environ.get("SANAD_BACKEND_PORT", "8100")), log=logs / "backend.log")
+    # Scaled: the balance form's secrets (actions/balance/vault.py) in Redis, so a restarted
+    # action server finds a verification in progress; in memory only by default.
+    vault = {"SANAD_REDIS_URL": stores.redis_url()} if stores else {}
     actions = services.action_server(port=int(os.environ.get("SANAD_ACTIONS_PORT", "5055")),
-                                     log=logs / "actions.log", SANAD_FUND=fund, SANAD_BACKEND_URL=backend.url)
+                                     log=logs / "actions.log", SANAD_FUND=fund, SANAD_BACKEND_URL=backend.url, **vault)
     action_url = actions.health_url.rsplit("/", 1)[0] + "/webhook"
     rasas = rasa_instances(model, action_url, token, fund, rasa_port, logs, stores, max(scaled, 1))
     gateway = services.gateway_server(rasas[0].url, fund, token, port=int(os.environ.get("SANAD_GATEWAY_PORT", "8000")),

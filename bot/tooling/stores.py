@@ -23,7 +23,7 @@ class Stores:
     redis_host: str = "127.0.0.1"
     redis_port: int = 6379
     redis_password: str = ""
-    gateway_redis_db: int = 0  # the lock store uses db 1 (bot/endpoints.scaled.yml)
+    gateway_redis_db: int = 0  # the gateway's state and the actions' vault; the lock store uses db 1
 
     @classmethod
     def from_env(cls, env=os.environ) -> "Stores":
@@ -45,6 +45,11 @@ class Stores:
                 "SANAD_POSTGRES_DB": self.postgres_db, "SANAD_POSTGRES_USER": self.postgres_user,
                 "SANAD_POSTGRES_PASSWORD": self.postgres_password, "SANAD_REDIS_HOST": self.redis_host,
                 "SANAD_REDIS_PORT": str(self.redis_port), "SANAD_REDIS_PASSWORD": self.redis_password}
+
+    def redis_url(self) -> str:
+        """The gateway's state and the action server's vault of secrets (actions/balance/vault.py):
+        one database, each under its own key prefix."""
+        return self.gateway_redis_url()
 
     def gateway_redis_url(self) -> str:
         auth = f":{quote(self.redis_password, safe='')}@" if self.redis_password else ""

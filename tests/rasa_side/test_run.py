@@ -66,11 +66,15 @@ class SanadRun:
         return found
 
 
-@pytest.fixture()
-def sanad_run(trained_model, tmp_path):
-    ports = {name: services.free_port() for name in ("SANAD_BACKEND_PORT", "SANAD_ACTIONS_PORT",
-                                                     "SANAD_GATEWAY_PORT", "rasa")}
-    var = tmp_path / "var"  # created by the run itself, as on a fresh checkout; every file in its default place
+def run_ports() -> dict[str, int]:
+    return {name: services.free_port() for name in ("SANAD_BACKEND_PORT", "SANAD_ACTIONS_PORT", "SANAD_GATEWAY_PORT",
+                                                    "rasa")}
+
+
+@contextlib.contextmanager
+def sanad_running(ports: dict[str, int], var: Path):
+    """`sanad run --no-chat` on these ports with this var directory, stopped with SIGTERM at the end
+    (and its services with it, whatever happened)."""
     env = {**os.environ, "SANAD_VAR_DIR": str(var), "SANAD_BACKEND_SMS_MAX_PER_AFFILIATE": "100",
            **{k: str(v) for k, v in ports.items() if k.startswith("SANAD_")}}
     for inherited in ("SANAD_TRACKER_DB", "SANAD_BACKEND_DATABASE_URL", "SANAD_BACKEND_SMS_OUTBOX_DIR",
@@ -96,6 +100,13 @@ def sanad_run(trained_model, tmp_path):
                 for pid in services_left.values():
                     with contextlib.suppress(ProcessLookupError):
                         os.kill(pid, signal.SIGKILL)
+
+
+@pytest.fixture()
+def sanad_run(trained_model, tmp_path):
+    # var: created by the run itself, as on a fresh checkout; every file in its default place
+    with sanad_running(run_ports(), tmp_path / "var") as run:
+        yield run
 
 
 def rest(run: SanadRun, sender: str, text: str) -> list[dict]:
@@ -279,3 +290,31 @@ def test_the_terminal_chat_says_so_and_goes_on_while_rasa_restarts(monkeypatch, 
     monkeypatch.setattr("builtins.input", lambda prompt="": next(typed))
     run_module.terminal_chat(f"http://127.0.0.1:{services.free_port()}", "cnss_ma")  # nothing listens there
     assert "not reachable just now; send your message again in a few seconds" in capsys.readouterr().out
+
+
+def test_a_whole_restart_resumes_a_balance_look_up_where_it_was(trained_model, tmp_path):
+    """Every process of the embedded default stopped (SIGTERM to `sanad run`) in the middle of the
+    balance form, then started again: the conversation (SQLite tracker store) and the widget's
+    session (its signing secret in var/) go on where they were. The affiliate number typed before
+    the stop lived only in the action server's memory (actions/balance/vault.py: personal data is
+    never written to disk in the embedded default), so the form, still open, says the verification
+    expired and asks for it again; with Redis (`sanad run --scaled`) it is kept (test_scaled.py)."""
+    ports, var = run_ports(), tmp_path / "var"
+    sender = f"restart-{uuid.uuid4().hex[:8]}"
+    with sanad_running(ports, var) as run:
+        assert decision(rest(run, sender, "je veux connaitre mon solde cnss")).get("step") == "affiliate_number"
+        assert decision(rest(run, sender, NUMBER)).get("step") == "birth_date"
+        web_token = web_session(run)
+        first_pids = run.service_pids()
+        run.process.terminate()
+        assert run.process.wait(timeout=40) == 0
+    assert all(not Path(f"/proc/{pid}").exists() for pid in first_pids.values())  # nothing left running
+    with sanad_running(ports, var) as run:
+        replies = rest(run, sender, BORN)
+        assert decision(replies).get("step") == "affiliate_number"  # still inside the form...
+        assert "La vérification a expiré" in " ".join(r.get("text") or "" for r in replies)  # ...told why
+        assert decision(rest(run, sender, NUMBER)).get("step") == "birth_date"
+        assert decision(rest(run, sender, BORN)).get("step") == "otp_code"
+        seen: list[str] = []
+        assert widget_message(run, web_token, "comment payer la cnss en ligne", seen)  # the same widget session
+        assert seen == ["connected", "received", "bot"]

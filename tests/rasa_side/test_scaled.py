@@ -2,9 +2,10 @@
 one PostgreSQL tracker store and one Redis lock store, the gateway in front of both
 (SANAD_GATEWAY_RASA_URLS), real processes over HTTP and the widget's real WebSocket.
 
-kill -9 of the instance a citizen's conversation is on, in the middle of the balance form: the next
-message is answered by the other instance with the form where it was, nothing lost, nothing
-answered twice. PostgreSQL and Redis are this machine's (SANAD_TEST_POSTGRES_URL,
+kill -9 of the instance a citizen's conversation is on, and of the action server, in the middle of
+the balance form: the next message is answered by the other instance with the form where it was
+(the conversation in PostgreSQL, the affiliate number in the actions' Redis vault), nothing lost,
+nothing answered twice. PostgreSQL and Redis are this machine's (SANAD_TEST_POSTGRES_URL,
 SANAD_TEST_REDIS_URL); the tests skip when they cannot be reached, unless SANAD_REQUIRE_POSTGRES=1 /
 SANAD_REQUIRE_REDIS=1 (CI) make them fail."""
 from __future__ import annotations
@@ -49,7 +50,8 @@ def test_a_killed_rasa_instance_loses_nothing_of_a_balance_look_up(trained_model
     backend = services.backend_server(log=tmp_path / "backend.log",
                                       SANAD_BACKEND_DATABASE_URL=f"sqlite:///{tmp_path / 'backend.db'}",
                                       SANAD_BACKEND_SMS_OUTBOX_DIR=str(outbox))
-    actions = services.action_server(log=tmp_path / "actions.log", SANAD_BACKEND_URL=backend.url)
+    actions = services.action_server(log=tmp_path / "actions.log", SANAD_BACKEND_URL=backend.url,
+                                     SANAD_REDIS_URL=stores.redis_url())  # as `sanad run --scaled` does
     token = "scaled-test-token"
     rasas = rasa_instances(training.model_path("sanad"), actions.health_url.rsplit("/", 1)[0] + "/webhook", token,
                            "cnss_ma", services.free_port(), tmp_path, stores, count=2)
@@ -65,6 +67,9 @@ def test_a_killed_rasa_instance_loses_nothing_of_a_balance_look_up(trained_model
         doomed, survivor = rasas
         doomed.process.send_signal(signal.SIGKILL)  # kill -9: no goodbye, no flush
         doomed.process.wait(timeout=30)
+        actions.process.send_signal(signal.SIGKILL)  # the action server too: the number is in Redis's vault
+        actions.process.wait(timeout=30)
+        actions.start(timeout=60)
 
         assert step(asyncio.run(citizen.say(BORN))) == "otp_code"  # the form went on where it was
         balance = asyncio.run(citizen.say(latest_code(outbox, PHONE)))
