@@ -348,23 +348,60 @@ def memory(pid: int) -> dict[str, int]:
     return {"rss_mb": round(rss / 1024), "peak_mb": round(peak / 1024)}
 
 
-def _stack(work: Path, model: Path):
-    """The affiliate API, the action server, the Rasa server and the gateway, all in `work`."""
+def _stack(work: Path, model: Path, stores=None, scaled: int = 0):
+    """The affiliate API, the action server, the Rasa server and the gateway, all in `work`; with
+    `stores` (bot/tooling/stores.py), `scaled` Rasa instances on PostgreSQL and Redis instead."""
+    from bot.tooling.run import gateway_scaling
+
     logs = work / "logs"
     scratch = {"SANAD_VAR_DIR": str(work)}
     backend = services.backend_server(log=logs / "backend.log", **scratch,
                                       SANAD_BACKEND_DATABASE_URL=f"sqlite:///{work / 'backend.sqlite3'}",
                                       SANAD_BACKEND_SMS_OUTBOX_DIR=str(work / "sms-outbox"),
                                       SANAD_BACKEND_SMS_MAX_PER_AFFILIATE="100000")
-    actions = services.action_server(log=logs / "actions.log", SANAD_BACKEND_URL=backend.url, **scratch)
-    rasa = services.rasa_server(model, actions.health_url.rsplit("/", 1)[0] + "/webhook", log=logs / "rasa.log",
-                                SANAD_TRACKER_DB=str(work / "tracker.db"), **scratch)
+    vault = {"SANAD_REDIS_URL": stores.redis_url()} if stores else {}  # as `sanad run --scaled`
+    actions = services.action_server(log=logs / "actions.log", SANAD_BACKEND_URL=backend.url, **scratch, **vault)
+    action_url = actions.health_url.rsplit("/", 1)[0] + "/webhook"
+    if stores is None:
+        rasas = [services.rasa_server(model, action_url, log=logs / "rasa.log", SANAD_TRACKER_DB=str(work / "tracker.db"),
+                                      **scratch)]
+    else:
+        token = uuid.uuid4().hex  # one API token for every instance: the gateway checks them all with it
+        rasas = [services.rasa_server(model, action_url, log=logs / f"rasa-{i + 1}.log", name=f"rasa-{i + 1}", token=token,
+                                      endpoints=services.SCALED_ENDPOINTS, **scratch, **stores.rasa_env())
+                 for i in range(scaled)]
+    rasa = rasas[0]
     limits = {f"SANAD_GATEWAY_{name}": "1000000" for name in
               ("RATE_SESSION_MESSAGES", "RATE_IP_MESSAGES", "RATE_IP_SESSIONS", "RATE_IP_CONNECTIONS")}
     gateway = services.gateway_server(rasa.url, "cnss_ma", rasa.token, log=logs / "gateway.log", **scratch, **limits,
                                       SANAD_GATEWAY_AGENT_DATABASE_URL=f"sqlite:///{work / 'agent.sqlite3'}",
-                                      SANAD_GATEWAY_AGENT_BACKEND_URL=backend.url)
-    return backend, actions, rasa, gateway
+                                      SANAD_GATEWAY_AGENT_BACKEND_URL=backend.url, **gateway_scaling(rasas, stores))
+    return backend, actions, rasas, gateway
+
+
+@contextlib.contextmanager
+def _scratch_stores(scaled: int):
+    """The shared stores of a scaled run, with a tracker database of the run's own (dropped after)."""
+    if not scaled:
+        yield None
+        return
+    import dataclasses
+
+    import psycopg2
+
+    from bot.tooling.stores import Stores
+
+    stores = dataclasses.replace(Stores.from_env(), postgres_db=f"sanad_bench_{uuid.uuid4().hex[:8]}")
+    stores.check()
+    try:
+        yield stores
+    finally:
+        connection = psycopg2.connect(host=stores.postgres_host, port=stores.postgres_port, dbname="postgres",
+                                      user=stores.postgres_user, password=stores.postgres_password or None)
+        connection.autocommit = True
+        with connection.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{stores.postgres_db}" WITH (FORCE)')
+        connection.close()
 
 
 def _warm_up(rasa_url: str, token: str) -> None:
@@ -382,27 +419,33 @@ def _ratio(a: Optional[float], b: Optional[float]) -> Optional[float]:
     return round(a / b, 2) if a and b else None
 
 
-def bench(citizens: int = 20, duration: float = 30.0, stock: bool = True, say=print) -> dict[str, Any]:
+def bench(citizens: int = 20, duration: float = 30.0, stock: bool = True, say=print, scaled: int = 0) -> dict[str, Any]:
+    """`scaled` N > 0: N Rasa instances on PostgreSQL and Redis behind the gateway (`sanad run
+    --scaled N`); the direct phase spreads its citizens over them."""
     from bot.tooling.training import is_stale, model_path
 
     model = model_path("sanad")
     if not model.exists():
         raise SystemExit("no trained model: run `sanad train` first")
     load_avg = os.getloadavg()
-    with tempfile.TemporaryDirectory(prefix="sanad-bench-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="sanad-bench-") as scratch, _scratch_stores(scaled) as stores:
         work = Path(scratch)
         outbox = Outbox(work / "sms-outbox")
-        backend, actions, rasa, gateway = _stack(work, model)
+        backend, actions, rasas, gateway = _stack(work, model, stores, scaled)
+        rasa = rasas[0]
         say(f"starting the stack in {work} ...")
-        with services.running(backend, actions, rasa, gateway, timeout=300):
-            _warm_up(rasa.url, rasa.token)
+        with services.running(backend, actions, rasas, gateway, timeout=300):
+            for instance in rasas:
+                _warm_up(instance.url, instance.token)
             say(f"gateway WebSocket: {citizens} citizens for {duration:g} s ...")
             web = asyncio.run(load(lambda http, fund: WebCitizen(http, gateway.url, fund), citizens, duration, outbox))
             say(f"Rasa's REST channel directly: {citizens} citizens for {duration:g} s ...")
-            direct = asyncio.run(load(lambda http, fund: RestCitizen(http, rasa.url, fund), citizens, duration, outbox))
+            spread = iter(range(10 ** 9))  # the direct citizens, round robin over the instances
+            direct = asyncio.run(load(lambda http, fund: RestCitizen(http, rasas[next(spread) % len(rasas)].url, fund),
+                                      citizens, duration, outbox))
             say(f"POST /model/parse, Sanad's pipeline: {citizens} clients for {duration:g} s ...")
             parse = asyncio.run(parse_load(rasa.url, rasa.token, citizens, duration))
-            processes = {s.name: memory(s.process.pid) for s in (gateway, rasa, actions, backend)}
+            processes = {s.name: memory(s.process.pid) for s in (gateway, *rasas, actions, backend)}
         stock_result = _stock(work, citizens, duration, say) if stock else {"available": False, "reason": "--no-stock"}
         if stock_result.get("process"):
             processes["rasa_stock"] = stock_result.pop("process")
@@ -417,6 +460,7 @@ def bench(citizens: int = 20, duration: float = 30.0, stock: bool = True, say=pr
         "stock_parse_p50_vs_sanad": _ratio(stock_result.get("p50_ms"), result["parse"].get("p50_ms")),
     }
     result["run"] = {"citizens": citizens, "duration_s": duration, "cpu_count": os.cpu_count(),
+                     "rasa_instances": len(rasas), "stores": "postgresql+redis" if stores else "sqlite",
                      "load_before": [round(x, 2) for x in load_avg],
                      "load_after": [round(x, 2) for x in os.getloadavg()],
                      "model_stale": is_stale("sanad"), "onnx_threads": os.environ.get("SANAD_ONNX_THREADS")}

@@ -10,7 +10,7 @@
     sanad run                  everything on this machine with the embedded defaults
     sanad run --scaled N       the same with N Rasa instances on PostgreSQL and Redis
     sanad chat                 talk to a running Sanad in the terminal
-    sanad bench [--citizens N --duration S --json]  speed and memory under load
+    sanad bench [--citizens N --duration S --scaled N --json]  speed and memory under load
     sanad fuzz --messages N [--json]  hostile messages through the widget and Telegram, then the invariants
     sanad agents ..., audit verify  the agent console's accounts and audit log (FastAPI environment)
     sanad measure normalisation  does normalisation help the embeddings (measured)
@@ -247,7 +247,8 @@ def cmd_bench(args) -> int:
     from bot.tooling.bench import bench, table
 
     say = (lambda text: print(text, file=sys.stderr, flush=True))
-    result = bench(citizens=args.citizens, duration=args.duration, stock=not args.no_stock, say=say)
+    result = bench(citizens=args.citizens, duration=args.duration, stock=not args.no_stock, say=say,
+                   scaled=args.scaled)
     print(json.dumps(result, indent=2, ensure_ascii=False) if args.json else table(result))
     return 0
 
@@ -366,6 +367,8 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument("--duration", type=float, default=30.0, help="seconds of each phase (gateway, direct, parse)")
     bench.add_argument("--json", action="store_true", help="one JSON object on stdout")
     bench.add_argument("--no-stock", action="store_true", help="skip Rasa's stock pipeline")
+    bench.add_argument("--scaled", type=int, default=0, metavar="N",
+                       help="N Rasa instances on PostgreSQL and Redis behind the gateway, as `sanad run --scaled N`")
     bench.set_defaults(func=cmd_bench)
 
     fz = sub.add_parser("fuzz", help="hostile messages through the widget's WebSocket and the Telegram webhook "
