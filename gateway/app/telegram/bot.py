@@ -201,7 +201,7 @@ class TelegramChannel:
                           lang=lang or context.user_data.get("lang"), extra=dict(extra or {}),
                           rate_keys=(("telegram_user", user.id),),
                           notice_lang=notice_lang(context.user_data, user.language_code))
-        message, refusal = self.relay.admit(inbound)
+        message, refusal = await self.relay.admit(inbound)
         if refusal:
             await chat.send_message(refusal.text)
             return

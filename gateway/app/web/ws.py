@@ -66,7 +66,7 @@ async def chat(ws: WebSocket) -> None:
         await ws.close(code=4403)  # before accept: the handshake is refused (HTTP 403)
         return
     ip = client_ip(ws)
-    verdict = state.connection_ip_limiter.hit(ip)
+    verdict = await state.connection_ip_limiter.hit(ip)
     await ws.accept()
     try:
         if not verdict.allowed:
@@ -219,7 +219,7 @@ async def _on_message(ws: WebSocket, session: WebSession, data: dict[str, Any], 
         "web", session.conversation_id, session.claims.fund, raw, button=data.get("button") is True,
         lang=chosen, notice_lang=chosen or session.reply_lang or (guess_lang(raw) if isinstance(raw, str) else None),
         rate_keys=() if exempt else (("session", session.claims.session_id), ("ip", ip)))
-    message, refusal = state.relay.admit(inbound)
+    message, refusal = await state.relay.admit(inbound)
     if refusal:
         event = {"type": "rejected", "client_id": client_id, "code": refusal.code, "text": refusal.text,
                  **refusal.fields()}
