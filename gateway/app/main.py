@@ -31,7 +31,7 @@ from gateway.app.state import build_state
 from gateway.app.telegram import routes as telegram_routes
 from gateway.app.web import routes as web_routes
 from gateway.app.web import ws as web_ws
-from gateway.app.web.sessions import SessionRegistry, SessionTokens
+from gateway.app.web.sessions import SessionTokens
 
 logger = logging.getLogger("sanad.gateway")
 
@@ -57,7 +57,7 @@ def create_app(settings: Optional[Settings] = None, *, rasa: Optional[Any] = Non
     if settings.telegram_enabled:
         from gateway.app.telegram.bot import TelegramChannel
 
-        telegram = TelegramChannel(settings, relay)
+        telegram = TelegramChannel(settings, relay, prefs=shared.telegram_prefs)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -93,7 +93,7 @@ def create_app(settings: Optional[Settings] = None, *, rasa: Optional[Any] = Non
     app.state.relay = relay
     app.state.telegram = telegram
     app.state.tokens = SessionTokens(settings.SESSION_SECRET, settings.SESSION_MAX_AGE_SECONDS)
-    app.state.sessions = SessionRegistry()
+    app.state.sessions = shared.session_registry()
     relay.channels["web"] = web_ws.WebDelivery(app.state.sessions)
     if telegram is not None:
         relay.channels["telegram"] = telegram
