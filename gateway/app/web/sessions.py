@@ -4,7 +4,8 @@ A session is a random id, signed into a token (itsdangerous) that the widget kee
 browser's localStorage: the gateway needs no database to recognise a returning citizen, and a
 tampered or expired token is refused. The Rasa conversation of a session is `web:<session id>`.
 
-Per session the gateway keeps, in memory (or in Redis, gateway/app/state), what makes delivery exactly-once: the outcome of
+Per session the gateway keeps what makes delivery exactly-once, in this process's memory or, with
+SANAD_GATEWAY_REDIS_URL, in Redis for every gateway process (gateway/app/state): the outcome of
 each client message id (pending, or the event that answered it, replayed if the same id comes
 again). It never stores message texts: the conversation history lives in the citizen's browser
 and in Rasa's tracker store. The one exception is a person's messages during a live handoff
