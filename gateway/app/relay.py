@@ -125,11 +125,11 @@ class Relay:
     ESCALATION = "/human_handoff"
 
     def __init__(self, settings: Settings, rasa: Any, metrics: Metrics,
-                 limiter: Callable[[str, int, float], Limiter] = lambda name, limit, window:
-                 RateLimiter(limit, window)) -> None:
+                 limiter: Optional[Callable[[str, int, float], Limiter]] = None) -> None:
         """`limiter(name, limit, window)` makes each limiter: in this process by default, in
         Redis when the gateway's state is shared (gateway/app/state)."""
         self.settings, self.rasa, self.metrics = settings, rasa, metrics
+        limiter = limiter or (lambda name, limit, window: RateLimiter(limit, window))
         self.limiters: dict[str, Limiter] = {
             "session": limiter("session", settings.RATE_SESSION_MESSAGES, settings.RATE_SESSION_WINDOW_SECONDS),
             "ip": limiter("ip", settings.RATE_IP_MESSAGES, settings.RATE_IP_WINDOW_SECONDS),

@@ -34,7 +34,9 @@ A malformed frame after the hello (binary, not JSON, nested too deep, wrong type
 Exactly once: the widget keeps every message until it gets its `bot` or `rejected` event and
 sends the unanswered ones again on reconnection; the gateway answers a client id it already
 knows from memory (replayed, `"replay": true`) or not at all while it is being answered, so Rasa
-sees each message once. A `retry` means Rasa never got it."""
+sees each message once. A `retry` means Rasa never got it. With SANAD_GATEWAY_REDIS_URL that
+memory is Redis: the widget may reconnect to any gateway process, and an answer given on one
+process reaches the session's connections on the others (gateway/app/state)."""
 from __future__ import annotations
 
 import asyncio
