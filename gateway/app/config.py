@@ -67,6 +67,15 @@ class Settings(BaseSettings):
         "X-Forwarded-For entry, which the client writes: `true` is refused without TRUSTED_PROXIES, "
         "ignored (with a warning) beside it.")
 
+    REDIS_URL: Optional[str] = Field(
+        default=None,
+        description="Redis holding what the gateway keeps between requests (rate limits, web sessions' "
+        "exactly-once state, Telegram language choices, live handoff events), e.g. "
+        "`redis://:password@redis:6379/1`: needed when several gateway processes serve the same "
+        "citizens. Unset: kept in this process (one gateway process, no Redis needed).")
+    REDIS_PREFIX: str = Field(default="sanad:gw:", min_length=1,
+                              description="Prefix of the gateway's Redis keys and channels.")
+
     CONTACT_SECRET: Optional[str] = Field(
         default=None,
         description="Key that signs a Telegram contact shared by its owner, for the balance look-up "

@@ -1,6 +1,7 @@
-"""Abuse limits: an in-process sliding-window rate limiter and the check of an incoming text
-(empty, too long, binary). One process holds its own counters: behind several gateway replicas,
-a shared store (Redis) would be needed for exact per-IP limits."""
+"""Abuse limits: a sliding-window rate limiter and the check of an incoming text (empty, too
+long, binary). `RateLimiter` keeps its counters in this process; behind several gateway
+processes, SANAD_GATEWAY_REDIS_URL puts them in Redis (gateway/app/state/redis_limits.py), with
+the same `Limiter` interface and the same semantics."""
 from __future__ import annotations
 
 import math
@@ -8,7 +9,7 @@ import time
 import unicodedata
 from collections import deque
 from dataclasses import dataclass
-from typing import Callable, Hashable, Optional
+from typing import Callable, Hashable, Optional, Protocol
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,15 @@ class Verdict:
         return max(1, math.ceil(self.retry_after))
 
 
+class Limiter(Protocol):
+    """At most `limit` events per `window` seconds per key; `hit` counts an event if allowed.
+    Asynchronous: a shared limiter asks Redis."""
+    limit: int
+    window: float
+
+    async def hit(self, key: Hashable) -> Verdict: ...
+
+
 class RateLimiter:
     """At most `limit` events per `window` seconds per key (sliding window). Rejected events do
     not count, so a citizen who waits gets through."""
@@ -31,7 +41,7 @@ class RateLimiter:
         self._events: dict[Hashable, deque[float]] = {}
         self._last_sweep = clock()
 
-    def hit(self, key: Hashable) -> Verdict:
+    async def hit(self, key: Hashable) -> Verdict:
         now = self.clock()
         self._sweep(now)
         events = self._events.get(key)

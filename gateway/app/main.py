@@ -23,15 +23,15 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from gateway.app.agent import app as agent_console
 from gateway.app.agent.turnlog import TurnLog
 from gateway.app.config import Settings
-from gateway.app.limits import RateLimiter
 from gateway.app.metrics import Metrics
 from gateway.app.rasa_client import RasaClient
 from gateway.app.relay import Relay
 from gateway.app.security import SecurityHeadersMiddleware
+from gateway.app.state import build_state
 from gateway.app.telegram import routes as telegram_routes
 from gateway.app.web import routes as web_routes
 from gateway.app.web import ws as web_ws
-from gateway.app.web.sessions import SessionRegistry, SessionTokens
+from gateway.app.web.sessions import SessionTokens
 
 logger = logging.getLogger("sanad.gateway")
 
@@ -49,14 +49,15 @@ def create_app(settings: Optional[Settings] = None, *, rasa: Optional[Any] = Non
     settings = settings or Settings()
     quiet_http_logs()
     metrics = Metrics()
+    shared = build_state(settings)  # in this process, or in Redis (SANAD_GATEWAY_REDIS_URL)
     rasa_client = rasa or RasaClient(settings.rasa_urls, settings.RASA_TIMEOUT_SECONDS, settings.RASA_TOKEN)
-    relay = Relay(settings, rasa_client, metrics)
+    relay = Relay(settings, rasa_client, metrics, limiter=shared.limiter)
     relay.observers.append(metrics.record_turn)  # decisions, handoffs (gateway/app/metrics.py)
     telegram = None
     if settings.telegram_enabled:
         from gateway.app.telegram.bot import TelegramChannel
 
-        telegram = TelegramChannel(settings, relay)
+        telegram = TelegramChannel(settings, relay, prefs=shared.telegram_prefs)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -66,6 +67,7 @@ def create_app(settings: Optional[Settings] = None, *, rasa: Optional[Any] = Non
         if settings.uses_dev_secret:
             logger.warning("the development session secret is in use: set SANAD_GATEWAY_SESSION_SECRET "
                            "outside development")
+        await shared.start()  # Redis not answering: the gateway does not start (a clear error)
         if telegram is not None:
             await telegram.start()
         await app.state.agent.desk.start()
@@ -80,23 +82,26 @@ def create_app(settings: Optional[Settings] = None, *, rasa: Optional[Any] = Non
             if rasa is None:
                 await rasa_client.aclose()
             await app.state.agent.aclose()
+            await shared.stop()
 
     app = FastAPI(title="Sanad channels gateway", version="1.0.0", lifespan=lifespan,
                   docs_url=None, redoc_url=None)
     app.state.settings = settings
+    app.state.shared = shared
     app.state.metrics = metrics
     app.state.rasa = rasa_client
     app.state.relay = relay
     app.state.telegram = telegram
     app.state.tokens = SessionTokens(settings.SESSION_SECRET, settings.SESSION_MAX_AGE_SECONDS)
-    app.state.sessions = SessionRegistry()
+    app.state.sessions = shared.session_registry()
     relay.channels["web"] = web_ws.WebDelivery(app.state.sessions)
     if telegram is not None:
         relay.channels["telegram"] = telegram
     app.state.tasks: set[asyncio.Task] = set()
-    app.state.session_ip_limiter = RateLimiter(settings.RATE_IP_SESSIONS, settings.RATE_IP_WINDOW_SECONDS)
-    app.state.connection_ip_limiter = RateLimiter(settings.RATE_IP_CONNECTIONS,
+    app.state.session_ip_limiter = shared.limiter("new_session_ip", settings.RATE_IP_SESSIONS,
                                                   settings.RATE_IP_WINDOW_SECONDS)
+    app.state.connection_ip_limiter = shared.limiter("connection_ip", settings.RATE_IP_CONNECTIONS,
+                                                     settings.RATE_IP_WINDOW_SECONDS)
 
     app.add_middleware(agent_console.ConsoleHeadersMiddleware)
     app.add_middleware(CORSMiddleware, allow_origins=list(settings.allowed_origins), allow_credentials=False,

@@ -5,7 +5,7 @@ only its transport and its rendering. It describes each citizen message as an `I
 conversation id, fund, the raw text or a button's payload, the chosen language, extra metadata,
 its rate-limit keys, the language of the gateway's own sentences) and asks the relay twice:
 
-    message, refusal = relay.admit(inbound)   # the text check and the rate limits, at once
+    message, refusal = await relay.admit(inbound)   # the text check and the rate limits, at once
     outcome = await relay.answer(inbound, message, typing=...)   # the assistant's turn, or not
 
 `admit` refuses with a `Refusal` (code: not_text | empty | too_long | too_fast, and the sentence
@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional, Protocol
 
 from gateway.app.config import Settings
-from gateway.app.limits import RateLimiter, check_text
+from gateway.app.limits import Limiter, RateLimiter, check_text
 from gateway.app.messages import say
 from gateway.app.metrics import Metrics
 from gateway.app.payloads import may_pass
@@ -124,12 +124,17 @@ class Relay:
     # (a balance look-up in progress is cancelled, not left to resume after the handoff).
     ESCALATION = "/human_handoff"
 
-    def __init__(self, settings: Settings, rasa: Any, metrics: Metrics) -> None:
+    def __init__(self, settings: Settings, rasa: Any, metrics: Metrics,
+                 limiter: Optional[Callable[[str, int, float], Limiter]] = None) -> None:
+        """`limiter(name, limit, window)` makes each limiter: in this process by default, in
+        Redis when the gateway's state is shared (gateway/app/state)."""
         self.settings, self.rasa, self.metrics = settings, rasa, metrics
-        self.limiters: dict[str, RateLimiter] = {
-            "session": RateLimiter(settings.RATE_SESSION_MESSAGES, settings.RATE_SESSION_WINDOW_SECONDS),
-            "ip": RateLimiter(settings.RATE_IP_MESSAGES, settings.RATE_IP_WINDOW_SECONDS),
-            "telegram_user": RateLimiter(settings.RATE_TELEGRAM_MESSAGES, settings.RATE_TELEGRAM_WINDOW_SECONDS),
+        limiter = limiter or (lambda name, limit, window: RateLimiter(limit, window))
+        self.limiters: dict[str, Limiter] = {
+            "session": limiter("session", settings.RATE_SESSION_MESSAGES, settings.RATE_SESSION_WINDOW_SECONDS),
+            "ip": limiter("ip", settings.RATE_IP_MESSAGES, settings.RATE_IP_WINDOW_SECONDS),
+            "telegram_user": limiter("telegram_user", settings.RATE_TELEGRAM_MESSAGES,
+                                     settings.RATE_TELEGRAM_WINDOW_SECONDS),
         }
         self.observers: list[Observer] = []
         self.desk: Optional[Desk] = None
@@ -137,7 +142,7 @@ class Relay:
 
     # --- admission ----------------------------------------------------------------------------
 
-    def admit(self, inbound: Inbound) -> tuple[Optional[str], Optional[Refusal]]:
+    async def admit(self, inbound: Inbound) -> tuple[Optional[str], Optional[Refusal]]:
         """(the message for Rasa, None) or (None, why not). A refusal is counted."""
         text, reason = check_text(inbound.text, self.settings.MAX_MESSAGE_CHARS)
         if reason:
@@ -145,7 +150,7 @@ class Relay:
             return None, self._refuse(inbound.channel, reason, say(
                 reason, inbound.notice_lang, length=length, max=self.settings.MAX_MESSAGE_CHARS))
         for name, key in inbound.rate_keys:
-            verdict = self.limiters[name].hit(key)
+            verdict = await self.limiters[name].hit(key)
             if not verdict.allowed:
                 return None, self._refuse(inbound.channel, "too_fast", say(
                     "too_fast", inbound.notice_lang, seconds=verdict.retry_seconds), verdict.retry_seconds)

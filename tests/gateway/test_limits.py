@@ -16,39 +16,39 @@ class Clock:
         return self.now
 
 
-def test_rate_limiter_allows_the_limit_then_refuses_with_the_wait():
+async def test_rate_limiter_allows_the_limit_then_refuses_with_the_wait():
     clock = Clock()
     limiter = RateLimiter(3, 60, clock=clock)
-    assert [limiter.hit("s").allowed for _ in range(3)] == [True, True, True]
-    verdict = limiter.hit("s")
+    assert [(await limiter.hit("s")).allowed for _ in range(3)] == [True, True, True]
+    verdict = await limiter.hit("s")
     assert not verdict.allowed and verdict.retry_after == 60 and verdict.retry_seconds == 60
     clock.now += 20
-    assert limiter.hit("s").retry_seconds == 40
+    assert (await limiter.hit("s")).retry_seconds == 40
 
 
-def test_rate_limiter_window_slides_and_refusals_do_not_count():
+async def test_rate_limiter_window_slides_and_refusals_do_not_count():
     clock = Clock()
     limiter = RateLimiter(2, 10, clock=clock)
-    limiter.hit("a")
+    await limiter.hit("a")
     clock.now += 5
-    limiter.hit("a")
+    await limiter.hit("a")
     for _ in range(5):  # refused: they do not extend the wait
-        assert not limiter.hit("a").allowed
+        assert not (await limiter.hit("a")).allowed
     clock.now += 5.01  # the first event left the window
-    assert limiter.hit("a").allowed
-    assert not limiter.hit("a").allowed
+    assert (await limiter.hit("a")).allowed
+    assert not (await limiter.hit("a")).allowed
 
 
-def test_rate_limiter_keys_are_independent_and_memory_is_bounded():
+async def test_rate_limiter_keys_are_independent_and_memory_is_bounded():
     clock = Clock()
     limiter = RateLimiter(1, 10, clock=clock, max_keys=100)
-    assert limiter.hit("ip-1").allowed and limiter.hit("ip-2").allowed
-    assert not limiter.hit("ip-1").allowed
+    assert (await limiter.hit("ip-1")).allowed and (await limiter.hit("ip-2")).allowed
+    assert not (await limiter.hit("ip-1")).allowed
     for i in range(1000):
-        limiter.hit(f"k{i}")
+        await limiter.hit(f"k{i}")
     assert len(limiter) <= 100
     clock.now += 11
-    limiter.hit("fresh")
+    await limiter.hit("fresh")
     assert len(limiter) == 1  # idle keys swept
 
 

@@ -22,21 +22,21 @@ def inbound(text, **fields) -> Inbound:
     return Inbound(fields.pop("channel", "web"), "web:abc", "cnss_ma", text, **fields)
 
 
-def test_admission_checks_the_text_then_the_limits_and_keeps_payloads_as_given():
+async def test_admission_checks_the_text_then_the_limits_and_keeps_payloads_as_given():
     relay = relay_with(ScriptedRasa(), RATE_SESSION_MESSAGES=1)
     chosen = '/choose_topic{"topic":"payment_channels"}'
-    assert relay.admit(inbound(chosen, button=True)) == (chosen, None)
-    assert relay.admit(inbound("//salut")) == ("salut", None)  # typed: never an intent
-    message, refusal = relay.admit(inbound("   ", notice_lang="ar"))
+    assert await relay.admit(inbound(chosen, button=True)) == (chosen, None)
+    assert await relay.admit(inbound("//salut")) == ("salut", None)  # typed: never an intent
+    message, refusal = await relay.admit(inbound("   ", notice_lang="ar"))
     assert message is None and refusal.code == "empty" and refusal.text == MESSAGES["empty"]["ar"]
     keys = (("session", "s1"),)
-    assert relay.admit(inbound("un", rate_keys=keys))[1] is None
-    _, refusal = relay.admit(inbound("deux", rate_keys=keys))
+    assert (await relay.admit(inbound("un", rate_keys=keys)))[1] is None
+    _, refusal = await relay.admit(inbound("deux", rate_keys=keys))
     assert refusal.code == "too_fast" and refusal.fields()["retry_after"] >= 1
     assert counted(relay, "web", "empty") == 1 and counted(relay, "web", "too_fast") == 1
 
 
-def test_a_crafted_button_payload_is_read_as_typed_text_and_counted():
+async def test_a_crafted_button_payload_is_read_as_typed_text_and_counted():
     """Only the shapes the assistant issues reach Rasa as intents (gateway/app/payloads.py): a
     client marking "/restart" as a button must not wipe its conversation or set a slot."""
     relay = relay_with(ScriptedRasa())
@@ -47,11 +47,11 @@ def test_a_crafted_button_payload_is_read_as_typed_text_and_counted():
                "/choose_topic{}": "choose_topic{}", "//human_handoff": "human_handoff",
                "/greet": "greet", "/share_contact": "share_contact"}
     for payload, sent in crafted.items():
-        assert relay.admit(inbound(payload, button=True)) == (sent, None), payload
+        assert await relay.admit(inbound(payload, button=True)) == (sent, None), payload
     assert relay.metrics.registry.get_sample_value("sanad_gateway_crafted_payloads_total",
                                                    {"channel": "web"}) == len(crafted)
     for own in ("/greet", "/share_contact", "/human_handoff"):  # Telegram's own commands, on Telegram only
-        assert relay.admit(inbound(own, button=True, channel="telegram")) == (own, None)
+        assert await relay.admit(inbound(own, button=True, channel="telegram")) == (own, None)
 
 
 async def test_outcomes_metadata_and_metrics():

@@ -85,7 +85,10 @@ def install(app: FastAPI, settings: Settings, agent_settings: Optional[AgentSett
                            backend_transport=backend_transport)
     app.state.agent = console
     # Live handoff: the relay asks the desk about every turn (gateway/app/agent/handoff/desk.py).
-    console.desk = app.state.relay.desk = HandoffDesk(console, app.state.relay)
+    # Its bus and deliveries: in this process, or shared through Redis (gateway/app/state).
+    shared = app.state.shared
+    console.desk = app.state.relay.desk = HandoffDesk(console, app.state.relay, bus=shared.bus,
+                                                      first_delivery=shared.first_delivery)
     app.include_router(pages)
     app.include_router(api_router())
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC), name="agent-static")

@@ -25,13 +25,14 @@ from telegram import Update
 from telegram.constants import ChatAction
 from telegram.error import TelegramError
 from telegram.ext import (Application, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler,
-                          filters)
+                          TypeHandler, filters)
 
 from actions.balance import contact_proof
 from gateway.app.config import Settings
 from gateway.app.messages import LANGS, say, ui_lang
 from gateway.app.relay import ANSWERED, GAVE_UP, RETRY, Inbound, Relay
 from gateway.app.telegram.keyboards import LANG_PREFIX, CallbackKeys, language_keyboard
+from gateway.app.telegram.prefs import LocalPrefs, TelegramPrefs
 from gateway.app.telegram.queue import Job, RetryQueue
 from gateway.app.telegram.render import Renderer, notice_lang
 
@@ -55,8 +56,10 @@ def normalise_phone(phone: str) -> str:
 
 class TelegramChannel:
     def __init__(self, settings: Settings, relay: Relay,
-                 retry_delays: tuple[float, ...] = (2, 4, 8, 15, 30, 60), retry_for: float = 600.0) -> None:
+                 retry_delays: tuple[float, ...] = (2, 4, 8, 15, 30, 60), retry_for: float = 600.0,
+                 prefs: Optional[TelegramPrefs] = None) -> None:
         self.settings, self.relay = settings, relay
+        self.prefs: TelegramPrefs = prefs or LocalPrefs()  # the language choice, for every process
         self.keys = CallbackKeys()
         self.queue = RetryQueue(self._deliver, kept=self._tell_kept, give_up=self._tell_gave_up,
                                 retry_delays=retry_delays, retry_for=retry_for)
@@ -86,6 +89,7 @@ class TelegramChannel:
         if self.settings.TELEGRAM_MODE == "webhook":
             builder = builder.updater(None)
         app = builder.build()
+        app.add_handler(TypeHandler(Update, self.load_prefs), group=-1)  # before any other handler
         private = filters.ChatType.PRIVATE
         new = filters.UpdateType.MESSAGE
         app.add_handler(CommandHandler("start", self.on_start, filters=private & new))
@@ -126,6 +130,12 @@ class TelegramChannel:
         await self.application.update_queue.put(update)
 
     # --- handlers -------------------------------------------------------------------------
+
+    async def load_prefs(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """The user's language choice as saved (another gateway process may have taken it)."""
+        user = update.effective_user
+        if user is not None and context.user_data is not None:
+            context.user_data.update(await self.prefs.load(user.id))
 
     async def on_start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         user = update.effective_user
@@ -171,6 +181,7 @@ class TelegramChannel:
                 await query.answer()
                 return
             context.user_data["lang"] = code
+            await self.prefs.save(user.id, lang=code)
             await query.answer()
             with contextlib.suppress(TelegramError):
                 await query.edit_message_text(say("lang_set", code))
@@ -201,7 +212,7 @@ class TelegramChannel:
                           lang=lang or context.user_data.get("lang"), extra=dict(extra or {}),
                           rate_keys=(("telegram_user", user.id),),
                           notice_lang=notice_lang(context.user_data, user.language_code))
-        message, refusal = self.relay.admit(inbound)
+        message, refusal = await self.relay.admit(inbound)
         if refusal:
             await chat.send_message(refusal.text)
             return
@@ -216,8 +227,9 @@ class TelegramChannel:
         if outcome.kind == GAVE_UP:
             await self.application.bot.send_message(job.chat_id, outcome.text)
         elif outcome.kind == ANSWERED:
-            if outcome.turn.lang:
+            if outcome.turn.lang and outcome.turn.lang != job.user_data.get("reply_lang"):
                 job.user_data["reply_lang"] = outcome.turn.lang
+                await self.prefs.save(job.user_id, reply_lang=outcome.turn.lang)
             await self.render.send_turn(job.chat_id, outcome.turn, job.user_data, job.language_code)
         return True  # HELD: a person holds the conversation, the text is on their screen
 

@@ -40,7 +40,7 @@ async def session(body: SessionRequest, request: Request) -> JSONResponse:
         claims, token = state.tokens.issue(claims.fund, claims.session_id)
         return JSONResponse({"session_id": claims.session_id, "fund": claims.fund, "token": token,
                              "new": False})
-    verdict = state.session_ip_limiter.hit(client_ip(request))
+    verdict = await state.session_ip_limiter.hit(client_ip(request))
     if not verdict.allowed:
         text = say("too_fast", body.lang, seconds=verdict.retry_seconds)
         return JSONResponse({"code": "too_fast", "text": text, "retry_after": verdict.retry_seconds},

@@ -34,7 +34,9 @@ A malformed frame after the hello (binary, not JSON, nested too deep, wrong type
 Exactly once: the widget keeps every message until it gets its `bot` or `rejected` event and
 sends the unanswered ones again on reconnection; the gateway answers a client id it already
 knows from memory (replayed, `"replay": true`) or not at all while it is being answered, so Rasa
-sees each message once. A `retry` means Rasa never got it."""
+sees each message once. A `retry` means Rasa never got it. With SANAD_GATEWAY_REDIS_URL that
+memory is Redis: the widget may reconnect to any gateway process, and an answer given on one
+process reaches the session's connections on the others (gateway/app/state)."""
 from __future__ import annotations
 
 import asyncio
@@ -66,7 +68,7 @@ async def chat(ws: WebSocket) -> None:
         await ws.close(code=4403)  # before accept: the handshake is refused (HTTP 403)
         return
     ip = client_ip(ws)
-    verdict = state.connection_ip_limiter.hit(ip)
+    verdict = await state.connection_ip_limiter.hit(ip)
     await ws.accept()
     try:
         if not verdict.allowed:
@@ -142,7 +144,7 @@ async def _join(ws: WebSocket, session: WebSession) -> None:
     """A connection joins its session: the handoff events it has not acknowledged, again."""
     first = not session.connections
     session.connections.add(ws)
-    for event in list(session.handoff_outbox.values()):
+    for event in await session.state.handoff_events():
         await ws.send_json({**event, "replay": True})
     if first:
         await ws.app.state.relay.presence("web", session.conversation_id, True)
@@ -150,7 +152,8 @@ async def _join(ws: WebSocket, session: WebSession) -> None:
 
 class WebDelivery:
     """The relay's way to a widget (gateway/app/relay.py `channels["web"]`): a handoff event is
-    kept in the session until acknowledged, and sent to its open connections now."""
+    kept in the session until acknowledged, and sent to its open connections now (on every
+    gateway process: True when this one has some)."""
 
     def __init__(self, sessions: SessionRegistry) -> None:
         self.sessions = sessions
@@ -158,7 +161,7 @@ class WebDelivery:
     async def deliver(self, conversation_id: str, fund: str, event: dict[str, Any]) -> bool:
         session_id = conversation_id.removeprefix("web:")
         session = self.sessions.for_delivery(Claims(session_id, fund))
-        session.keep_handoff_event(event)
+        await session.state.keep_handoff_event(event)
         await session.broadcast(event)
         return bool(session.connections)
 
@@ -169,11 +172,9 @@ async def _receive_loop(ws: WebSocket, session: WebSession, ip: str) -> None:
         frame = await ws.receive()
         if frame["type"] == "websocket.disconnect":
             return
-        lang = session.reply_lang
         if frame.get("bytes") is not None:
             state.relay.count("web", "not_text")
-            await ws.send_json({"type": "rejected", "client_id": None, "code": "not_text",
-                                "text": say("not_text", lang)})
+            await _reject_frame(ws, session, "not_text")
             continue
         raw = frame.get("text") or ""
         if len(raw) > 8 * state.settings.MAX_MESSAGE_CHARS + 4096:  # JSON far beyond the text cap
@@ -184,49 +185,54 @@ async def _receive_loop(ws: WebSocket, session: WebSession, ip: str) -> None:
         if data is None:
             code = "too_long" if too_big else "not_text"
             state.relay.count("web", code)
-            text = say(code, lang, length=len(raw), max=state.settings.MAX_MESSAGE_CHARS)
-            await ws.send_json({"type": "rejected", "client_id": None, "code": code, "text": text})
+            await _reject_frame(ws, session, code, length=len(raw), max=state.settings.MAX_MESSAGE_CHARS)
             continue
         kind = data.get("type")
         if kind == "ping":
             await ws.send_json({"type": "pong"})
         elif kind == "ack":
             if isinstance(data.get("id"), str):
-                session.handoff_outbox.pop(data["id"], None)
+                await session.state.acknowledge(data["id"])
         elif kind == "message":
             await _on_message(ws, session, data, ip)
         else:
-            await ws.send_json({"type": "rejected", "client_id": None, "code": "not_text",
-                                "text": say("not_text", lang)})
+            await _reject_frame(ws, session, "not_text")
+
+
+async def _reject_frame(ws: WebSocket, session: WebSession, code: str, **fields: Any) -> None:
+    """A frame that is no message: said in the language of the session's last reply."""
+    text = say(code, await session.state.reply_lang(), **fields)
+    await ws.send_json({"type": "rejected", "client_id": None, "code": code, "text": text})
 
 
 async def _on_message(ws: WebSocket, session: WebSession, data: dict[str, Any], ip: str) -> None:
     state = ws.app.state
     client_id = data.get("client_id")
     if not isinstance(client_id, str) or not CLIENT_ID.match(client_id):
-        await ws.send_json({"type": "rejected", "client_id": None, "code": "not_text",
-                            "text": say("not_text", session.reply_lang)})
+        await _reject_frame(ws, session, "not_text")
         return
-    if client_id in session.outcomes:  # seen before: never to Rasa twice
-        event = session.outcomes[client_id]
-        await ws.send_json({**event, "replay": True} if event
+    # Seen before (on any gateway process): never to Rasa twice. A first sight is pending at once,
+    # so the same id arriving meanwhile, here or on another process, is not answered twice.
+    claim = await session.state.claim(client_id)
+    if not claim.fresh:
+        await ws.send_json({**claim.event, "replay": True} if claim.event
                            else {"type": "received", "client_id": client_id})
         return
     chosen = data.get("lang") if data.get("lang") in LANGS else None
     raw = data.get("text")
-    exempt = client_id in session.rate_exempt  # already charged, coming back after an outage
+    guessed = guess_lang(raw) if isinstance(raw, str) else None
+    notice_lang = chosen or await session.state.reply_lang() or guessed
     inbound = Inbound(
         "web", session.conversation_id, session.claims.fund, raw, button=data.get("button") is True,
-        lang=chosen, notice_lang=chosen or session.reply_lang or (guess_lang(raw) if isinstance(raw, str) else None),
-        rate_keys=() if exempt else (("session", session.claims.session_id), ("ip", ip)))
-    message, refusal = state.relay.admit(inbound)
+        lang=chosen, notice_lang=notice_lang,  # exempt: already charged, coming back after an outage
+        rate_keys=() if claim.exempt else (("session", session.claims.session_id), ("ip", ip)))
+    message, refusal = await state.relay.admit(inbound)
     if refusal:
         event = {"type": "rejected", "client_id": client_id, "code": refusal.code, "text": refusal.text,
                  **refusal.fields()}
-        session.remember(client_id, event)
+        await session.state.remember(client_id, event)
         await ws.send_json(event)
         return
-    session.remember(client_id, None)
     await ws.send_json({"type": "received", "client_id": client_id})
     task = asyncio.create_task(_answer(ws, session, client_id, inbound, message))
     state.tasks.add(task)
@@ -239,15 +245,14 @@ async def _answer(ws: WebSocket, session: WebSession, client_id: str, inbound: I
         outcome = await relay.answer(inbound, message,
                                      typing=lambda: session.broadcast({"type": "typing", "on": True}))
         if outcome.kind == RETRY:  # Rasa never saw it: the widget sends it again
-            session.forget(client_id)
-            session.rate_exempt.add(client_id)
+            await session.state.retry_later(client_id)
             await session.broadcast({"type": "retry", "client_id": client_id, "code": "unavailable",
                                      "text": outcome.text, "retry_after": RETRY_AFTER})
             return
         event = render(client_id, outcome)
-        if outcome.turn is not None:
-            session.reply_lang = outcome.turn.lang or session.reply_lang
-        session.remember(client_id, event)
+        if outcome.turn is not None and outcome.turn.lang:
+            await session.state.set_reply_lang(outcome.turn.lang)
+        await session.state.remember(client_id, event)
         if ws not in session.connections:  # the sender's connection went away meanwhile
             session.last_seen = time.monotonic()
         await session.broadcast(event)

@@ -126,7 +126,7 @@ def test_the_gateways_relay_logs_each_turn_through_the_observer(console, rasa_st
     relay = console.client.app.state.relay
     words = "quel temps demain ? mon numéro 123 456 789"
     inbound = Inbound(channel="web", conversation_id="web:relayed", fund=MA, text=words)
-    message, refusal = relay.admit(inbound)
+    message, refusal = console.client.portal.call(relay.admit, inbound)
     assert refusal is None
     console.client.portal.call(relay.answer, inbound, message)
     (row,) = rows(console.client.app)

@@ -25,16 +25,19 @@ told) or closes it with an outcome. Transcripts hold masked text only (bot.maski
 
 Events travel on a Bus (gateway/app/agent/handoff/bus.py): `fund:<fund>` for the consoles (inbox
 and transcript updates, masked), `citizen` for what a citizen's channel shows (a person's message,
-a notice), delivered by this process's relay."""
+a notice), delivered by this process's relay. Behind several gateway processes (a Redis bus) every
+process hears a `citizen` event and the one that wins `first_delivery` carries it (one Telegram
+message; the widget's connections on any process get it through the web sessions' own channel)."""
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
+import uuid
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Callable, Optional
+from typing import Any, Awaitable, Callable, Optional
 
 from bot.registry import registry
 from gateway.app.agent.funds import official_channels
@@ -89,10 +92,12 @@ def assistant_text(turn: BotTurn) -> str:
 
 
 class HandoffDesk:
-    def __init__(self, console, relay, bus: Optional[Bus] = None) -> None:
+    def __init__(self, console, relay, bus: Optional[Bus] = None,
+                 first_delivery: Optional[Callable[[str], Awaitable[bool]]] = None) -> None:
         self.console, self.relay = console, relay
         self.settings = console.settings
         self.bus: Bus = bus or InProcessBus()
+        self.first_delivery = first_delivery or _always
         self.memories = Memories()
         self.hours = {fund: OpeningHours(spec, registry().fund(fund).time_zone)
                       for fund, spec in json.loads(self.settings.HANDOFF_HOURS).items()}
@@ -282,7 +287,8 @@ class HandoffDesk:
 
     async def _to_citizen(self, handoff, event: dict[str, Any]) -> None:
         await self.bus.publish(CITIZEN_TOPIC, {"channel": handoff.channel, "conversation_id": handoff.conversation_id,
-                                               "fund": handoff.fund, "event": event})
+                                               "fund": handoff.fund, "event": event,
+                                               "delivery": uuid.uuid4().hex})
 
     # --- this process's deliveries ----------------------------------------------------------
 
@@ -296,9 +302,23 @@ class HandoffDesk:
         async with self.bus.subscribe(CITIZEN_TOPIC) as events:
             ready.set()
             async for item in events:
-                await self.relay.deliver(item["channel"], item["conversation_id"], item["fund"], item["event"])
+                if await self._mine(item["delivery"]):
+                    await self.relay.deliver(item["channel"], item["conversation_id"], item["fund"],
+                                             item["event"])
+
+    async def _mine(self, delivery: str) -> bool:
+        """True when this process carries the event (every gateway process hears it)."""
+        try:
+            return await self.first_delivery(delivery)
+        except Exception as error:  # Redis unreachable: another process may deliver it
+            logger.error("handoff delivery not claimed: %s", type(error).__name__)
+            return False
 
     async def stop(self) -> None:
         if self._dispatcher is not None:
             self._dispatcher.cancel()
             self._dispatcher = None
+
+
+async def _always(delivery: str) -> bool:
+    return True  # one process: every event it hears is its own to deliver
