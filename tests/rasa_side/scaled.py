@@ -67,18 +67,24 @@ class Widget:
     def conversation_id(self) -> str:
         return f"web:{self.session_id}"
 
-    async def say(self, text: str) -> dict:
+    async def say(self, text: str, via: str | None = None, client_id: str | None = None,
+                  leave_after_received: bool = False) -> dict:
         """The message's final event (`bot`, `rejected`...), on a fresh connection each time (a
-        phone's widget reconnects often); every event received is kept in `events`."""
+        phone's widget reconnects often), to the gateway `via` (default: the session's own);
+        every event received is kept in `events`. `leave_after_received`: the connection is closed
+        as soon as the gateway has the message (a phone losing its network), the event returned."""
         import websockets
 
-        client_id = uuid.uuid4().hex
-        async with websockets.connect(self.gateway_url.replace("http", "ws", 1) + "/ws", ping_interval=None) as ws:
+        client_id = client_id or uuid.uuid4().hex
+        url = (via or self.gateway_url).replace("http", "ws", 1) + "/ws"
+        async with websockets.connect(url, ping_interval=None) as ws:
             await ws.send(json.dumps({"type": "hello", "token": self.token}))
             assert json.loads(await asyncio.wait_for(ws.recv(), 30))["type"] == "welcome"
             await ws.send(json.dumps({"type": "message", "client_id": client_id, "text": text}))
             while True:
                 event = json.loads(await asyncio.wait_for(ws.recv(), 90))
                 self.events.append(event)
-                if event.get("client_id") == client_id and event["type"] in ("bot", "rejected", "retry"):
+                if event.get("client_id") != client_id:
+                    continue
+                if event["type"] in ("bot", "rejected", "retry") or (leave_after_received and event["type"] == "received"):
                     return event

@@ -1,6 +1,7 @@
 """The scaled topology of `sanad run --scaled N` (issue 19, items 1 and 2): two Rasa instances on
 one PostgreSQL tracker store and one Redis lock store, the gateway in front of both
-(SANAD_GATEWAY_RASA_URLS), real processes over HTTP and the widget's real WebSocket.
+(SANAD_GATEWAY_RASA_URLS), two gateway processes sharing their state in Redis
+(SANAD_GATEWAY_REDIS_URL), real processes over HTTP and the widget's real WebSocket.
 
 kill -9 of the instance a citizen's conversation is on, and of the action server, in the middle of
 the balance form: the next message is answered by the other instance with the form where it was
@@ -55,14 +56,19 @@ def test_a_killed_rasa_instance_loses_nothing_of_a_balance_look_up(trained_model
     token = "scaled-test-token"
     rasas = rasa_instances(training.model_path("sanad"), actions.health_url.rsplit("/", 1)[0] + "/webhook", token,
                            "cnss_ma", services.free_port(), tmp_path, stores, count=2)
-    gateway = services.gateway_server(rasas[0].url, "cnss_ma", token, log=tmp_path / "gateway.log",
-                                      **gateway_scaling(rasas, stores))
-    with services.running(backend, actions, rasas, gateway, timeout=300):
+    # Two gateway processes on the same Redis, as behind the fund's load balancer.
+    gateway, other_gateway = (services.gateway_server(rasas[0].url, "cnss_ma", token, log=tmp_path / f"gateway-{i}.log",
+                                                      **gateway_scaling(rasas, stores)) for i in (1, 2))
+    with services.running(backend, actions, rasas, [gateway, other_gateway], timeout=300):
         # A citizen whose conversation the gateway sends to the first instance (RasaClient.instances_for).
         citizen = next(w for w in (Widget(gateway.url) for _ in range(20))
                        if zlib.crc32(w.conversation_id.encode()) % 2 == 0)
         assert step(asyncio.run(citizen.say("je veux connaitre mon solde cnss"))) == "affiliate_number"
-        assert step(asyncio.run(citizen.say(NUMBER))) == "birth_date"
+        # The number: sent to one gateway, the phone's connection lost at once, the widget back on
+        # the other gateway sending it again (same client id): answered there, sent to Rasa once.
+        assert asyncio.run(citizen.say(NUMBER, client_id="number-0001", leave_after_received=True))["type"] \
+            == "received"
+        assert step(asyncio.run(citizen.say(NUMBER, via=other_gateway.url, client_id="number-0001"))) == "birth_date"
 
         doomed, survivor = rasas
         doomed.process.send_signal(signal.SIGKILL)  # kill -9: no goodbye, no flush
@@ -71,7 +77,7 @@ def test_a_killed_rasa_instance_loses_nothing_of_a_balance_look_up(trained_model
         actions.process.wait(timeout=30)
         actions.start(timeout=60)
 
-        assert step(asyncio.run(citizen.say(BORN))) == "otp_code"  # the form went on where it was
+        assert step(asyncio.run(citizen.say(BORN, via=other_gateway.url))) == "otp_code"  # where the form was
         balance = asyncio.run(citizen.say(latest_code(outbox, PHONE)))
         assert "•••••4821" in text(balance) and "DH" in text(balance)
         other = Widget(gateway.url)  # a new conversation, whichever instance it hashes to
@@ -79,11 +85,11 @@ def test_a_killed_rasa_instance_loses_nothing_of_a_balance_look_up(trained_model
 
         # Each message reached Rasa once and was answered once.
         answered = [e for e in citizen.events if e["type"] == "bot"]
-        assert len(answered) == 4 and len({e["client_id"] for e in answered}) == 4
+        assert len(answered) == 4 and len({e["client_id"] for e in answered}) == 4  # the number once
         assert not [e for e in citizen.events if e["type"] in ("retry", "rejected")]
         stored = user_texts(survivor, citizen.conversation_id)
         assert len(stored) == 4  # the number, date and code are masked there: their count is what matters
-        assert survivor.process.poll() is None and gateway.process.poll() is None
+        assert all(process.poll() is None for process in (survivor.process, gateway.process, other_gateway.process))
 
 
 def test_scaled_run_says_in_one_line_when_a_store_cannot_be_reached(tmp_path):
