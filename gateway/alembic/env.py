@@ -5,6 +5,7 @@ from __future__ import annotations
 from logging.config import fileConfig
 
 from alembic import context
+from sqlalchemy import text
 
 from gateway.app.agent.config import AgentSettings
 from gateway.app.agent.db import models  # noqa: F401  (registers the tables on Base.metadata)
@@ -30,6 +31,17 @@ def run_migrations_offline() -> None:
         context.run_migrations()
 
 
+MIGRATION_LOCK = 0x5A4E4144  # any constant: the key of the PostgreSQL advisory lock below
+
+
+def serialise_with_other_processes(connection) -> None:
+    """Several gateway processes starting at once on one PostgreSQL database: the first migrates,
+    the others wait for its transaction, then find the tables at head (no "already exists").
+    SQLite: a lock file (gateway/app/agent/db/migrate.py)."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+
+
 def run_migrations_online() -> None:
     engine = make_engine(database_url)
     try:
@@ -38,6 +50,7 @@ def run_migrations_online() -> None:
                               version_table=VERSION_TABLE,
                               render_as_batch=connection.dialect.name == "sqlite")
             with context.begin_transaction():
+                serialise_with_other_processes(connection)
                 context.run_migrations()
     finally:
         engine.dispose()

@@ -23,6 +23,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from gateway.app.agent import app as agent_console
 from gateway.app.agent.turnlog import TurnLog
 from gateway.app.config import Settings
+from gateway.app.messages import say
 from gateway.app.metrics import Metrics
 from gateway.app.rasa_client import RasaClient
 from gateway.app.relay import Relay
@@ -34,6 +35,7 @@ from gateway.app.web import ws as web_ws
 from gateway.app.web.sessions import SessionTokens
 
 logger = logging.getLogger("sanad.gateway")
+RETRY_AFTER = 3  # seconds: as ws.py's, for a request refused while the shared state is away
 
 
 def quiet_http_logs() -> None:
@@ -110,6 +112,9 @@ def create_app(settings: Optional[Settings] = None, *, rasa: Optional[Any] = Non
     if settings.trusted_proxies:  # added last, so outermost: every layer sees the citizen's address
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))
 
+    for error_type in shared.unavailable_errors:
+        app.add_exception_handler(error_type, state_unavailable)
+
     @app.get("/health", tags=["health"])
     async def health() -> dict[str, str]:
         return {"status": "ok"}
@@ -122,7 +127,10 @@ def create_app(settings: Optional[Settings] = None, *, rasa: Optional[Any] = Non
             up = any(instances.values())
         else:  # a stand-in (tests)
             instances, up = None, await rasa_client.ready()
-        body = {"status": "ok" if up else "rasa_unreachable", "telegram": settings.TELEGRAM_MODE if telegram else "off"}
+        state_up = await shared.ready()
+        status = "ok" if up and state_up else "rasa_unreachable" if not up else "redis_unreachable"
+        up = up and state_up
+        body = {"status": status, "telegram": settings.TELEGRAM_MODE if telegram else "off"}
         if instances and len(instances) > 1:  # which of several instances answer (no URL: only up/down)
             body["rasa_instances"] = {"up": sum(instances.values()), "of": len(instances)}
         return JSONResponse(body, status_code=200 if up else 503)
@@ -137,6 +145,15 @@ def create_app(settings: Optional[Settings] = None, *, rasa: Optional[Any] = Non
     agent_console.install(app, settings, **(agent or {}))
     relay.observers.append(TurnLog(app.state.agent).record_turn)  # the console's turn log: dashboard, review
     return app
+
+
+async def state_unavailable(request: Request, error: Exception) -> JSONResponse:
+    """The shared state (Redis) is away: a 503 the widget understands (it keeps the citizen's
+    message and tries again), never a 500. One line in the log, without the request."""
+    logger.error("the gateway's shared state cannot be reached (%s): 503", type(error).__name__)
+    lang = request.headers.get("accept-language")
+    return JSONResponse({"code": "unavailable", "text": say("unavailable", lang), "retry_after": RETRY_AFTER},
+                        status_code=503, headers={"Retry-After": str(RETRY_AFTER)})
 
 
 def __getattr__(name: str) -> Any:  # `uvicorn gateway.app.main:app`: built on first use only

@@ -12,7 +12,9 @@ import os
 import uuid
 from typing import Any, AsyncIterator
 
+import httpx
 import pytest
+import websockets
 
 from gateway.app.agent.handoff.desk import CITIZEN_TOPIC
 from gateway.app.main import create_app
@@ -184,6 +186,8 @@ async def test_a_handoff_event_reaches_the_widget_on_the_other_process_once(two_
     session = new_session(a.url)
     event = {"type": "agent", "id": "agent-1", "text": "Bonjour, je suis Amina.", "lang": "fr"}
     async with Chat(b.url, session["token"]) as widget:
+        await widget.ws.send(json.dumps({"type": "ping"}))
+        await widget.until("pong")  # joined: the events kept for it were read (none yet)
         # the desk on some process publishes it; every process hears it, one delivers it
         await RedisBus(redis, prefix).publish(CITIZEN_TOPIC, {
             "channel": "web", "conversation_id": f"web:{session['session_id']}", "fund": "cnss_ma",
@@ -231,3 +235,48 @@ async def test_a_gateway_whose_redis_does_not_answer_does_not_start():
 
 def test_without_a_redis_url_the_state_stays_in_the_process():
     assert isinstance(build_state(make_settings()), MemoryState)
+
+
+# --- Redis away while serving ------------------------------------------------------------------
+
+async def test_redis_away_for_a_while_gets_the_kept_notice_then_everything_works_again(serve, redis, prefix):
+    """Redis cut under two running gateway processes (tests/tcp_cut.py): new sessions get a 503 and
+    the widget the "kept, will be sent" notice with close 1013 (not a 500 or 1011); readiness says
+    why. Back, both serve again by themselves, answers crossing processes included."""
+    from urllib.parse import urlsplit
+
+    from tests.tcp_cut import CuttableProxy
+
+    where = urlsplit(REDIS_URL)
+    proxy = CuttableProxy(where.hostname or "127.0.0.1", where.port or 6379)
+    try:
+        shared = {"REDIS_URL": f"redis://127.0.0.1:{proxy.port}{where.path or '/0'}", "REDIS_PREFIX": prefix}
+        rasa = ScriptedRasa()
+        a, b = serve(rasa, **shared), serve(rasa, **shared)
+        token = new_session(a.url)["token"]
+        with proxy.down():
+            refused = httpx.post(f"{a.url}/api/session", json={"fund": "cnss_ma"}, headers={"Accept-Language": "ar"})
+            assert refused.status_code == 503 and refused.headers["Retry-After"] == "3"
+            assert refused.json() == {"code": "unavailable", "text": MESSAGES["unavailable"]["ar"], "retry_after": 3}
+            ready = httpx.get(f"{a.url}/health/ready")
+            assert ready.status_code == 503 and ready.json()["status"] == "redis_unreachable"
+            async with websockets.connect(a.url.replace("http", "ws") + "/ws", open_timeout=5) as ws:
+                # told at once, before any hello: the connection limit itself is kept in Redis
+                notice = json.loads(await asyncio.wait_for(ws.recv(), 5))
+                assert notice["type"] == "error" and notice["code"] == "unavailable"
+                with pytest.raises(websockets.ConnectionClosed) as closed:
+                    await asyncio.wait_for(ws.recv(), 5)
+                assert closed.value.rcvd.code == 1013
+            assert rasa.received == []
+        for _ in range(100):  # back: both readiness probes follow within seconds (their subscriptions live again)
+            if all(httpx.get(f"{g.url}/health/ready").status_code == 200 for g in (a, b)):
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise AssertionError("a gateway is still not ready 10 s after Redis came back")
+        async with Chat(a.url, token) as tab_a, Chat(b.url, token) as tab_b:
+            cid = await tab_a.say("bonjour")
+            assert (await tab_b.until("bot", cid, timeout=10))["turn"]["messages"][0]["text"] == "echo: bonjour"
+        assert [text for _, text, _ in rasa.received] == ["bonjour"]
+    finally:
+        proxy.close()

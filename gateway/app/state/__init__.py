@@ -13,7 +13,10 @@ message or reconnection). Both give, behind the same interfaces:
 - `bus` and `first_delivery`: the live handoff's publish/subscribe (gateway/app/agent/handoff/
   bus.py) and the check that one process only carries a handoff event to the citizen.
 
-`start()` before serving (RedisState: Redis must answer, else a clear error), `stop()` after.
+`start()` before serving (RedisState: Redis must answer, else a clear error), `stop()` after,
+`ready()` for the readiness probe. `unavailable_errors`: what a request meets while the shared
+state is away (Redis down): the gateway answers 503 / closes 1013 with the citizen's "kept,
+will be sent" notice instead of a 500, and serves again by itself when Redis is back.
 Live connections stay in their process (a WebSocket is local), as do the per-session locks."""
 from __future__ import annotations
 
@@ -31,6 +34,7 @@ class MemoryState:
     """Everything in this process: a second gateway process would know nothing of it."""
 
     shared = False
+    unavailable_errors: tuple[type[BaseException], ...] = ()  # nothing here can be away
 
     def __init__(self) -> None:
         self.bus = InProcessBus()
@@ -47,6 +51,9 @@ class MemoryState:
 
     async def start(self) -> None:
         pass
+
+    async def ready(self) -> bool:
+        return True
 
     async def stop(self) -> None:
         pass

@@ -9,7 +9,7 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Callable, Optional
 
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
@@ -26,26 +26,31 @@ class RedisBus:
         await self.redis.publish(self.prefix + topic, json.dumps(event, ensure_ascii=False))
 
     @contextlib.asynccontextmanager
-    async def subscribe(self, topic: str) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:
+    async def subscribe(self, topic: str, on_health: Optional[Callable[[bool], None]] = None
+                        ) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:
         pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
         await pubsub.subscribe(self.prefix + topic)  # subscribed before the caller reads: nothing missed
         try:
-            yield messages(pubsub)
+            yield messages(pubsub, on_health or (lambda live: None))
         finally:
             with contextlib.suppress(RedisError, OSError):
                 await pubsub.unsubscribe()
             await pubsub.aclose()
 
 
-async def messages(pubsub: PubSub) -> AsyncIterator[dict[str, Any]]:
+async def messages(pubsub: PubSub, on_health: Callable[[bool], None]) -> AsyncIterator[dict[str, Any]]:
     """The decoded messages of a subscription, through Redis's hiccups (redis-py reconnects and
-    subscribes again; what was published meanwhile is lost, as pub/sub goes)."""
+    subscribes again; what was published meanwhile is lost, as pub/sub goes). `on_health(False)`
+    when the subscription is interrupted, `on_health(True)` once a read succeeds again (the
+    readiness probe follows it)."""
     while True:
         try:
-            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=5.0)
+            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
         except (RedisError, OSError) as error:
+            on_health(False)
             logger.warning("Redis subscription interrupted: %s", type(error).__name__)
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(0.5)
             continue
+        on_health(True)
         if message is not None:
             yield json.loads(message["data"])

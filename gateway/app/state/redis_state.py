@@ -50,6 +50,7 @@ class RedisTelegramPrefs:
 
 class RedisState:
     shared = True
+    unavailable_errors = (RedisError,)  # redis-py raises its own ConnectionError, TimeoutError...
 
     def __init__(self, url: str, prefix: str = "sanad:gw:") -> None:
         self.url, self.prefix = url, prefix
@@ -61,6 +62,7 @@ class RedisState:
         self.sessions = RedisSessions(self.redis, prefix)
         self._registries: list[SessionRegistry] = []
         self._listener: Optional[asyncio.Task] = None
+        self._listening = False  # the session events' subscription is live (readiness)
 
     def limiter(self, name: str, limit: int, window: float) -> Limiter:
         return RedisRateLimiter(self.redis, f"{self.prefix}rate:{name}:", limit, window)
@@ -92,9 +94,21 @@ class RedisState:
         await ready.wait()
         logger.info("gateway state in Redis at %s", describe(self.url))
 
+    async def ready(self) -> bool:
+        """Redis answers and this process hears the others' session events again (after a cut,
+        redis-py subscribes again on its next read: events published before that are not heard)."""
+        try:
+            return bool(await asyncio.wait_for(self.redis.ping(), 3.0)) and self._listening
+        except (RedisError, OSError, asyncio.TimeoutError):
+            return False
+
+    def _subscription_health(self, live: bool) -> None:
+        self._listening = live
+
     async def _listen(self, ready: asyncio.Event) -> None:
         """The other processes' session events, to this process's connections."""
-        async with self.bus.subscribe(WEB_TOPIC) as events:
+        async with self.bus.subscribe(WEB_TOPIC, on_health=self._subscription_health) as events:
+            self._listening = True
             ready.set()
             async for item in events:
                 if item.get("from") == self.process_id:

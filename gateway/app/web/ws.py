@@ -26,6 +26,9 @@ Live handoff (gateway/app/agent/handoff/desk.py), at any time:
 Each stays in the session until acknowledged and is sent again, with `"replay": true`, after the
 next hello; the widget shows an id once.
 
+The shared state (SANAD_GATEWAY_REDIS_URL) unreachable, at any time:
+  server -> {"type": "error", "code": "unavailable", "text", "retry_after"} and close 1013
+            (the widget keeps its unanswered messages and sends them again once reconnected)
 Too many new connections from one address (RATE_IP_CONNECTIONS per RATE_IP_WINDOW_SECONDS):
   server -> {"type": "error", "code": "too_fast", "text", "retry_after"} and close 4429
 A malformed frame after the hello (binary, not JSON, nested too deep, wrong types) gets a
@@ -68,7 +71,12 @@ async def chat(ws: WebSocket) -> None:
         await ws.close(code=4403)  # before accept: the handshake is refused (HTTP 403)
         return
     ip = client_ip(ws)
-    verdict = await state.connection_ip_limiter.hit(ip)
+    try:
+        verdict = await state.connection_ip_limiter.hit(ip)
+    except state.shared.unavailable_errors as error:
+        await ws.accept()
+        await _state_unavailable(ws, error)
+        return
     await ws.accept()
     try:
         if not verdict.allowed:
@@ -91,9 +99,24 @@ async def chat(ws: WebSocket) -> None:
                 task.add_done_callback(state.tasks.discard)
     except WebSocketDisconnect:
         pass
+    except state.shared.unavailable_errors as error:
+        await _state_unavailable(ws, error)
     except Exception as error:  # a bug: the connection ends, one log line, never a traceback with the text
         logger.error("web socket handler failed: %s", type(error).__name__)
         await _close_quietly(ws, 1011)
+
+
+async def _state_unavailable(ws: WebSocket, error: BaseException) -> None:
+    """The shared state (Redis) is away: the widget is told its messages are kept, and the
+    connection ends with 1013 (try again later); the widget reconnects with its back-off and sends
+    what is still unanswered. Not a 1011: nothing is broken in the gateway."""
+    logger.error("the gateway's shared state cannot be reached (%s): connection closed 1013", type(error).__name__)
+    try:
+        await ws.send_json({"type": "error", "code": "unavailable", "text": say("unavailable", _header_lang(ws)),
+                            "retry_after": RETRY_AFTER})
+    except Exception:  # already gone
+        pass
+    await _close_quietly(ws, 1013)
 
 
 def _header_lang(ws: WebSocket) -> Optional[str]:

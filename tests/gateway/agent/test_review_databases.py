@@ -57,3 +57,26 @@ def test_two_supervisors_deciding_one_group_at_once_exactly_one_wins(console_app
             assert {t.review_id for t in db.scalars(select(Turn))} == {winner["id"]}
         assert first.get(GROUPS).json()["groups"] == []
         assert first.get(EXPORT).text.count("\n    - ") == 3
+
+
+def test_gateway_processes_starting_at_once_migrate_one_database_once(any_database_url):
+    """Several gateway processes (`sanad run --scaled`, Compose replicas) bring the console's tables
+    up on first use, possibly at the same moment: each succeeds, the tables exist once (on
+    PostgreSQL the migrations wait for each other: gateway/alembic/env.py)."""
+    import subprocess
+    import sys
+
+    from sqlalchemy import create_engine, inspect
+
+    from bot import paths
+
+    migrate = "import sys; from gateway.app.agent.db.migrate import upgrade; upgrade(sys.argv[1])"
+    processes = [subprocess.Popen([sys.executable, "-c", migrate, any_database_url], cwd=paths.REPO,
+                                  stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    failures = [process.communicate(timeout=120)[1][-800:] for process in processes if process.wait(timeout=120)]
+    assert failures == []
+    engine = create_engine(any_database_url)
+    try:
+        assert {"agent_accounts", "agent_alembic_version"} <= set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()

@@ -772,7 +772,7 @@
         }
         break;
       case "error":
-        if (data.code === "bad_session") { notice(data.code, data.text, true); }
+        if (data.code === "bad_session" || data.code === "unavailable") { notice(data.code, data.text, true); }
         break;
       default:
         break;
