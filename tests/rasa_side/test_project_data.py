@@ -26,6 +26,17 @@ def test_enough_examples_per_topic_and_language():
         assert all(counts[(lang, label)] > 0 for lang in ("fr", "ar", "ary", "arq", "en"))
 
 
+def evaluation_texts(path) -> list[str]:
+    """Every text a case file sends: single messages, and conversations' turns (not their button
+    payloads, which are no citizen's words)."""
+    import yaml
+
+    texts = []
+    for case in yaml.safe_load(path.read_text(encoding="utf-8"))["cases"]:
+        texts += [t for t in case.get("turns", [case.get("text")]) if t and not t.startswith("/")]
+    return texts
+
+
 def test_evaluation_cases_are_not_training_data():
     """Neither copied nor lightly edited: a training example or a knowledge-base retrieval
     question within a few characters of an evaluation case (after normalisation) would inflate
@@ -41,8 +52,8 @@ def test_evaluation_cases_are_not_training_data():
     def comparable(text: str) -> str:
         return re.sub(r"[^\w ]", "", normalise(text).lower()).strip()
 
-    cases = [comparable(c["text"]) for path in (paths.DEV_EVAL, paths.HELDOUT_EVAL)
-             for c in yaml.safe_load(Path(path).read_text())["cases"]]
+    cases = [comparable(text) for path in (paths.DEV_EVAL, paths.HELDOUT_EVAL, paths.FOLLOWUPS_EVAL)
+             for text in evaluation_texts(path)]
     from bot.knowledge import load_knowledge_base
 
     kb = load_knowledge_base()
