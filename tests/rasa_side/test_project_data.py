@@ -4,7 +4,7 @@ import sys
 from collections import Counter
 
 from bot import paths
-from bot.tooling.calibration import training_examples
+from bot.tooling.calibration import fragment_examples, training_examples
 from bot.knowledge import TOPICS
 
 
@@ -38,9 +38,9 @@ def evaluation_texts(path) -> list[str]:
 
 
 def test_evaluation_cases_are_not_training_data():
-    """Neither copied nor lightly edited: a training example or a knowledge-base retrieval
-    question within a few characters of an evaluation case (after normalisation) would inflate
-    the measured accuracy."""
+    """Neither copied nor lightly edited: a training example, a knowledge-base retrieval question
+    or a follow-up fragment the calibration fits on, within a few characters of an evaluation case
+    (after normalisation), would inflate the measured accuracy."""
     import difflib
     import re
     from pathlib import Path
@@ -59,7 +59,8 @@ def test_evaluation_cases_are_not_training_data():
     kb = load_knowledge_base()
     retrieval_questions = [q for entry in kb.entries.values() for qs in entry.questions.values() for q in qs]
     leaked = []
-    for original in [e["text"] for e in training_examples()] + retrieval_questions:
+    fragments = [e["text"] for e in fragment_examples()]
+    for original in [e["text"] for e in training_examples()] + retrieval_questions + fragments:
         text = comparable(original)
         for case in cases:
             matcher = difflib.SequenceMatcher(None, text, case)
