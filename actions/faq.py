@@ -67,7 +67,8 @@ def clarify(turn: Turn, dispatcher: CollectingDispatcher) -> List[Dict]:
     offered = [t for t in turn.decision.get("offered", []) if kb.entry(turn.fund, t)]
     if not offered:
         return utter_with_channels(dispatcher, turn, "out_of_scope", "out_of_scope")
-    buttons = [{"title": kb.topics.title(t, lang), "payload": f'/choose_topic{{"topic":"{t}"}}'} for t in offered]
+    buttons = [{"title": kb.topics.title(t, lang), "payload": f'/choose_topic{{"topic":"{t}"}}'}
+               for t in offered]
     buttons.append({"title": say("clarify_none", lang), "payload": "/human_handoff"})
     dispatcher.utter_message(text=say("clarify", lang), buttons=buttons,
                              json_message=sanad_payload("clarify", turn, lang=lang, offered=offered))

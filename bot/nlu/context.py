@@ -34,7 +34,9 @@ def context_evidence(text: str, intent_ranking: List[Dict[str, Any]], kb_ranking
 def is_followup(block: Dict[str, Any], t: Thresholds) -> bool:
     """Short, and either opening with a cue or left unanswered alone; not clearly out of scope."""
     form = block.get("followup") or {}
-    if block.get("decision") not in _REVISABLE or form.get("words", t.followup_max_words + 1) > t.followup_max_words:
+    if block.get("decision") not in _REVISABLE:
+        return False
+    if form.get("words", t.followup_max_words + 1) > t.followup_max_words:
         return False
     if not form.get("cue") and block.get("decision") == "answer":
         return False

@@ -202,7 +202,8 @@ def decide_on_scores(scores: List[Dict[str, Any]], kb_ranking: List[Dict[str, An
     exempt from the answer_kb_min check: the conversation's topic, which a fragment such as
     "et pour un médecin ?" does not match in the knowledge base by itself."""
     best, runner_up = scores[0], scores[1]
-    supported = best["topic"] == needs_no_kb_support or kb_cosine(kb_ranking, best["topic"]) >= t.answer_kb_min
+    supported = (best["topic"] == needs_no_kb_support
+                 or kb_cosine(kb_ranking, best["topic"]) >= t.answer_kb_min)
     if supported and best["score"] >= t.answer and best["score"] - runner_up["score"] >= t.margin:
         return Decision("answer", best["topic"], best["score"], topic=best["topic"], topic_scores=scores[:3])
     offered = [s["topic"] for s in scores[: t.max_offered] if s["score"] >= t.clarify]

@@ -15,11 +15,13 @@ from bot.nlu.text import normalise
 # Openers, as citizens type them (normalised on load). A multi-word cue must open the message.
 CUES: Dict[str, List[str]] = {
     "fr": ["et", "et si", "et pour", "et moi", "et nous", "et les", "et le", "et la", "et un", "et une",
-           "et quand", "et ou", "et combien", "et comment", "et mon", "et ma", "et mes", "pour un", "pour une",
+           "et quand", "et ou", "et combien", "et comment", "et mon", "et ma", "et mes", "pour un",
+           "pour une",
            "pour les", "meme chose pour", "et si je suis", "aussi pour", "sinon", "du coup", "alors"],
     "en": ["and", "and if", "and for", "and what", "what about", "how about", "what if", "also", "same for",
            "and me", "and my", "and where", "and when", "and how", "so"],
-    "ar": ["و", "واذا", "وان", "وانا", "ونحن", "وماذا", "وما", "وبالنسبه", "وهل", "ولو", "وكيف", "واين", "ومتى",
+    "ar": ["و", "واذا", "وان", "وانا", "ونحن", "وماذا", "وما", "وبالنسبه", "وهل", "ولو", "وكيف", "واين",
+           "ومتى",
            "وكم", "وعن", "وفي", "ولكن", "بالنسبه ل", "ماذا عن", "وماذا عن", "وايضا", "وكذلك"],
     "ary": ["w", "wa", "w ila", "wila", "w ana", "wana", "w ida", "w bnisba", "w fin", "w imta", "w ch7al",
             "w chhal", "w kifach", "w wach", "walakin", "و", "والا", "وانا", "وفين", "وامتى", "وشحال",
