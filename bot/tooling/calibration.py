@@ -316,7 +316,8 @@ def fragment_examples() -> List[Dict[str, str]]:
     examples = []
     for lang, kinds in spec["fragments"].items():
         for kind in ("person", "place"):
-            examples += [{"text": t, "lang": lang, "intent": "followup", "kind": kind} for t in kinds.get(kind, [])]
+            examples += [{"text": t, "lang": lang, "intent": "followup", "kind": kind}
+                         for t in kinds.get(kind, [])]
         for topic, texts in (kinds.get("switch") or {}).items():
             examples += [{"text": t, "lang": lang, "intent": topic, "kind": "switch"} for t in texts]
         examples += [{"text": t, "lang": lang, "intent": "out_of_scope", "kind": "outside"}
@@ -354,7 +355,8 @@ def followup_pairs(records: List[Dict[str, Any]], fragments: List[Dict[str, Any]
         if r["kind"] in contexts:
             pairs += [(r, topic, topic, True) for topic in contexts[r["kind"]]]
         else:  # switch and outside: the fragment's own label, after any other topic
-            pairs += [(r, topic, r["expect"], True) for topic in spec["switch_contexts"] if topic != r["expect"]]
+            pairs += [(r, topic, r["expect"], True)
+                      for topic in spec["switch_contexts"] if topic != r["expect"]]
     rotation = spec["switch_contexts"]
     pairs += [(r, rotation[i % len(rotation)], r["expect"], False) for i, r in enumerate(records)]
     return pairs
@@ -364,7 +366,8 @@ def _parse_block(record: Dict[str, Any], t: Thresholds) -> Dict[str, Any]:
     """The parse result's `sanad` block the AnswerDecider would give this record."""
     own = decide_message(record["text"], record["intent_ranking"], record["kb_ranking"], t, record["lang"])
     return {**own.as_dict(), "kb_ranking": record["kb_ranking"],
-            **context_evidence(record["text"], record["intent_ranking"], record["kb_ranking"], t, record["lang"])}
+            **context_evidence(record["text"], record["intent_ranking"], record["kb_ranking"], t,
+                               record["lang"])}
 
 
 def _score_pairs(pairs: List[tuple], blocks: List[Dict[str, Any]], t: Thresholds) -> Dict[str, Any]:

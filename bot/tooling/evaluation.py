@@ -150,7 +150,8 @@ async def evaluate_conversations(assistant: LiveAssistant, conversations: List[C
         decision = label_from_replies(replies)
         results.append(Result(text=case.turns[-1], turns=case.turns,
                               **{k: getattr(case, k) for k in ("fund", "lang", "script", "expect")},
-                              **decision, latency_ms=round(elapsed, 1), correct=decision["got"] == case.expect))
+                              **decision, latency_ms=round(elapsed, 1),
+                              correct=decision["got"] == case.expect))
     return results
 
 

@@ -27,7 +27,8 @@ def test_questions_of_their_own_are_not(text):
     assert not followup_form(text)["cue"], text
 
 
-def _block(decision: str, scores: dict, words: int = 4, cue: bool = True, out_of_scope_p: float = 0.2) -> dict:
+def _block(decision: str, scores: dict, words: int = 4, cue: bool = True,
+           out_of_scope_p: float = 0.2) -> dict:
     return {"decision": decision, "label": decision, "followup": {"cue": cue, "words": words},
             "out_of_scope_p": out_of_scope_p, "scores_by_topic": scores, "kb_ranking": []}
 
@@ -52,9 +53,11 @@ def test_no_context_without_a_topic_a_weight_or_the_form_of_a_follow_up():
     block = _block("out_of_scope", {"eligibility": 0.05})
     assert decide_in_context(block, None, WEIGHTED, "fr") is None
     assert decide_in_context(block, "eligibility", replace(WEIGHTED, context_weight=0.0), "fr") is None
-    assert decide_in_context({**block, "followup": {"cue": True, "words": 12}}, "eligibility", WEIGHTED, "fr") is None
+    long = {**block, "followup": {"cue": True, "words": 12}}
+    assert decide_in_context(long, "eligibility", WEIGHTED, "fr") is None
     assert decide_in_context({**block, "out_of_scope_p": 0.95}, "eligibility", WEIGHTED, "fr") is None
-    assert decide_in_context({**block, "decision": "intent", "label": "greet"}, "eligibility", WEIGHTED, "fr") is None
+    greeting = {**block, "decision": "intent", "label": "greet"}
+    assert decide_in_context(greeting, "eligibility", WEIGHTED, "fr") is None
 
 
 def test_the_weight_is_fitted_not_guessed():
@@ -90,8 +93,8 @@ class System:
         self.rasa = None
 
     def start_rasa(self) -> None:
-        self.rasa = services.rasa_server(training.model_path("sanad"), self.actions.health_url.rsplit("/", 1)[0]
-                                         + "/webhook", log=self.logs / "rasa.log",
+        webhook = self.actions.health_url.rsplit("/", 1)[0] + "/webhook"
+        self.rasa = services.rasa_server(training.model_path("sanad"), webhook, log=self.logs / "rasa.log",
                                          SANAD_TRACKER_DB=str(self.tracker_db)).start(180)
 
     def restart_rasa(self) -> None:
@@ -114,7 +117,8 @@ def system(trained_model, tmp_path_factory):
 
 @pytest.mark.model
 @pytest.mark.parametrize("fund, first, follow_up", [
-    ("cnss_ma", "est-ce qu'un commerçant est obligé de s'affilier à la cnss ?", "et pour un kinésithérapeute ?"),
+    ("cnss_ma", "est-ce qu'un commerçant est obligé de s'affilier à la cnss ?",
+     "et pour un kinésithérapeute ?"),
     ("cnss_ma", "wach l bqal khasso ydir l'amo dyal tns?", "w ana 7ajjam?"),
     ("cnss_ma", "واش الخضار خاصو يتسجل فالضمان؟", "والنجار؟"),
     ("casnos_dz", "wach lazem el commerçant ysajal f casnos?", "w ana plombier?"),
@@ -137,7 +141,8 @@ def test_a_follow_up_naming_another_topic_switches(system):
 @pytest.mark.model
 def test_the_context_does_not_leak_into_another_conversation(system):
     first, second = Conversation(system, "cnss_ma"), Conversation(system, "cnss_ma")
-    assert first.say("qui doit obligatoirement cotiser au régime des non salariés ?")["topic"] == "eligibility"
+    question = "qui doit obligatoirement cotiser au régime des non salariés ?"
+    assert first.say(question)["topic"] == "eligibility"
     assert second.say("et pour un kinésithérapeute ?").get("topic") != "eligibility"
     assert first.say("et pour un kinésithérapeute ?").get("topic") == "eligibility"
 
