@@ -1,23 +1,38 @@
 """What an action needs to know about the current turn: which fund the deployment serves,
 which language to reply in, what the NLU decided. All of it comes from the parse result's
 `sanad` block (bot/nlu/components.py); turns without text (a button) reuse the last reply
-language kept in the `reply_lang` slot."""
+language kept in the `reply_lang` slot.
+
+The conversation's topic, for follow-ups (issue 20), is kept in the tracker's slots: the topic
+of the last answer and the number of citizen messages at that point. Whatever process reads
+the tracker (another replica, the same one after a restart) sees the same context."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet
 
 from bot.knowledge import LANGUAGES, KnowledgeBase, known_fund, load_knowledge_base
+from bot.nlu.context import CONTEXT_TURNS, decide_in_context
+from bot.nlu.decision import Thresholds, load_thresholds
 from bot.nlu.language import Language, reply_language
 from bot.registry import registry
+
+CONTEXT_TOPIC, CONTEXT_TURN = "context_topic", "context_turn"
 
 
 @lru_cache(maxsize=1)
 def knowledge_base() -> KnowledgeBase:
     return load_knowledge_base()
+
+
+@lru_cache(maxsize=1)
+def thresholds() -> Thresholds:
+    """The same calibrated thresholds as the NLU's AnswerDecider (bot/calibration.yml)."""
+    return load_thresholds()
 
 
 @dataclass
@@ -51,3 +66,32 @@ def current_turn(tracker: Tracker) -> Turn:
     lang = Language(block["lang"], block["script"]) if "lang" in block else default_lang
     chosen = metadata.get("lang") if metadata.get("lang") in LANGUAGES else None
     return Turn(fund=fund, lang=lang, decision=block, last_reply_lang=last, chosen_lang=chosen)
+
+
+def citizen_messages(tracker: Tracker) -> int:
+    """How many messages the citizen has sent in this conversation, the current one included."""
+    return sum(1 for event in tracker.events if event.get("event") == "user")
+
+
+def conversation_topic(tracker: Tracker) -> Optional[str]:
+    """The topic of the last answer, while it is recent: answered at most CONTEXT_TURNS citizen
+    messages before this one. Another answer replaces it, so a topic switch is the new context."""
+    topic, answered_at = tracker.get_slot(CONTEXT_TOPIC), tracker.get_slot(CONTEXT_TURN)
+    if not topic or answered_at is None:
+        return None
+    return topic if 0 < citizen_messages(tracker) - int(answered_at) <= CONTEXT_TURNS else None
+
+
+def remember_topic(tracker: Tracker, topic: str) -> List[Dict[str, Any]]:
+    """The events that make `topic` the conversation's context from this message on."""
+    return [SlotSet(CONTEXT_TOPIC, topic), SlotSet(CONTEXT_TURN, float(citizen_messages(tracker)))]
+
+
+def in_context(turn: Turn, tracker: Tracker) -> Turn:
+    """The turn with the decision the conversation's context gives, when the message is a
+    follow-up of a recent answer (bot/nlu/context.py); otherwise the NLU's own decision."""
+    decided = decide_in_context(turn.decision, conversation_topic(tracker), thresholds(),
+                                turn.decision.get("lang", turn.lang.lang))
+    if decided is None:
+        return turn
+    return replace(turn, decision={**turn.decision, **decided.as_dict()})

@@ -1,5 +1,10 @@
 """Answers from the knowledge base: the answer itself with its source line, the clarification
-with one button per candidate topic, and the polite refusal with the official channels."""
+with one button per candidate topic, and the polite refusal with the official channels.
+
+The dialogue routes a message to one of the three on the NLU's decision, which saw the message
+alone. Each first decides again in the conversation's context (actions/context.py `in_context`):
+"et pour un médecin ?" after an answer about who must join is declined alone and answered in
+context. So whichever action the rules picked, `reply_to` gives the reply of the final decision."""
 from __future__ import annotations
 
 import datetime as dt
@@ -9,7 +14,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.context import current_turn, knowledge_base
+from actions.context import Turn, current_turn, in_context, knowledge_base, remember_topic
 from actions.messages import say
 from actions.reply import sanad_payload, utter_with_channels
 from bot.knowledge import Entry
@@ -26,30 +31,62 @@ def source_line(entry: Entry, lang: str) -> str:
     return say("source", lang, sources=labels, reviewed=entry.reviewed.isoformat())
 
 
+def reply_to(turn: Turn, dispatcher: CollectingDispatcher, tracker: Tracker) -> List[Dict]:
+    """The reply to the turn's decision: an answer, a clarification or a polite refusal."""
+    kind = turn.decision.get("decision")
+    if kind == "answer":
+        return answer(turn, turn.decision.get("topic"), dispatcher, tracker)
+    if kind == "clarify":
+        return clarify(turn, dispatcher)
+    return utter_with_channels(dispatcher, turn, "out_of_scope", "out_of_scope")
+
+
+def answer(turn: Turn, topic: str | None, dispatcher: CollectingDispatcher, tracker: Tracker) -> List[Dict]:
+    kb = knowledge_base()
+    entry = kb.entry(turn.fund, topic) if topic else None
+    fund = kb.fund(turn.fund)
+    if entry is None:  # a forged or stale button payload: never answer from another fund
+        return utter_with_channels(dispatcher, turn, "out_of_scope", "out_of_scope")
+    lang = turn.reply_lang(frozenset(entry.answer))
+    if entry.is_current(today()):
+        # A blank line: Rasa's channels deliver the answer and its source line as two messages
+        # (the gateway shows the source under the answer, with links from `custom`).
+        text = f"{entry.answer_in(lang)}\n\n{source_line(entry, lang)}"
+    else:  # a time-limited measure past its end: never present it as current
+        text = say("measure_ended", lang, date=entry.valid_until.isoformat(),
+                   channels=fund.in_lang("official_channels", lang))
+    sources = [s.dict() for s in entry.sources]
+    dispatcher.utter_message(text=text, json_message=sanad_payload(
+        "answer", turn, topic=entry.topic, lang=lang, sources=sources, reviewed=entry.reviewed.isoformat()))
+    return [SlotSet("reply_lang", lang), SlotSet("topic", None), *remember_topic(tracker, entry.topic)]
+
+
+def clarify(turn: Turn, dispatcher: CollectingDispatcher) -> List[Dict]:
+    lang = turn.reply_lang()
+    kb = knowledge_base()
+    offered = [t for t in turn.decision.get("offered", []) if kb.entry(turn.fund, t)]
+    if not offered:
+        return utter_with_channels(dispatcher, turn, "out_of_scope", "out_of_scope")
+    buttons = [{"title": kb.topics.title(t, lang), "payload": f'/choose_topic{{"topic":"{t}"}}'}
+               for t in offered]
+    buttons.append({"title": say("clarify_none", lang), "payload": "/human_handoff"})
+    dispatcher.utter_message(text=say("clarify", lang), buttons=buttons,
+                             json_message=sanad_payload("clarify", turn, lang=lang, offered=offered))
+    return [SlotSet("reply_lang", lang)]
+
+
 class ActionAnswerFaq(Action):
+    """The NLU's answer, or the citizen's choice on a clarification button (which the context
+    then follows: the next follow-up is about the chosen topic)."""
+
     def name(self) -> Text:
         return "action_answer_faq"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List[Dict]:
-        turn = current_turn(tracker)
-        topic = next(tracker.get_latest_entity_values("topic"), None) or turn.decision.get("topic")
-        kb = knowledge_base()
-        entry = kb.entry(turn.fund, topic) if topic else None
-        fund = kb.fund(turn.fund)
-        if entry is None:  # a forged or stale button payload: never answer from another fund
-            return utter_with_channels(dispatcher, turn, "out_of_scope", "out_of_scope")
-        lang = turn.reply_lang(frozenset(entry.answer))
-        if entry.is_current(today()):
-            # A blank line: Rasa's channels deliver the answer and its source line as two messages
-            # (the gateway shows the source under the answer, with links from `custom`).
-            text = f"{entry.answer_in(lang)}\n\n{source_line(entry, lang)}"
-        else:  # a time-limited measure past its end: never present it as current
-            text = say("measure_ended", lang, date=entry.valid_until.isoformat(),
-                       channels=fund.in_lang("official_channels", lang))
-        sources = [s.dict() for s in entry.sources]
-        dispatcher.utter_message(text=text, json_message=sanad_payload(
-            "answer", turn, topic=entry.topic, lang=lang, sources=sources, reviewed=entry.reviewed.isoformat()))
-        return [SlotSet("reply_lang", lang), SlotSet("topic", None)]
+        chosen = next(tracker.get_latest_entity_values("topic"), None)
+        if chosen:
+            return answer(current_turn(tracker), chosen, dispatcher, tracker)
+        return reply_to(in_context(current_turn(tracker), tracker), dispatcher, tracker)
 
 
 class ActionClarify(Action):
@@ -57,17 +94,7 @@ class ActionClarify(Action):
         return "action_clarify"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List[Dict]:
-        turn = current_turn(tracker)
-        lang = turn.reply_lang()
-        kb = knowledge_base()
-        offered = [t for t in turn.decision.get("offered", []) if kb.entry(turn.fund, t)]
-        if not offered:
-            return ActionOutOfScope().run(dispatcher, tracker, domain)
-        buttons = [{"title": kb.topics.title(t, lang), "payload": f'/choose_topic{{"topic":"{t}"}}'} for t in offered]
-        buttons.append({"title": say("clarify_none", lang), "payload": "/human_handoff"})
-        dispatcher.utter_message(text=say("clarify", lang), buttons=buttons,
-                                 json_message=sanad_payload("clarify", turn, lang=lang, offered=offered))
-        return [SlotSet("reply_lang", lang)]
+        return reply_to(in_context(current_turn(tracker), tracker), dispatcher, tracker)
 
 
 class ActionOutOfScope(Action):
@@ -75,4 +102,4 @@ class ActionOutOfScope(Action):
         return "action_out_of_scope"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List[Dict]:
-        return utter_with_channels(dispatcher, current_turn(tracker), "out_of_scope", "out_of_scope")
+        return reply_to(in_context(current_turn(tracker), tracker), dispatcher, tracker)

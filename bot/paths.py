@@ -40,4 +40,6 @@ DEV_EVAL = shared_or_copy("eval/dev.yml", "eval-dev.yml")
 # Cases written for Sanad by people who saw neither the training data nor shared/eval (see the file's
 # header): the second measure of generalisation, next to the team's dev set.
 HELDOUT_EVAL = REPO / "tests" / "data" / "heldout.yml"
+# Follow-up conversations (issue 20): the last turn only makes sense after the ones before it.
+FOLLOWUPS_EVAL = REPO / "tests" / "data" / "followups-heldout.yml"
 KB_FACTS = shared_or_copy("domain/kb_facts.fr.md", "kb_facts.fr.md")

@@ -36,6 +36,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.knowledge import DEFAULT_KB_DIR, TOPICS, known_fund, load_knowledge_base
 from bot.nlu import decision
+from bot.nlu.context import context_evidence
 from bot.nlu.embedder import get_embedder
 from bot.nlu.language import detect
 from bot.nlu.text import fold_arabizi, has_something_to_read, normalise, without_surrogates
@@ -241,7 +242,8 @@ class AnswerDecider(GraphComponent):
     """Turns the intent ranking and the KB ranking into Sanad's decision, and routes the
     dialogue through the intent: a topic id (answer), `nlu_fallback` (clarify) or
     `out_of_scope`. The full decision goes to parse["sanad"] for the actions and for
-    `sanad eval`, which therefore measure the same path."""
+    `sanad eval`, which therefore measure the same path, with what the actions need to decide
+    a follow-up in the conversation's context (bot/nlu/context.py)."""
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
@@ -261,14 +263,12 @@ class AnswerDecider(GraphComponent):
                 block.update(decision="intent", label=UNREADABLE, confidence=1.0)
                 message.set(INTENT, {"name": UNREADABLE, "confidence": 1.0}, add_to_output=True)
                 continue
-            result = decision.decide_message(
-                message.get(TEXT),
-                intent_ranking=message.get(INTENT_RANKING_KEY) or [],
-                kb_ranking=block.get("kb_ranking") or [],
-                thresholds=self.thresholds,
-                lang=block.get("lang", "fr"),
-            )
+            text, lang = message.get(TEXT), block.get("lang", "fr")
+            intent_ranking, kb_ranking = message.get(INTENT_RANKING_KEY) or [], block.get("kb_ranking") or []
+            result = decision.decide_message(text, intent_ranking=intent_ranking, kb_ranking=kb_ranking,
+                                             thresholds=self.thresholds, lang=lang)
             block.update(result.as_dict())
+            block.update(context_evidence(text, intent_ranking, kb_ranking, self.thresholds, lang))
             message.set(INTENT, {"name": result.routing_intent, "confidence": result.confidence}, add_to_output=True)
         return messages
 

@@ -65,6 +65,13 @@ class Thresholds:
     margin: float = 0.10  # lead over the runner-up needed to answer
     clarify: float = 0.30  # combined score needed to offer a topic in a clarification
     max_offered: int = 3
+    # Follow-ups (bot/nlu/context.py): a message of at most `followup_max_words` words that opens
+    # with a continuation cue, or that the assistant would not answer alone, gets `context_weight`
+    # added to the score of the conversation's topic, unless the classifier puts it out of scope
+    # with at least `followup_oos_max`. A context_weight of 0 leaves every message to itself.
+    context_weight: float = 0.0
+    followup_max_words: int = 6
+    followup_oos_max: float = 1.01
     per_lang: Dict[str, Dict[str, float]] = field(default_factory=dict)
 
     def for_lang(self, lang: str) -> "Thresholds":
@@ -185,9 +192,18 @@ def decide(intent_ranking: List[Dict[str, Any]], kb_ranking: List[Dict[str, Any]
     if top_name == OUT_OF_SCOPE and top_p >= t.intent_min and best_kb_score(kb_ranking) < t.oos_kb_veto:
         return Decision("out_of_scope", OUT_OF_SCOPE, top_p)
 
-    scores = combined_topic_scores(intent_ranking, kb_ranking, t)
+    return decide_on_scores(combined_topic_scores(intent_ranking, kb_ranking, t), kb_ranking, t)
+
+
+def decide_on_scores(scores: List[Dict[str, Any]], kb_ranking: List[Dict[str, Any]], t: Thresholds,
+                     needs_no_kb_support: Optional[str] = None) -> Decision:
+    """Answer, clarify or decline on topic scores sorted best first (a message's own, or the ones
+    the conversation's context raised: bot/nlu/context.py). `needs_no_kb_support` names a topic
+    exempt from the answer_kb_min check: the conversation's topic, which a fragment such as
+    "et pour un médecin ?" does not match in the knowledge base by itself."""
     best, runner_up = scores[0], scores[1]
-    supported = kb_cosine(kb_ranking, best["topic"]) >= t.answer_kb_min
+    supported = (best["topic"] == needs_no_kb_support
+                 or kb_cosine(kb_ranking, best["topic"]) >= t.answer_kb_min)
     if supported and best["score"] >= t.answer and best["score"] - runner_up["score"] >= t.margin:
         return Decision("answer", best["topic"], best["score"], topic=best["topic"], topic_scores=scores[:3])
     offered = [s["topic"] for s in scores[: t.max_offered] if s["score"] >= t.clarify]

@@ -10,6 +10,10 @@
    clarification 0. (`--wrong-penalty 2` trades about 2 points of accuracy for 1.5 fewer
    points of wrong answers on the cross-validated data; see the issue notes.)
 3. Per language, keep an override only where it raises that language's utility clearly.
+4. Follow-ups (issue 20, bot/nlu/context.py): the weight of the conversation's topic and the
+   follow-up gate, fitted on pairs (context topic, second message): the follow-up fragments of
+   followup_fragments.yml after the topics they follow, and every cross-validated record after a
+   topic it does not depend on (a new question in a conversation must stay itself).
 The result, with the cross-validated figures, goes to bot/calibration.yml (committed)."""
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ import itertools
 import json
 import random
 import tempfile
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any, Dict, List
 
@@ -28,7 +32,8 @@ import yaml
 
 from bot import paths
 from bot.knowledge import TOPICS
-from bot.nlu.decision import DEFAULT_CALIBRATION, DIRECT_INTENTS, Thresholds, decide, decide_message
+from bot.nlu.context import context_evidence, decide_in_context
+from bot.nlu.decision import DEFAULT_CALIBRATION, DIRECT_INTENTS, Decision, Thresholds, decide, decide_message
 from bot.registry import registry
 
 # A Darija example is parsed for the fund whose Darija it is; the others alternate between funds.
@@ -60,6 +65,13 @@ _DECISION_AXES = ("intent_min", "answer", "margin", "clarify", "oos_kb_veto", "a
 _PER_LANGUAGE_AXES = ("answer", "margin", "clarify")
 MIN_RECORDS_FOR_LANGUAGE_OVERRIDE = 150
 MIN_GAIN_FOR_LANGUAGE_OVERRIDE = 0.02  # utility per record
+FRAGMENTS_FILE = Path(__file__).with_name("followup_fragments.yml")
+# The follow-up settings tried (bot/nlu/decision.py Thresholds); a weight of 0 is "no context".
+CONTEXT_GRID = {
+    "context_weight": [0.0, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6],
+    "followup_max_words": [3, 4, 5, 6, 8, 10],
+    "followup_oos_max": [0.5, 0.7, 0.8, 0.9, 0.95, 0.99, 1.01],
+}
 
 
 def training_examples() -> List[Dict[str, str]]:
@@ -295,6 +307,104 @@ def confusions(records: List[Dict[str, Any]], thresholds: Thresholds, lang: str 
             for k, texts in ordered]
 
 
+# ---- follow-ups ----------------------------------------------------------------------------
+
+def fragment_examples() -> List[Dict[str, str]]:
+    """The follow-up fragments as examples: `intent` is the fragment's own label (its topic for a
+    switch, out_of_scope outside, `followup` for those that keep the conversation's topic)."""
+    spec = yaml.safe_load(FRAGMENTS_FILE.read_text(encoding="utf-8"))
+    examples = []
+    for lang, kinds in spec["fragments"].items():
+        for kind in ("person", "place"):
+            examples += [{"text": t, "lang": lang, "intent": "followup", "kind": kind}
+                         for t in kinds.get(kind, [])]
+        for topic, texts in (kinds.get("switch") or {}).items():
+            examples += [{"text": t, "lang": lang, "intent": topic, "kind": "switch"} for t in texts]
+        examples += [{"text": t, "lang": lang, "intent": "out_of_scope", "kind": "outside"}
+                     for t in kinds.get("outside", [])]
+    return examples
+
+
+def fragment_records(records_file: Path) -> List[Dict[str, Any]]:
+    """The fragments parsed by the trained model (they are no training example, so its
+    predictions on them are held-out ones), kept next to the CV records and redone when the
+    fragments file changes."""
+    from bot.tooling import training
+
+    cache = records_file.with_name("followup_records.json")
+    examples = fragment_examples()
+    if cache.exists():
+        cached = json.loads(cache.read_text(encoding="utf-8"))
+        if [r["text"] for r in cached] == [e["text"] for e in examples]:
+            return cached
+    model, _ = training.ensure_models()
+    records = asyncio.run(_parse_all(str(model), examples, 0))
+    for record, example in zip(records, examples):
+        record["kind"] = example["kind"]
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps(records, ensure_ascii=False))
+    return records
+
+
+def followup_pairs(records: List[Dict[str, Any]], fragments: List[Dict[str, Any]]) -> List[tuple]:
+    """(record, context topic, expected label, is a fragment) for every pair the fit scores."""
+    spec = yaml.safe_load(FRAGMENTS_FILE.read_text(encoding="utf-8"))
+    contexts = {"person": spec["person_contexts"], "place": spec["place_contexts"]}
+    pairs = []
+    for r in fragments:
+        if r["kind"] in contexts:
+            pairs += [(r, topic, topic, True) for topic in contexts[r["kind"]]]
+        else:  # switch and outside: the fragment's own label, after any other topic
+            pairs += [(r, topic, r["expect"], True)
+                      for topic in spec["switch_contexts"] if topic != r["expect"]]
+    rotation = spec["switch_contexts"]
+    pairs += [(r, rotation[i % len(rotation)], r["expect"], False) for i, r in enumerate(records)]
+    return pairs
+
+
+def _parse_block(record: Dict[str, Any], t: Thresholds) -> Dict[str, Any]:
+    """The parse result's `sanad` block the AnswerDecider would give this record."""
+    own = decide_message(record["text"], record["intent_ranking"], record["kb_ranking"], t, record["lang"])
+    return {**own.as_dict(), "kb_ranking": record["kb_ranking"],
+            **context_evidence(record["text"], record["intent_ranking"], record["kb_ranking"], t,
+                               record["lang"])}
+
+
+def _score_pairs(pairs: List[tuple], blocks: List[Dict[str, Any]], t: Thresholds) -> Dict[str, Any]:
+    """Utility and figures of the decisions in context, over all pairs and over the fragments."""
+    totals = {"all": [0.0, 0, 0, 0], "fragments": [0.0, 0, 0, 0]}  # utility, n, correct, wrong
+    for (record, topic, expect, is_fragment), block in zip(pairs, blocks):
+        decided = decide_in_context(block, topic, t, record["lang"])
+        label, kind = (decided.label, decided.decision) if decided else (block["label"], block["decision"])
+        offered = decided.offered if decided else block.get("offered", [])
+        correct, wrong = label == expect, kind in ("answer", "intent") and label != expect
+        reward = (REWARD["correct"] * correct + REWARD["wrong"] * wrong
+                  + REWARD["recovered"] * (kind == "clarify" and expect in offered))
+        for name in ("all", "fragments") if is_fragment else ("all",):
+            totals[name][0] += reward
+            totals[name][1] += 1
+            totals[name][2] += correct
+            totals[name][3] += wrong
+    return {name: {"n": n, "utility": round(u / max(1, n), 4), "accuracy": round(c / max(1, n), 4),
+                   "wrong": round(w / max(1, n), 4)} for name, (u, n, c, w) in totals.items()}
+
+
+def fit_context(records: List[Dict[str, Any]], fragments: List[Dict[str, Any]],
+                thresholds: Thresholds) -> tuple[Dict[str, float], Dict[str, Any]]:
+    """The follow-up setting of best utility over all pairs (first best in grid order, so no
+    context unless it helps), with the figures alone (weight 0) and in context."""
+    pairs = followup_pairs(records, fragments)
+    blocks = [_parse_block(record, thresholds) for record, *_ in pairs]
+    best = (-1e9, None, None)
+    for setting in itertools.product(*CONTEXT_GRID.values()):
+        chosen = dict(zip(CONTEXT_GRID, setting))
+        scored = _score_pairs(pairs, blocks, replace(thresholds, **chosen))
+        if scored["all"]["utility"] > best[0] + 1e-9:
+            best = (scored["all"]["utility"], chosen, scored)
+    alone = _score_pairs(pairs, blocks, replace(thresholds, context_weight=0.0))
+    return best[1], {"pairs": len(pairs), "alone": alone, "in_context": best[2]}
+
+
 def calibrate(folds: int = 4, records_file: Path | None = None, reuse: bool = False,
               output: Path = DEFAULT_CALIBRATION, wrong_penalty: float | None = None,
               config: Path = paths.CONFIG, max_wrong: float = MAX_WRONG) -> Dict[str, Any]:
@@ -328,12 +438,14 @@ def calibrate(folds: int = 4, records_file: Path | None = None, reuse: bool = Fa
             per_lang[lang] = {k: own[k] for k in _PER_LANGUAGE_AXES if own[k] != chosen[k]}
             by_lang[lang] = {"n": int(mask.sum()), **own_figs, "override": per_lang[lang]}
     thresholds = Thresholds(**chosen, per_lang=per_lang)
+    context, followups = fit_context(records, fragment_records(records_file), thresholds)
+    thresholds = replace(thresholds, **context)
     verified = check_against_decide(records, thresholds)
     document = {
         "thresholds": {f.name: getattr(thresholds, f.name) for f in fields(Thresholds)},
         "fitted_on": {"date": dt.date.today().isoformat(), "folds": folds, "records": len(records),
                       "reward": REWARD, "max_wrong": max_wrong, "cross_validated": {**figures, "utility": round(utility, 4)},
-                      "decide_check": verified, "by_lang": by_lang},
+                      "decide_check": verified, "by_lang": by_lang, "followups": followups},
     }
     header = "# Written by `sanad calibrate` (bot/tooling/calibration.py): decision thresholds fitted on\n" \
              "# cross-validated predictions over nlu_data/. Do not edit by hand; re-run the command.\n"

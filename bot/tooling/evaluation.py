@@ -4,7 +4,12 @@ Sanad's decision on each case comes from the live path: the trained model loaded
 Agent, the dialogue rules, and the real action server over HTTP; the label is read from what
 the actions sent back (their `custom.sanad` part). The stock Rasa pipeline, trained on the same
 data, is measured on the same cases; having no clarification, its label is its intent, with
-`nlu_fallback` counted as declining (out_of_scope)."""
+`nlu_fallback` counted as declining (out_of_scope).
+
+A case may be a conversation (`turns` instead of `text`): its turns are played in one
+conversation of its own, and its label is the decision on the last turn. Conversations are
+reported under `followups`, beside the single messages (the stock pipeline, which keeps no
+conversation, is not measured on them)."""
 from __future__ import annotations
 
 import asyncio
@@ -32,6 +37,15 @@ class Case:
 
 
 @dataclass
+class Conversation:
+    turns: List[str]  # texts, or button payloads ("/choose_topic{...}")
+    fund: str
+    lang: str
+    script: str
+    expect: str  # the decision on the last turn
+
+
+@dataclass
 class Result:
     text: str
     fund: str
@@ -45,11 +59,21 @@ class Result:
     latency_ms: float = 0.0
     reply_lang: Optional[str] = None
     has_source: Optional[bool] = None
+    turns: Optional[List[str]] = None  # a conversation's turns (its last one is `text`)
+
+
+def load_all_cases(path: Path) -> tuple[List[Case], List[Conversation]]:
+    """The file's single messages and its conversations (cases with `turns`)."""
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    keys = ("fund", "lang", "script", "expect")
+    singles = [Case(text=c["text"], **{k: c[k] for k in keys}) for c in data["cases"] if "turns" not in c]
+    conversations = [Conversation(turns=list(c["turns"]), **{k: c[k] for k in keys})
+                     for c in data["cases"] if "turns" in c]
+    return singles, conversations
 
 
 def load_cases(path: Path) -> List[Case]:
-    data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    return [Case(**{k: c[k] for k in ("text", "fund", "lang", "script", "expect")}) for c in data["cases"]]
+    return load_all_cases(path)[0]
 
 
 def label_from_replies(replies: List[Dict[str, Any]]) -> Dict[str, Any]:
@@ -113,6 +137,24 @@ async def evaluate_live(assistant: LiveAssistant, cases: List[Case]) -> List[Res
     return results
 
 
+async def evaluate_conversations(assistant: LiveAssistant, conversations: List[Conversation]) -> List[Result]:
+    """Each conversation in a conversation of its own; the last turn's decision is its label."""
+    results = []
+    for case in conversations:
+        sender = f"eval-{uuid.uuid4().hex}"
+        for turn in case.turns[:-1]:
+            await assistant.ask(turn, case.fund, sender)
+        started = time.perf_counter()
+        replies = await assistant.ask(case.turns[-1], case.fund, sender)
+        elapsed = (time.perf_counter() - started) * 1000
+        decision = label_from_replies(replies)
+        results.append(Result(text=case.turns[-1], turns=case.turns,
+                              **{k: getattr(case, k) for k in ("fund", "lang", "script", "expect")},
+                              **decision, latency_ms=round(elapsed, 1),
+                              correct=decision["got"] == case.expect))
+    return results
+
+
 async def evaluate_stock(model: Path, cases: List[Case]) -> List[Result]:
     from rasa.core.agent import load_agent
 
@@ -171,7 +213,8 @@ def _grouped(results: List[Result], key: str) -> Dict[str, Dict[str, Any]]:
     return out
 
 
-def report(results: List[Result], stock: Optional[List[Result]] = None) -> Dict[str, Any]:
+def report(results: List[Result], stock: Optional[List[Result]] = None,
+           followups: Optional[List[Result]] = None) -> Dict[str, Any]:
     body = figures(results)
     body["by_lang"] = _grouped(results, "lang")
     body["by_script"] = _grouped(results, "script")
@@ -182,16 +225,21 @@ def report(results: List[Result], stock: Optional[List[Result]] = None) -> Dict[
         stock_body["by_script"] = _grouped(stock, "script")
         stock_body["results"] = [{k: v for k, v in asdict(r).items() if k in ("text", "expect", "got", "correct")} for r in stock]
         body["stock"] = stock_body
+    if followups:
+        body["followups"] = {**figures(followups), "by_lang": _grouped(followups, "lang"),
+                             "by_script": _grouped(followups, "script"),
+                             "results": [asdict(r) for r in followups]}
     return body
 
 
 async def run_evaluation(cases_file: Path, model: Path, action_url: str, stock_model: Optional[Path]) -> Dict[str, Any]:
     logging.getLogger("rasa").setLevel(logging.WARNING)
-    cases = load_cases(cases_file)
+    cases, conversations = load_all_cases(cases_file)
     assistant = await LiveAssistant.load(model, action_url)
     results = await evaluate_live(assistant, cases)
-    stock = await evaluate_stock(stock_model, cases) if stock_model else None
-    return report(results, stock)
+    followups = await evaluate_conversations(assistant, conversations)
+    stock = await evaluate_stock(stock_model, cases) if stock_model and cases else None
+    return report(results, stock, followups)
 
 
 def evaluate(cases_file: Path, model: Path, action_url: str, stock_model: Optional[Path] = None) -> Dict[str, Any]:
@@ -204,11 +252,15 @@ def summary_lines(body: Dict[str, Any]) -> List[str]:
         return (f"{name:6} n={f['n']:3} accuracy={f['accuracy']} wrong={f['wrong']} "
                 f"false_abstention={f['false_abstention']} oos_abstention={f['out_of_scope_abstention']} "
                 f"recovered={f['recovered']} p50={f['latency_ms']['p50']}ms")
-    lines = [line("sanad", body)]
+    lines = [line("sanad", body)] if body["n"] else []
     if "stock" in body:
         lines.append(line("stock", body["stock"]))
     for lang, f in body["by_lang"].items():
         lines.append(f"  {lang:4} n={f['n']:3} accuracy={f['accuracy']} wrong={f['wrong']}")
+    if "followups" in body:
+        lines.append(line("follow", body["followups"]))
+        for lang, f in body["followups"]["by_lang"].items():
+            lines.append(f"  {lang:4} n={f['n']:3} accuracy={f['accuracy']} wrong={f['wrong']}")
     return lines
 
 

@@ -4,7 +4,7 @@ import sys
 from collections import Counter
 
 from bot import paths
-from bot.tooling.calibration import training_examples
+from bot.tooling.calibration import fragment_examples, training_examples
 from bot.knowledge import TOPICS
 
 
@@ -26,10 +26,21 @@ def test_enough_examples_per_topic_and_language():
         assert all(counts[(lang, label)] > 0 for lang in ("fr", "ar", "ary", "arq", "en"))
 
 
+def evaluation_texts(path) -> list[str]:
+    """Every text a case file sends: single messages, and conversations' turns (not their button
+    payloads, which are no citizen's words)."""
+    import yaml
+
+    texts = []
+    for case in yaml.safe_load(path.read_text(encoding="utf-8"))["cases"]:
+        texts += [t for t in case.get("turns", [case.get("text")]) if t and not t.startswith("/")]
+    return texts
+
+
 def test_evaluation_cases_are_not_training_data():
-    """Neither copied nor lightly edited: a training example or a knowledge-base retrieval
-    question within a few characters of an evaluation case (after normalisation) would inflate
-    the measured accuracy."""
+    """Neither copied nor lightly edited: a training example, a knowledge-base retrieval question
+    or a follow-up fragment the calibration fits on, within a few characters of an evaluation case
+    (after normalisation), would inflate the measured accuracy."""
     import difflib
     import re
     from pathlib import Path
@@ -41,14 +52,15 @@ def test_evaluation_cases_are_not_training_data():
     def comparable(text: str) -> str:
         return re.sub(r"[^\w ]", "", normalise(text).lower()).strip()
 
-    cases = [comparable(c["text"]) for path in (paths.DEV_EVAL, paths.HELDOUT_EVAL)
-             for c in yaml.safe_load(Path(path).read_text())["cases"]]
+    cases = [comparable(text) for path in (paths.DEV_EVAL, paths.HELDOUT_EVAL, paths.FOLLOWUPS_EVAL)
+             for text in evaluation_texts(path)]
     from bot.knowledge import load_knowledge_base
 
     kb = load_knowledge_base()
     retrieval_questions = [q for entry in kb.entries.values() for qs in entry.questions.values() for q in qs]
     leaked = []
-    for original in [e["text"] for e in training_examples()] + retrieval_questions:
+    fragments = [e["text"] for e in fragment_examples()]
+    for original in [e["text"] for e in training_examples()] + retrieval_questions + fragments:
         text = comparable(original)
         for case in cases:
             matcher = difflib.SequenceMatcher(None, text, case)

@@ -1,0 +1,58 @@
+"""Decisions in a conversation's context (issue 20): "et pour un médecin ?" right after an answer
+about who must join is a question about who must join.
+
+The NLU decides every message alone and leaves in the parse result what a later decision in
+context needs (`context_evidence`). The action that replies knows the conversation: when the
+assistant's last answer came from a topic a few turns ago and the message has the form of a
+follow-up, `decide_in_context` adds a weight to that topic's score and decides again with the
+same thresholds. A follow-up that names another topic strongly enough ("et je paie où ?" after an
+amount) still goes to that topic. The weight and the follow-up gate are fitted by `sanad
+calibrate` (bot/tooling/calibration.py), like every other threshold."""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional
+
+from bot.nlu.decision import OUT_OF_SCOPE, Decision, Thresholds, combined_topic_scores, decide_on_scores
+from bot.nlu.followup import followup_form
+
+# A topic answered more than this many citizen messages ago no longer counts.
+CONTEXT_TURNS = 3
+# The decisions a context may revisit; direct intents (greet, balance, cancel...) stay as they are.
+_REVISABLE = ("answer", "clarify", OUT_OF_SCOPE)
+
+
+def context_evidence(text: str, intent_ranking: List[Dict[str, Any]], kb_ranking: List[Dict[str, Any]],
+                     thresholds: Thresholds, lang: str) -> Dict[str, Any]:
+    """What the decision in context reads of a message, computed by the NLU: its form, the
+    classifier's out-of-scope probability and every topic's combined score (not only the top 3)."""
+    scores = combined_topic_scores(intent_ranking, kb_ranking, thresholds.for_lang(lang))
+    out_of_scope_p = next((float(r["confidence"]) for r in intent_ranking if r["name"] == OUT_OF_SCOPE), 0.0)
+    return {"followup": followup_form(text), "out_of_scope_p": round(out_of_scope_p, 4),
+            "scores_by_topic": {s["topic"]: s["score"] for s in scores}}
+
+
+def is_followup(block: Dict[str, Any], t: Thresholds) -> bool:
+    """Short, and either opening with a cue or left unanswered alone; not clearly out of scope."""
+    form = block.get("followup") or {}
+    if block.get("decision") not in _REVISABLE:
+        return False
+    if form.get("words", t.followup_max_words + 1) > t.followup_max_words:
+        return False
+    if not form.get("cue") and block.get("decision") == "answer":
+        return False
+    return float(block.get("out_of_scope_p", 0.0)) < t.followup_oos_max
+
+
+def decide_in_context(block: Dict[str, Any], context_topic: Optional[str], thresholds: Thresholds,
+                      lang: str) -> Optional[Decision]:
+    """The decision on a follow-up given the conversation's topic, or None when the message is
+    decided alone (no context, no weight, or not a follow-up). `block` is the parse result's
+    `sanad` part: the NLU's own decision, `context_evidence` and the KB ranking."""
+    t = thresholds.for_lang(lang)
+    if not context_topic or t.context_weight <= 0 or not is_followup(block, t):
+        return None
+    scores = dict(block.get("scores_by_topic") or {})
+    scores[context_topic] = scores.get(context_topic, 0.0) + t.context_weight
+    ranked = sorted(({"topic": topic, "score": round(score, 4)} for topic, score in scores.items()),
+                    key=lambda s: s["score"], reverse=True)
+    return decide_on_scores(ranked, block.get("kb_ranking") or [], t, needs_no_kb_support=context_topic)

@@ -1,0 +1,165 @@
+"""Follow-up questions answered in the conversation's context (issue 20).
+
+The first tests read the form of a follow-up and the decision in context without a model; the
+others go through the trained model: a Rasa server and an action server as processes, the
+conversation in a SQLite tracker store, the test talking to Rasa's REST channel over HTTP."""
+import uuid
+from dataclasses import replace
+
+import pytest
+
+from bot.nlu.context import decide_in_context
+from bot.nlu.decision import Thresholds, load_thresholds
+from bot.nlu.followup import followup_form
+from bot.tooling import services, training
+from bot.tooling.run import post_message
+
+
+@pytest.mark.parametrize("text", ["et pour un médecin ?", "w ana fla7?", "وإذا كنت حرفيا؟",
+                                  "what about a taxi driver?", "والطبيب؟", "w ila kont coiffeur?"])
+def test_follow_up_openings_are_read_as_such(text):
+    assert followup_form(text)["cue"], text
+
+
+@pytest.mark.parametrize("text", ["واش التاجر لازم يخلص الكاسنوس", "وين نخلص الكوتيزاسيون",
+                                  "comment payer ma cotisation", "who has to join the cnss?"])
+def test_questions_of_their_own_are_not(text):
+    assert not followup_form(text)["cue"], text
+
+
+def _block(decision: str, scores: dict, words: int = 4, cue: bool = True,
+           out_of_scope_p: float = 0.2) -> dict:
+    return {"decision": decision, "label": decision, "followup": {"cue": cue, "words": words},
+            "out_of_scope_p": out_of_scope_p, "scores_by_topic": scores, "kb_ranking": []}
+
+
+WEIGHTED = replace(Thresholds(answer=0.35, margin=0.1, clarify=0.25), context_weight=0.4,
+                   followup_max_words=6, followup_oos_max=0.9)
+
+
+def test_a_fragment_takes_the_conversation_topic():
+    block = _block("out_of_scope", {"eligibility": 0.05, "retirement": 0.04, "contact": 0.02})
+    decided = decide_in_context(block, "eligibility", WEIGHTED, "fr")
+    assert (decided.decision, decided.topic) == ("answer", "eligibility")
+
+
+def test_a_follow_up_naming_its_own_topic_switches():
+    block = _block("answer", {"payment_channels": 0.8, "contribution_amount": 0.05})
+    decided = decide_in_context(block, "contribution_amount", WEIGHTED, "fr")
+    assert decided.topic == "payment_channels"
+
+
+def test_no_context_without_a_topic_a_weight_or_the_form_of_a_follow_up():
+    block = _block("out_of_scope", {"eligibility": 0.05})
+    assert decide_in_context(block, None, WEIGHTED, "fr") is None
+    assert decide_in_context(block, "eligibility", replace(WEIGHTED, context_weight=0.0), "fr") is None
+    long = {**block, "followup": {"cue": True, "words": 12}}
+    assert decide_in_context(long, "eligibility", WEIGHTED, "fr") is None
+    assert decide_in_context({**block, "out_of_scope_p": 0.95}, "eligibility", WEIGHTED, "fr") is None
+    greeting = {**block, "decision": "intent", "label": "greet"}
+    assert decide_in_context(greeting, "eligibility", WEIGHTED, "fr") is None
+
+
+def test_the_weight_is_fitted_not_guessed():
+    """bot/calibration.yml holds the fitted follow-up setting, with the figures it was fitted on."""
+    import yaml
+
+    from bot.nlu.decision import DEFAULT_CALIBRATION
+
+    fitted = yaml.safe_load(DEFAULT_CALIBRATION.read_text(encoding="utf-8"))
+    assert load_thresholds().context_weight > 0
+    followups = fitted["fitted_on"]["followups"]
+    assert followups["in_context"]["fragments"]["accuracy"] > followups["alone"]["fragments"]["accuracy"]
+
+
+# ---- through the trained model ---------------------------------------------------------------
+
+class Conversation:
+    def __init__(self, system, fund: str):
+        self.system, self.fund, self.sender = system, fund, f"test-{uuid.uuid4().hex}"
+
+    def say(self, text: str) -> dict:
+        replies = post_message(self.system.rasa.url, self.sender, text, self.fund)
+        return next(r["custom"]["sanad"] for r in replies if (r.get("custom") or {}).get("sanad"))
+
+
+class System:
+    """The action server and a Rasa server on one tracker store; the Rasa server can be restarted."""
+
+    def __init__(self, tmp):
+        self.logs, self.tracker_db = tmp / "logs", tmp / "tracker.db"
+        self.logs.mkdir()
+        self.actions = services.action_server(log=self.logs / "actions.log")
+        self.rasa = None
+
+    def start_rasa(self) -> None:
+        webhook = self.actions.health_url.rsplit("/", 1)[0] + "/webhook"
+        self.rasa = services.rasa_server(training.model_path("sanad"), webhook, log=self.logs / "rasa.log",
+                                         SANAD_TRACKER_DB=str(self.tracker_db)).start(180)
+
+    def restart_rasa(self) -> None:
+        self.rasa.stop()
+        self.start_rasa()
+
+
+@pytest.fixture(scope="module")
+def system(trained_model, tmp_path_factory):
+    running = System(tmp_path_factory.mktemp("followups"))
+    running.actions.start()
+    try:
+        running.start_rasa()
+        yield running
+    finally:
+        if running.rasa:
+            running.rasa.stop()
+        running.actions.stop()
+
+
+@pytest.mark.model
+@pytest.mark.parametrize("fund, first, follow_up", [
+    ("cnss_ma", "est-ce qu'un commerçant est obligé de s'affilier à la cnss ?",
+     "et pour un kinésithérapeute ?"),
+    ("cnss_ma", "wach l bqal khasso ydir l'amo dyal tns?", "w ana 7ajjam?"),
+    ("cnss_ma", "واش الخضار خاصو يتسجل فالضمان؟", "والنجار؟"),
+    ("casnos_dz", "wach lazem el commerçant ysajal f casnos?", "w ana plombier?"),
+    ("casnos_dz", "التاجر لازم يتسجل في الكاسنوس؟", "والفلاح تاني؟"),
+])
+def test_another_profession_after_eligibility_is_answered_from_eligibility(system, fund, first, follow_up):
+    chat = Conversation(system, fund)
+    assert chat.say(first)["topic"] == "eligibility"
+    decision = chat.say(follow_up)
+    assert (decision["decision"], decision.get("topic")) == ("answer", "eligibility"), decision
+
+
+@pytest.mark.model
+def test_a_follow_up_naming_another_topic_switches(system):
+    chat = Conversation(system, "cnss_ma")
+    assert chat.say("comment est calculé le montant de la cotisation tns ?")["topic"] == "contribution_amount"
+    assert chat.say("et on la paie où ?").get("topic") == "payment_channels"
+
+
+@pytest.mark.model
+def test_the_context_does_not_leak_into_another_conversation(system):
+    first, second = Conversation(system, "cnss_ma"), Conversation(system, "cnss_ma")
+    question = "qui doit obligatoirement cotiser au régime des non salariés ?"
+    assert first.say(question)["topic"] == "eligibility"
+    assert second.say("et pour un kinésithérapeute ?").get("topic") != "eligibility"
+    assert first.say("et pour un kinésithérapeute ?").get("topic") == "eligibility"
+
+
+@pytest.mark.model
+def test_the_context_expires_after_a_few_turns(system):
+    chat = Conversation(system, "cnss_ma")
+    assert chat.say("qui doit obligatoirement cotiser au régime des non salariés ?")["topic"] == "eligibility"
+    for _ in range(3):
+        chat.say("bonjour")
+    assert chat.say("et pour un kinésithérapeute ?").get("topic") != "eligibility"
+
+
+@pytest.mark.model
+def test_a_follow_up_after_a_restart_of_the_rasa_server(system):
+    chat = Conversation(system, "casnos_dz")
+    assert chat.say("wach lazem el commerçant ysajal f casnos?")["topic"] == "eligibility"
+    system.restart_rasa()
+    decision = chat.say("w ana plombier?")
+    assert (decision["decision"], decision.get("topic")) == ("answer", "eligibility"), decision
