@@ -61,10 +61,32 @@ def answer(turn: Turn, topic: str | None, dispatcher: CollectingDispatcher, trac
     return [SlotSet("reply_lang", lang), SlotSet("topic", None), *remember_topic(tracker, entry.topic)]
 
 
+MIN_CHOICES = 2  # a clarification with one topic button is no question: "did you mean X, or...?"
+
+
+def clarification_choices(turn: Turn) -> List[str]:
+    """The topics a clarification offers: the NLU's (those above the clarify threshold) that this
+    fund answers, then, when fewer than two are left, the fund's next best-scored topics. One
+    button alone came from two places: a best topic just above the threshold with nothing else
+    near it, and an offered topic the fund has no entry for (a smaller knowledge base, a third fund)."""
+    kb = knowledge_base()
+    offered = [t for t in turn.decision.get("offered", []) if kb.entry(turn.fund, t)]
+    if not offered or len(offered) >= MIN_CHOICES:
+        return offered  # nothing offered: the message is declined, not padded into a menu
+    scores = turn.decision.get("scores_by_topic") or {}
+    ranked = sorted((t for t, score in scores.items() if score > 0), key=lambda t: scores[t], reverse=True)
+    for topic in ranked:
+        if len(offered) >= MIN_CHOICES:
+            break
+        if topic not in offered and kb.entry(turn.fund, topic):
+            offered.append(topic)
+    return offered
+
+
 def clarify(turn: Turn, dispatcher: CollectingDispatcher) -> List[Dict]:
     lang = turn.reply_lang()
     kb = knowledge_base()
-    offered = [t for t in turn.decision.get("offered", []) if kb.entry(turn.fund, t)]
+    offered = clarification_choices(turn)
     if not offered:
         return utter_with_channels(dispatcher, turn, "out_of_scope", "out_of_scope")
     buttons = [{"title": kb.topics.title(t, lang), "payload": f'/choose_topic{{"topic":"{t}"}}'}

@@ -90,6 +90,23 @@ def test_clarification_offers_topic_buttons_in_arabic_and_a_way_out():
     assert buttons[0]["title"] == "مبلغ الاشتراكات" and buttons[-1]["payload"] == "/human_handoff"
 
 
+def test_a_clarification_always_offers_a_real_choice():
+    """One topic above the clarify threshold, nothing else near: the fund's next best topic joins
+    it, so the citizen chooses between two topics (and "none of these"), never one button alone."""
+    sanad = decided(decision="clarify", offered=["waiting_period"],
+                    scores_by_topic={"waiting_period": 0.3, "health_coverage": 0.12, "contact": 0.05, "rumours": 0.0})
+    messages, _ = run(ActionClarify(), tracker(sanad=sanad))
+    assert payload(messages)["offered"] == ["waiting_period", "health_coverage"]
+    assert len(messages[0]["buttons"]) == 3  # two topics and the way out
+
+
+def test_a_clarification_offers_only_topics_the_fund_answers_and_still_two():
+    sanad = decided(fund="casnos_dz", decision="clarify", offered=["payment_channels", "not_a_casnos_topic"],
+                    scores_by_topic={"payment_channels": 0.3, "not_a_casnos_topic": 0.29, "contact": 0.1})
+    messages, _ = run(ActionClarify(), tracker(sanad=sanad))
+    assert payload(messages)["offered"] == ["payment_channels", "contact"]
+
+
 def test_clarification_without_candidates_declines():
     messages, _ = run(ActionClarify(), tracker(sanad=decided(decision="clarify", offered=[])))
     assert payload(messages)["decision"] == "out_of_scope"
