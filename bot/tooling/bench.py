@@ -387,8 +387,6 @@ def _scratch_stores(scaled: int):
         return
     import dataclasses
 
-    import psycopg2
-
     from bot.tooling.stores import Stores
 
     stores = dataclasses.replace(Stores.from_env(), postgres_db=f"sanad_bench_{uuid.uuid4().hex[:8]}")
@@ -396,12 +394,7 @@ def _scratch_stores(scaled: int):
     try:
         yield stores
     finally:
-        connection = psycopg2.connect(host=stores.postgres_host, port=stores.postgres_port, dbname="postgres",
-                                      user=stores.postgres_user, password=stores.postgres_password or None)
-        connection.autocommit = True
-        with connection.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{stores.postgres_db}" WITH (FORCE)')
-        connection.close()
+        stores.drop_database()
 
 
 def _warm_up(rasa_url: str, token: str) -> None:

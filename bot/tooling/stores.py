@@ -90,6 +90,20 @@ class Stores:
         finally:
             connection.close()
 
+    def drop_database(self) -> None:
+        """Drop the tracker database (a scratch run's or a test's own), closing its connections."""
+        import psycopg2
+        from psycopg2 import sql
+
+        connection = psycopg2.connect(host=self.postgres_host, port=self.postgres_port, dbname="postgres",
+                                      user=self.postgres_user, password=self.postgres_password or None)
+        connection.autocommit = True  # DROP DATABASE cannot run in a transaction
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(self.postgres_db)))
+        finally:
+            connection.close()
+
     def ping_redis(self) -> None:
         import redis
 

@@ -41,14 +41,7 @@ def fresh_stores() -> Iterator[Stores]:
             pytest.fail(f"{error} ({'=1, '.join(required)}=1)", pytrace=False)
         pytest.skip(f"the scaled topology needs PostgreSQL and Redis: {error}")
     yield stores
-    import psycopg2
-
-    connection = psycopg2.connect(host=stores.postgres_host, port=stores.postgres_port, dbname="postgres",
-                                  user=stores.postgres_user, password=stores.postgres_password or None)
-    connection.autocommit = True
-    with connection.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{stores.postgres_db}" WITH (FORCE)')
-    connection.close()
+    stores.drop_database()
 
 
 class Widget:

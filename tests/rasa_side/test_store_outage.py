@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.error
 import urllib.request
 import uuid
 
@@ -23,6 +22,7 @@ import pytest
 from bot.tooling import services, training
 from tests.rasa_side.stack import Chat
 from tests.rasa_side.test_balance_flow import BORN, NUMBER
+from tests.rasa_side.test_conversations import post_raw
 from tests.tcp_cut import CuttableProxy
 
 pytestmark = pytest.mark.model
@@ -30,14 +30,7 @@ OUTAGE = 5.0  # seconds
 
 
 def post(rasa_url: str, sender: str, text: str) -> tuple[int, object]:
-    body = json.dumps({"sender": sender, "message": text, "metadata": {"fund": "cnss_ma"}}).encode()
-    request = urllib.request.Request(f"{rasa_url}/webhooks/rest/webhook", data=body,
-                                     headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=60) as answer:
-            return answer.status, json.loads(answer.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
+    return post_raw(rasa_url, json.dumps({"sender": sender, "message": text, "metadata": {"fund": "cnss_ma"}}).encode())
 
 
 def until_kept(rasa_url: str, sender: str, text: str, within: float = 30.0) -> tuple[object, int]:
