@@ -20,9 +20,6 @@ will be sent" notice instead of a 500, and serves again by itself when Redis is 
 Live connections stay in their process (a WebSocket is local), as do the per-session locks."""
 from __future__ import annotations
 
-from typing import Optional
-from urllib.parse import urlsplit
-
 from gateway.app.agent.handoff.bus import InProcessBus
 from gateway.app.config import Settings
 from gateway.app.limits import Limiter, RateLimiter
@@ -65,9 +62,3 @@ def build_state(settings: Settings) -> MemoryState:
     from gateway.app.state.redis_state import RedisState  # redis-py only when Redis is used
 
     return RedisState(settings.REDIS_URL, prefix=settings.REDIS_PREFIX)
-
-
-def describe(url: Optional[str]) -> str:
-    """A Redis URL for a log line or an error: without its password."""
-    parts = urlsplit(url or "")
-    return f"{parts.scheme}://{parts.hostname or '?'}:{parts.port or 6379}{parts.path}"

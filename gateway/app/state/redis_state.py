@@ -9,12 +9,12 @@ import contextlib
 import logging
 import uuid
 from typing import Any, Optional
+from urllib.parse import urlsplit
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from gateway.app.limits import Limiter
-from gateway.app.state import describe
 from gateway.app.state.redis_bus import RedisBus
 from gateway.app.state.redis_limits import RedisRateLimiter, hashed
 from gateway.app.state.redis_sessions import RedisSessions
@@ -123,3 +123,9 @@ class RedisState:
                 await self._listener
             self._listener = None
         await self.redis.aclose()
+
+
+def describe(url: Optional[str]) -> str:
+    """A Redis URL for a log line or an error: without its password."""
+    parts = urlsplit(url or "")
+    return f"{parts.scheme}://{parts.hostname or '?'}:{parts.port or 6379}{parts.path}"
