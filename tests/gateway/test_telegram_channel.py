@@ -3,9 +3,11 @@ Rasa: keyboards, language switch, contact sharing, limits, outages, webhook secr
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import httpx
 import pytest
+import telegram.error
 
 from gateway.app.messages import MESSAGES
 from gateway.app.telegram.keyboards import CallbackKeys
@@ -326,3 +328,26 @@ def test_phone_numbers_are_normalised(phone):
     from gateway.app.telegram.bot import normalise_phone
 
     assert normalise_phone(phone) == "+212600000101"
+
+
+@pytest.mark.parametrize(("error", "level"), [
+    (telegram.error.TimedOut(), logging.WARNING), (telegram.error.NetworkError("down"), logging.WARNING),
+    (telegram.error.Forbidden("bot was blocked by the user"), logging.WARNING),
+    (ValueError("a bug"), logging.ERROR)])
+async def test_telegram_errors_are_logged_by_what_they_mean(error, level, caplog):
+    """Telegram unreachable or a citizen who blocked the bot is an operational warning; anything
+    else is a bug for the on-call engineer (ERROR). Never the update's content."""
+    from types import SimpleNamespace
+
+    from gateway.app.relay import Relay
+    from gateway.app.telegram.bot import TelegramChannel
+    from tests.gateway.conftest import make_settings
+    from tests.gateway.stubs import ScriptedRasa
+
+    settings = make_settings(TELEGRAM_BOT_TOKEN="123:abc")
+    channel = TelegramChannel(settings, Relay(settings, ScriptedRasa(), None))
+    with caplog.at_level(logging.DEBUG, logger="sanad.gateway"):
+        await channel.on_error(SimpleNamespace(message=SimpleNamespace(text="+212600000101")),
+                               SimpleNamespace(error=error))
+    records = [r for r in caplog.records if r.name.startswith("sanad.gateway.telegram")]
+    assert [r.levelno for r in records] == [level] and "+212600000101" not in caplog.text

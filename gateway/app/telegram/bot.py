@@ -23,9 +23,16 @@ from typing import Any, Optional
 
 from telegram import Update
 from telegram.constants import ChatAction
-from telegram.error import TelegramError
-from telegram.ext import (Application, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler,
-                          TypeHandler, filters)
+from telegram.error import Forbidden, NetworkError, TelegramError
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
 
 from actions.balance import contact_proof
 from gateway.app.config import Settings
@@ -196,6 +203,9 @@ class TelegramChannel:
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         error = context.error
+        if isinstance(error, (NetworkError, Forbidden)):  # Telegram unreachable, or the citizen blocked the bot
+            logger.warning("Telegram call failed: %s", type(error).__name__)  # operations, not a bug
+            return
         logger.error("Telegram handler failed: %s", type(error).__name__)  # no update content
 
     # --- the conversation -----------------------------------------------------------------
