@@ -72,6 +72,13 @@ class Thresholds:
     context_weight: float = 0.0
     followup_max_words: int = 6
     followup_oos_max: float = 1.01
+    # A follow-up with a question word ("w fin?", "and when?": bot/nlu/followup.py) asks about an
+    # aspect that has a topic of its own: that topic gets `aspect_weight`, the conversation's topic
+    # `question_context_weight` instead of context_weight, and the out-of-scope gate is
+    # `aspect_oos_max` ("w 9adach?" is out of scope for the classifier alone).
+    question_context_weight: float = 0.0
+    aspect_weight: float = 0.0
+    aspect_oos_max: float = 1.01
     per_lang: Dict[str, Dict[str, float]] = field(default_factory=dict)
 
     def for_lang(self, lang: str) -> "Thresholds":
