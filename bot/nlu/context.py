@@ -36,7 +36,8 @@ def is_followup(block: Dict[str, Any], t: Thresholds) -> bool:
     form = block.get("followup") or {}
     if block.get("decision") not in _REVISABLE:
         return False
-    if form.get("words", t.followup_max_words + 1) > t.followup_max_words:
+    max_words = t.question_max_words if form.get("aspect") else t.followup_max_words
+    if form.get("content_words", form.get("words", max_words + 1)) > max_words:
         return False
     if not form.get("cue") and block.get("decision") == "answer":
         return False

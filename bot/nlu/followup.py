@@ -65,17 +65,31 @@ def word_count(text: str) -> int:
     return len(_words(text))
 
 
+def cue_length(words: List[str]) -> int:
+    """How many of the first words are a continuation cue (the longest that matches; 0 for none).
+    A word with an Arabic "و" prefix that is no cue itself ("والطبيب") counts as content."""
+    matched = [n for n in range(1, min(len(words), _LONGEST_CUE) + 1) if tuple(words[:n]) in _CUE_WORDS]
+    return max(matched, default=0)
+
+
 def opens_like_a_followup(text: str) -> bool:
     """Whether the message opens with a continuation cue ("et", "w", "و...", "what about")."""
     words = _words(text)
-    if words and _is_arabic_and(words[0]):
-        return True
-    return any(tuple(words[:n]) in _CUE_WORDS for n in range(1, min(len(words), _LONGEST_CUE) + 1))
+    return bool(words) and (_is_arabic_and(words[0]) or cue_length(words) > 0)
+
+
+def content_words(text: str) -> int:
+    """The words after the continuation cue: "what about a taxi driver?" and "وماذا عن سائق سيارة
+    الأجرة؟" both carry three; the follow-up gate counts these, so a language whose cues are
+    longer ("what about", "et pour un") is not held to fewer words of content."""
+    words = _words(text)
+    return len(words) - cue_length(words)
 
 
 def followup_form(text: str) -> Dict[str, object]:
     """What the context decision reads of a message's form (the parse result's `followup`)."""
-    return {"cue": opens_like_a_followup(text), "words": word_count(text), "aspect": question_aspect(text)}
+    return {"cue": opens_like_a_followup(text), "words": word_count(text), "content_words": content_words(text),
+            "aspect": question_aspect(text)}
 
 
 # ---- what a follow-up asks --------------------------------------------------------------------

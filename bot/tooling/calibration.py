@@ -70,7 +70,7 @@ FRAGMENTS_FILE = Path(__file__).with_name("followup_fragments.yml")
 # The follow-up settings tried (bot/nlu/decision.py Thresholds); a weight of 0 is "no context".
 CONTEXT_GRID = {
     "context_weight": [0.0, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6],
-    "followup_max_words": [3, 4, 5, 6, 8, 10],
+    "followup_max_words": [1, 2, 3, 4, 5, 6, 8],
     "followup_oos_max": [0.5, 0.7, 0.8, 0.9, 0.95, 0.99, 1.01],
 }
 # The settings tried for follow-ups with a question word (their weights may keep the context less,
@@ -79,6 +79,7 @@ QUESTION_GRID = {
     "question_context_weight": [-0.2, -0.1, 0.0, 0.1, 0.2, 0.3, 0.4],
     "aspect_weight": [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6],
     "aspect_oos_max": [0.5, 0.7, 0.9, 0.95, 0.99, 1.01],
+    "question_max_words": [2, 3, 4, 5, 6],
 }
 
 
