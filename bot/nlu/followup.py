@@ -78,12 +78,21 @@ def opens_like_a_followup(text: str) -> bool:
     return bool(words) and (_is_arabic_and(words[0]) or cue_length(words) > 0)
 
 
+# Function words, which carry no content of their own ("a taxi driver" is two words of content).
+_FUNCTION_WORDS = frozenset(normalise(word) for word in (
+    "un", "une", "le", "la", "les", "l", "de", "du", "des", "d", "pour", "mon", "ma", "mes", "au", "aux",
+    "a", "an", "the", "my", "for", "of", "to", "in", "i", "m", "s", "is",
+    "عن", "في", "على", "من", "dyal", "ta3", "taa", "f", "fi", "el", "al",
+))
+
+
 def content_words(text: str) -> int:
-    """The words after the continuation cue: "what about a taxi driver?" and "وماذا عن سائق سيارة
-    الأجرة؟" both carry three; the follow-up gate counts these, so a language whose cues are
-    longer ("what about", "et pour un") is not held to fewer words of content."""
+    """The words of content after the continuation cue: "what about a taxi driver?" carries two,
+    "et pour un médecin ?" one; the follow-up gate counts these, so a language whose cues and
+    articles are separate words ("what about a", "et pour un") is not held to fewer words of content
+    than one that writes them as prefixes ("والطبيب؟")."""
     words = _words(text)
-    return len(words) - cue_length(words)
+    return sum(word not in _FUNCTION_WORDS for word in words[cue_length(words):])
 
 
 def followup_form(text: str) -> Dict[str, object]:
