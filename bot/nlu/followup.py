@@ -97,8 +97,8 @@ def content_words(text: str) -> int:
 
 def followup_form(text: str) -> Dict[str, object]:
     """What the context decision reads of a message's form (the parse result's `followup`)."""
-    return {"cue": opens_like_a_followup(text), "words": word_count(text), "content_words": content_words(text),
-            "aspect": question_aspect(text)}
+    return {"cue": opens_like_a_followup(text), "words": word_count(text),
+            "content_words": content_words(text), "aspect": question_aspect(text)}
 
 
 # ---- what a follow-up asks --------------------------------------------------------------------
