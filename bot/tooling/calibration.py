@@ -13,7 +13,9 @@
 4. Follow-ups (issue 20, bot/nlu/context.py): the weight of the conversation's topic and the
    follow-up gate, fitted on pairs (context topic, second message): the follow-up fragments of
    followup_fragments.yml after the topics they follow, and every cross-validated record after a
-   topic it does not depend on (a new question in a conversation must stay itself).
+   topic it does not depend on (a new question in a conversation must stay itself). Follow-ups
+   with a question word ("w fin?") have their own weights and gate (QUESTION_GRID), fitted in
+   turn with the others (coordinate steps, each on the pairs it can change).
 The result, with the cross-validated figures, goes to bot/calibration.yml (committed)."""
 from __future__ import annotations
 
