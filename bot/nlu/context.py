@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional
 
 from bot.nlu.decision import OUT_OF_SCOPE, Decision, Thresholds, combined_topic_scores, decide_on_scores
-from bot.nlu.followup import followup_form
+from bot.nlu.followup import ASPECT_TOPICS, followup_form
 
 # A topic answered more than this many citizen messages ago no longer counts.
 CONTEXT_TURNS = 3
@@ -36,11 +36,26 @@ def is_followup(block: Dict[str, Any], t: Thresholds) -> bool:
     form = block.get("followup") or {}
     if block.get("decision") not in _REVISABLE:
         return False
-    if form.get("words", t.followup_max_words + 1) > t.followup_max_words:
+    max_words = t.question_max_words if form.get("aspect") else t.followup_max_words
+    if form.get("content_words", form.get("words", max_words + 1)) > max_words:
         return False
     if not form.get("cue") and block.get("decision") == "answer":
         return False
-    return float(block.get("out_of_scope_p", 0.0)) < t.followup_oos_max
+    oos_max = t.aspect_oos_max if form.get("aspect") else t.followup_oos_max
+    return float(block.get("out_of_scope_p", 0.0)) < oos_max
+
+
+def weighted_scores(block: Dict[str, Any], context_topic: str, t: Thresholds) -> Dict[str, float]:
+    """The message's own topic scores plus the context's weights: the conversation's topic, and
+    for a question word the topic of the aspect it asks about ("w fin?" after an amount: where to
+    pay), each with its own fitted weight."""
+    scores = dict(block.get("scores_by_topic") or {})
+    aspect = (block.get("followup") or {}).get("aspect")
+    weight = t.question_context_weight if aspect else t.context_weight
+    scores[context_topic] = scores.get(context_topic, 0.0) + weight
+    if aspect in ASPECT_TOPICS:
+        scores[ASPECT_TOPICS[aspect]] = scores.get(ASPECT_TOPICS[aspect], 0.0) + t.aspect_weight
+    return scores
 
 
 def decide_in_context(block: Dict[str, Any], context_topic: Optional[str], thresholds: Thresholds,
@@ -51,8 +66,7 @@ def decide_in_context(block: Dict[str, Any], context_topic: Optional[str], thres
     t = thresholds.for_lang(lang)
     if not context_topic or t.context_weight <= 0 or not is_followup(block, t):
         return None
-    scores = dict(block.get("scores_by_topic") or {})
-    scores[context_topic] = scores.get(context_topic, 0.0) + t.context_weight
+    scores = weighted_scores(block, context_topic, t)
     ranked = sorted(({"topic": topic, "score": round(score, 4)} for topic, score in scores.items()),
                     key=lambda s: s["score"], reverse=True)
     return decide_on_scores(ranked, block.get("kb_ranking") or [], t, needs_no_kb_support=context_topic)

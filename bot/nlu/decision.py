@@ -65,13 +65,22 @@ class Thresholds:
     margin: float = 0.10  # lead over the runner-up needed to answer
     clarify: float = 0.30  # combined score needed to offer a topic in a clarification
     max_offered: int = 3
-    # Follow-ups (bot/nlu/context.py): a message of at most `followup_max_words` words that opens
+    # Follow-ups (bot/nlu/context.py): a message of at most `followup_max_words` words (after its
+    # continuation cue: bot/nlu/followup.py content_words) that opens
     # with a continuation cue, or that the assistant would not answer alone, gets `context_weight`
     # added to the score of the conversation's topic, unless the classifier puts it out of scope
     # with at least `followup_oos_max`. A context_weight of 0 leaves every message to itself.
     context_weight: float = 0.0
     followup_max_words: int = 6
     followup_oos_max: float = 1.01
+    # A follow-up with a question word ("w fin?", "and when?": bot/nlu/followup.py) asks about an
+    # aspect that has a topic of its own: that topic gets `aspect_weight`, the conversation's topic
+    # `question_context_weight` instead of context_weight, and the gate is `aspect_oos_max` and
+    # `question_max_words` ("w 9adach?" is out of scope for the classifier alone).
+    question_context_weight: float = 0.0
+    aspect_weight: float = 0.0
+    aspect_oos_max: float = 1.01
+    question_max_words: int = 6
     per_lang: Dict[str, Dict[str, float]] = field(default_factory=dict)
 
     def for_lang(self, lang: str) -> "Thresholds":

@@ -65,14 +65,92 @@ def word_count(text: str) -> int:
     return len(_words(text))
 
 
+def cue_length(words: List[str]) -> int:
+    """How many of the first words are a continuation cue (the longest that matches; 0 for none).
+    A word with an Arabic "و" prefix that is no cue itself ("والطبيب") counts as content."""
+    matched = [n for n in range(1, min(len(words), _LONGEST_CUE) + 1) if tuple(words[:n]) in _CUE_WORDS]
+    return max(matched, default=0)
+
+
 def opens_like_a_followup(text: str) -> bool:
     """Whether the message opens with a continuation cue ("et", "w", "و...", "what about")."""
     words = _words(text)
-    if words and _is_arabic_and(words[0]):
-        return True
-    return any(tuple(words[:n]) in _CUE_WORDS for n in range(1, min(len(words), _LONGEST_CUE) + 1))
+    return bool(words) and (_is_arabic_and(words[0]) or cue_length(words) > 0)
+
+
+# Function words, which carry no content of their own ("a taxi driver" is two words of content).
+_FUNCTION_WORDS = frozenset(normalise(word) for word in (
+    "un", "une", "le", "la", "les", "l", "de", "du", "des", "d", "pour", "mon", "ma", "mes", "au", "aux",
+    "a", "an", "the", "my", "for", "of", "to", "in", "i", "m", "s", "is",
+    "عن", "في", "على", "من", "dyal", "ta3", "taa", "f", "fi", "el", "al",
+))
+
+
+def content_words(text: str) -> int:
+    """The words of content after the continuation cue: "what about a taxi driver?" carries two,
+    "et pour un médecin ?" one; the follow-up gate counts these, so a language whose cues and
+    articles are separate words ("what about a", "et pour un") is not held to fewer words of content
+    than one that writes them as prefixes ("والطبيب؟")."""
+    words = _words(text)
+    return sum(word not in _FUNCTION_WORDS for word in words[cue_length(words):])
 
 
 def followup_form(text: str) -> Dict[str, object]:
     """What the context decision reads of a message's form (the parse result's `followup`)."""
-    return {"cue": opens_like_a_followup(text), "words": word_count(text)}
+    return {"cue": opens_like_a_followup(text), "words": word_count(text),
+            "content_words": content_words(text), "aspect": question_aspect(text)}
+
+
+# ---- what a follow-up asks --------------------------------------------------------------------
+# A follow-up with a question word asks about one aspect of the conversation's subject: "w fin?"
+# after an amount is where to pay it, "and when?" when it is due. The question word then names a
+# topic of its own (ASPECT_TOPICS), weighed against the conversation's topic with fitted weights
+# (bot/nlu/context.py). Words as citizens type them, normalised and arabizi-folded on load; an
+# Arabic word also matches with its "and" prefix ("وفين", "ومتى").
+QUESTION_WORDS: Dict[str, Dict[str, List[str]]] = {
+    "where": {"fr": ["ou", "quel endroit", "quel guichet"], "en": ["where"], "ar": ["اين", "بأي مكان"],
+              "ary": ["fin", "fain", "fine", "فين", "فاين"], "arq": ["win", "wayn", "fin", "وين", "فين"]},
+    "when": {"fr": ["quand", "quelle date", "quel delai", "date limite"],
+             "en": ["when", "what date", "deadline", "due"], "ar": ["متى", "متي", "اجل", "موعد"],
+             "ary": ["imta", "emta", "fo9ach", "fwa9ach", "امتى", "فوقاش", "اجل"],
+             "arq": ["wa9tach", "waqtach", "wektach", "imta", "وقتاش", "امتى", "اجل"]},
+    "how_much": {"fr": ["combien", "quel montant", "quel prix"], "en": ["how much", "what amount", "cost"],
+                 "ar": ["كم", "بكم", "المبلغ", "مبلغ"],
+                 "ary": ["ch7al", "chhal", "chal", "bch7al", "شحال", "بشحال"],
+                 "arq": ["9adach", "qadach", "9dach", "chhal", "قداه", "قداش", "شحال", "بقداه"]},
+    "documents": {"fr": ["papiers", "documents", "pieces", "dossier"],
+                  "en": ["documents", "papers", "paperwork"], "ar": ["الوثائق", "وثائق", "الملف"],
+                  "ary": ["lwra9", "lwraq", "wra9", "lkwaght", "الوراق", "وراق", "الكواغط"],
+                  "arq": ["lwra9", "lwraq", "papiers", "dossier", "الوراق", "لوراق"]},
+}
+ASPECT_TOPICS = {"where": "payment_channels", "when": "contribution_deadline",
+                 "how_much": "contribution_amount", "documents": "registration"}
+
+
+def _fold(words: List[str]) -> Tuple[str, ...]:
+    from bot.nlu.text import fold_arabizi
+
+    return tuple(fold_arabizi(word) for word in words)
+
+
+def _aspect_table() -> Dict[Tuple[str, ...], str]:
+    return {_fold(_words(word)): aspect for aspect, by_lang in QUESTION_WORDS.items()
+            for words in by_lang.values() for word in words}
+
+
+_ASPECT_WORDS = _aspect_table()
+
+
+def question_aspect(text: str) -> str | None:
+    """The aspect a message's first question word asks about ("where", "when", "how_much",
+    "documents"), or None. One- and two-word question phrases, anywhere in the message."""
+    words = _words(text)
+    folded = _fold([word[1:] if _is_arabic_and(word) else word for word in words])
+    raw = _fold(words)
+    for i in range(len(words)):
+        for sequence in (raw, folded):
+            for n in (2, 1):
+                aspect = _ASPECT_WORDS.get(sequence[i:i + n])
+                if aspect:
+                    return aspect
+    return None

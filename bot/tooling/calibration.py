@@ -13,7 +13,9 @@
 4. Follow-ups (issue 20, bot/nlu/context.py): the weight of the conversation's topic and the
    follow-up gate, fitted on pairs (context topic, second message): the follow-up fragments of
    followup_fragments.yml after the topics they follow, and every cross-validated record after a
-   topic it does not depend on (a new question in a conversation must stay itself).
+   topic it does not depend on (a new question in a conversation must stay itself). Follow-ups
+   with a question word ("w fin?") have their own weights and gate (QUESTION_GRID), fitted in
+   turn with the others (coordinate steps, each on the pairs it can change).
 The result, with the cross-validated figures, goes to bot/calibration.yml (committed)."""
 from __future__ import annotations
 
@@ -33,6 +35,7 @@ import yaml
 from bot import paths
 from bot.knowledge import TOPICS
 from bot.nlu.context import context_evidence, decide_in_context
+from bot.nlu.followup import ASPECT_TOPICS
 from bot.nlu.decision import DEFAULT_CALIBRATION, DIRECT_INTENTS, Decision, Thresholds, decide, decide_message
 from bot.registry import registry
 
@@ -69,8 +72,16 @@ FRAGMENTS_FILE = Path(__file__).with_name("followup_fragments.yml")
 # The follow-up settings tried (bot/nlu/decision.py Thresholds); a weight of 0 is "no context".
 CONTEXT_GRID = {
     "context_weight": [0.0, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6],
-    "followup_max_words": [3, 4, 5, 6, 8, 10],
+    "followup_max_words": [1, 2, 3, 4, 5, 6, 8],
     "followup_oos_max": [0.5, 0.7, 0.8, 0.9, 0.95, 0.99, 1.01],
+}
+# The settings tried for follow-ups with a question word (their weights may keep the context less,
+# or even push away from it: "w fin?" right after an amount asks for something else).
+QUESTION_GRID = {
+    "question_context_weight": [-0.2, -0.1, 0.0, 0.1, 0.2, 0.3, 0.4],
+    "aspect_weight": [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6],
+    "aspect_oos_max": [0.5, 0.7, 0.9, 0.95, 0.99, 1.01],
+    "question_max_words": [2, 3, 4, 5, 6],
 }
 
 
@@ -322,6 +333,9 @@ def fragment_examples() -> List[Dict[str, str]]:
             examples += [{"text": t, "lang": lang, "intent": topic, "kind": "switch"} for t in texts]
         examples += [{"text": t, "lang": lang, "intent": "out_of_scope", "kind": "outside"}
                      for t in kinds.get("outside", [])]
+        for aspect, texts in (kinds.get("question") or {}).items():
+            examples += [{"text": t, "lang": lang, "intent": ASPECT_TOPICS[aspect], "kind": "question",
+                          "aspect": aspect} for t in texts]
     return examples
 
 
@@ -340,7 +354,7 @@ def fragment_records(records_file: Path) -> List[Dict[str, Any]]:
     model, _ = training.ensure_models()
     records = asyncio.run(_parse_all(str(model), examples, 0))
     for record, example in zip(records, examples):
-        record["kind"] = example["kind"]
+        record.update({k: example[k] for k in ("kind", "aspect") if k in example})
     cache.parent.mkdir(parents=True, exist_ok=True)
     cache.write_text(json.dumps(records, ensure_ascii=False))
     return records
@@ -354,6 +368,8 @@ def followup_pairs(records: List[Dict[str, Any]], fragments: List[Dict[str, Any]
     for r in fragments:
         if r["kind"] in contexts:
             pairs += [(r, topic, topic, True) for topic in contexts[r["kind"]]]
+        elif r["kind"] == "question":
+            pairs += [(r, topic, r["expect"], True) for topic in spec["question_contexts"][r["aspect"]]]
         else:  # switch and outside: the fragment's own label, after any other topic
             pairs += [(r, topic, r["expect"], True)
                       for topic in spec["switch_contexts"] if topic != r["expect"]]
@@ -395,14 +411,28 @@ def fit_context(records: List[Dict[str, Any]], fragments: List[Dict[str, Any]],
     context unless it helps), with the figures alone (weight 0) and in context."""
     pairs = followup_pairs(records, fragments)
     blocks = [_parse_block(record, thresholds) for record, *_ in pairs]
-    best = (-1e9, None, None)
-    for setting in itertools.product(*CONTEXT_GRID.values()):
-        chosen = dict(zip(CONTEXT_GRID, setting))
-        scored = _score_pairs(pairs, blocks, replace(thresholds, **chosen))
-        if scored["all"]["utility"] > best[0] + 1e-9:
-            best = (scored["all"]["utility"], chosen, scored)
+    asking = [i for i, block in enumerate(blocks) if block["followup"].get("aspect")]
+    chosen: Dict[str, float] = {"context_weight": 0.0}
+    for grid, subset in ((CONTEXT_GRID, None), (QUESTION_GRID, asking), (CONTEXT_GRID, None)):
+        chosen = {**chosen, **_best_setting(grid, pairs, blocks, replace(thresholds, **chosen), subset)}
+    in_context = _score_pairs(pairs, blocks, replace(thresholds, **chosen))
     alone = _score_pairs(pairs, blocks, replace(thresholds, context_weight=0.0))
-    return best[1], {"pairs": len(pairs), "alone": alone, "in_context": best[2]}
+    return chosen, {"pairs": len(pairs), "alone": alone, "in_context": in_context}
+
+
+def _best_setting(grid: Dict[str, list], pairs: List[tuple], blocks: List[Dict[str, Any]],
+                  thresholds: Thresholds, subset: List[int] | None) -> Dict[str, float]:
+    """One coordinate step of the follow-up fit: the setting of `grid` of best utility (first best
+    in grid order), scored on `subset` of the pairs (the only ones it can change) or on all."""
+    if subset is not None:
+        pairs, blocks = [pairs[i] for i in subset], [blocks[i] for i in subset]
+    best = (-1e9, {})
+    for setting in itertools.product(*grid.values()):
+        chosen = dict(zip(grid, setting))
+        utility = _score_pairs(pairs, blocks, replace(thresholds, **chosen))["all"]["utility"]
+        if utility > best[0] + 1e-9:
+            best = (utility, chosen)
+    return best[1]
 
 
 def calibrate(folds: int = 4, records_file: Path | None = None, reuse: bool = False,
