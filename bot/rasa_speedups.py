@@ -8,12 +8,27 @@ the Rasa server under 10 concurrent citizens, issue 18; docs/benchmarks.md).
   `inspect.isabstract` check each) for every event read back: about 70% of the time to load a
   conversation, which every turn does. Each type name's class is remembered once found.
 
+- The same question is parsed again and again: at a deadline's peak thousands of citizens send
+  "combien je paie ?" or "salam" word for word, and each parse runs the e5 forward pass, DIET and
+  the knowledge ranking (the NLU graph: about 28 ms of one core). A parse depends only on the
+  text and the fund (bot/nlu/components.py: nothing of the conversation; the context of a
+  follow-up is applied by the actions), so the last SANAD_PARSE_CACHE (default 2048, 0: off)
+  distinct texts' parses are kept per process and per loaded model, and copied out on a repeat.
+  Texts with personal data (what bot/masking.py masks), intent payloads ("/inform{...}") and long
+  texts are never kept.
+
 `install()` is called by `bot.rasa_entry` before Rasa starts; the redacting tracker store also
 remembers event classes on import (any process reading the store)."""
 from __future__ import annotations
 
+import collections
+import copy
 import functools
-from typing import Any, Dict, Optional, Text
+import logging
+import os
+import re
+import threading
+from typing import Any, Dict, Hashable, Optional, Text, Tuple
 
 from rasa.shared.core.events import Event
 
@@ -69,8 +84,109 @@ def validate_action_result(self: Any, result: Dict[Text, Any]) -> bool:
     raise error
 
 
+logger = logging.getLogger(__name__)
+
+PARSE_CACHE_VARIABLE = "SANAD_PARSE_CACHE"
+LOG_EVERY = 200  # look-ups between two log lines of the cache's use (`sanad bench` reads them)
+PARSE_CACHE_LINE = re.compile(r"parse cache: (\d+) hits, (\d+) misses")
+DEFAULT_PARSE_CACHE_SIZE = 2048
+LONGEST_CACHED_TEXT = 300  # characters: questions are short; a long text is rarely sent twice
+
+
+def parse_cache_size() -> int:
+    try:
+        return max(0, int(os.environ.get(PARSE_CACHE_VARIABLE, DEFAULT_PARSE_CACHE_SIZE)))
+    except ValueError:
+        return DEFAULT_PARSE_CACHE_SIZE
+
+
+class ParseCache:
+    """The parses of the last `size` distinct texts, least recently used first out. A parse is
+    stored and handed out as a deep copy: Rasa and the redacting store edit parse data in place."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.hits = 0
+        self.misses = 0
+        self._parses: "collections.OrderedDict[Hashable, Dict[Text, Any]]" = collections.OrderedDict()
+        self._lock = threading.Lock()  # /model/parse and the channels may parse from other threads
+
+    def get(self, key: Hashable) -> Optional[Dict[Text, Any]]:
+        with self._lock:
+            parse = self._parses.get(key)
+            if parse is None:
+                self.misses += 1
+            else:
+                self._parses.move_to_end(key)
+                self.hits += 1
+            if (self.hits + self.misses) % LOG_EVERY == 0:
+                logger.info("parse cache: %d hits, %d misses, %d texts kept", self.hits, self.misses, len(self._parses))
+        return copy.deepcopy(parse) if parse is not None else None
+
+    def put(self, key: Hashable, parse: Dict[Text, Any]) -> None:
+        kept = copy.deepcopy(parse)
+        with self._lock:
+            self._parses[key] = kept
+            self._parses.move_to_end(key)
+            while len(self._parses) > self.size:
+                self._parses.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._parses)
+
+
+def parse_cache_key(text: Any, metadata: Any, only_output_properties: bool) -> Optional[Tuple]:
+    """What a parse depends on, or None when this message's parse must not be kept: no text, too
+    long, an intent payload (buttons and forms send "/intent{...}", sometimes with the citizen's
+    data), or personal data in the text (a number, a code, a date: kept nowhere, not even here)."""
+    from bot.masking import mask_text
+
+    if not isinstance(text, str) or not text.strip() or len(text) > LONGEST_CACHED_TEXT:
+        return None
+    if text.lstrip().startswith("/") or mask_text(text) != text:
+        return None
+    fund = metadata.get("fund") if isinstance(metadata, dict) else None
+    return text, fund if isinstance(fund, str) else None, bool(only_output_properties)
+
+
+def processor_parse_cache(processor: Any) -> Optional[ParseCache]:
+    """The processor's own cache (a new model means a new processor, hence an empty cache)."""
+    cache = getattr(processor, "_sanad_parse_cache", None)
+    if cache is None:
+        size = parse_cache_size()
+        if not size:
+            return None
+        cache = processor._sanad_parse_cache = ParseCache(size)
+    return cache
+
+
+def cache_parses() -> None:
+    """`MessageProcessor._parse_message_with_graph` through the processor's `ParseCache`."""
+    from rasa.core.processor import MessageProcessor
+
+    parse_with_graph = MessageProcessor._parse_message_with_graph
+    if getattr(parse_with_graph, "cached", False):
+        return
+
+    def _parse_message_with_graph(self, message, tracker, only_output_properties: bool = True):
+        cache = processor_parse_cache(self)
+        key = parse_cache_key(message.text, message.metadata, only_output_properties) if cache is not None else None
+        if key is not None:
+            parse = cache.get(key)
+            if parse is not None:
+                return parse
+        parse = parse_with_graph(self, message, tracker, only_output_properties)
+        if key is not None:
+            cache.put(key, parse)
+        return parse
+
+    _parse_message_with_graph.cached = True  # type: ignore[attr-defined]
+    MessageProcessor._parse_message_with_graph = _parse_message_with_graph  # type: ignore[method-assign]
+
+
 def install() -> None:
     from rasa.core.actions.action import RemoteAction
 
     remember_event_classes()
     RemoteAction._validate_action_result = validate_action_result  # type: ignore[method-assign]
+    cache_parses()

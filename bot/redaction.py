@@ -166,6 +166,26 @@ def _complete(coroutine: Any) -> Any:
     raise RuntimeError("the tracker store's save waited on something: it cannot run off the event loop")
 
 
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+def share_sqlite_file(engine: Any) -> None:
+    """Several Rasa processes of one machine (`sanad run --rasa-processes N`) share the embedded
+    SQLite file. In write-ahead-log mode a reader never waits for a writer, and a writer waits (up
+    to the busy timeout) for another instead of failing with "database is locked". Each process
+    writes only the conversations the gateway sends it, so the writers seldom meet."""
+    import sqlalchemy as sa
+
+    def on_connect(connection: Any, _record: Any) -> None:
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+    sa.event.listen(engine, "connect", on_connect)
+    engine.dispose()  # a connection opened by Rasa's table creation gets the settings too
+
+
 class RedactingTrackerStore(TrackerStore):
     """A tracker store that redacts before delegating to the configured inner store."""
 
@@ -174,6 +194,8 @@ class RedactingTrackerStore(TrackerStore):
         super().__init__(domain, event_broker, **kwargs)
         inner = EndpointConfig.from_dict(store) if store else None
         self.inner = TrackerStore.create(inner, domain=domain, event_broker=event_broker)
+        if type(self.inner) is SQLTrackerStore and self.inner.engine.dialect.name == "sqlite":
+            share_sqlite_file(self.inner.engine)
         self.events_redacted = 0  # serialised events redacted so far (the work saves cost)
 
     @property

@@ -348,13 +348,17 @@ def memory(pid: int) -> dict[str, int]:
     return {"rss_mb": round(rss / 1024), "peak_mb": round(peak / 1024)}
 
 
-def _stack(work: Path, model: Path, stores=None, scaled: int = 0):
-    """The affiliate API, the action server, the Rasa server and the gateway, all in `work`; with
+def _stack(work: Path, model: Path, stores=None, scaled: int = 0, rasa_processes: int = 1,
+           parse_cache: Optional[int] = None):
+    """The affiliate API, the action server, the Rasa server and the gateway, all in `work`:
+    `rasa_processes` Rasa processes on the embedded stores (`sanad run --rasa-processes N`), or with
     `stores` (bot/tooling/stores.py), `scaled` Rasa instances on PostgreSQL and Redis instead."""
     from bot.tooling.run import gateway_scaling
 
     logs = work / "logs"
     scratch = {"SANAD_VAR_DIR": str(work)}
+    if parse_cache is not None:
+        scratch["SANAD_PARSE_CACHE"] = str(parse_cache)
     backend = services.backend_server(log=logs / "backend.log", **scratch,
                                       SANAD_BACKEND_DATABASE_URL=f"sqlite:///{work / 'backend.sqlite3'}",
                                       SANAD_BACKEND_SMS_OUTBOX_DIR=str(work / "sms-outbox"),
@@ -362,11 +366,12 @@ def _stack(work: Path, model: Path, stores=None, scaled: int = 0):
     vault = {"SANAD_REDIS_URL": stores.redis_url()} if stores else {}  # as `sanad run --scaled`
     actions = services.action_server(log=logs / "actions.log", SANAD_BACKEND_URL=backend.url, **scratch, **vault)
     action_url = actions.health_url.rsplit("/", 1)[0] + "/webhook"
+    token = uuid.uuid4().hex  # one API token for every instance: the gateway checks them all with it
     if stores is None:
-        rasas = [services.rasa_server(model, action_url, log=logs / "rasa.log", SANAD_TRACKER_DB=str(work / "tracker.db"),
-                                      **scratch)]
+        rasas = [services.rasa_server(model, action_url, log=logs / f"rasa-{i + 1}.log", name=f"rasa-{i + 1}", token=token,
+                                      SANAD_TRACKER_DB=str(work / "tracker.db"), **scratch)
+                 for i in range(max(rasa_processes, 1))]
     else:
-        token = uuid.uuid4().hex  # one API token for every instance: the gateway checks them all with it
         rasas = [services.rasa_server(model, action_url, log=logs / f"rasa-{i + 1}.log", name=f"rasa-{i + 1}", token=token,
                                       endpoints=services.SCALED_ENDPOINTS, **scratch, **stores.rasa_env())
                  for i in range(scaled)]
@@ -412,9 +417,12 @@ def _ratio(a: Optional[float], b: Optional[float]) -> Optional[float]:
     return round(a / b, 2) if a and b else None
 
 
-def bench(citizens: int = 20, duration: float = 30.0, stock: bool = True, say=print, scaled: int = 0) -> dict[str, Any]:
-    """`scaled` N > 0: N Rasa instances on PostgreSQL and Redis behind the gateway (`sanad run
-    --scaled N`); the direct phase spreads its citizens over them."""
+def bench(citizens: int = 20, duration: float = 30.0, stock: bool = True, say=print, scaled: int = 0,
+          rasa_processes: int = 1, parse_cache: Optional[int] = None) -> dict[str, Any]:
+    """`rasa_processes` N: N Rasa processes on the embedded stores behind the gateway (`sanad run
+    --rasa-processes N`); `scaled` N > 0: N Rasa instances on PostgreSQL and Redis instead (`sanad
+    run --scaled N`); the direct phase spreads its citizens over them. `parse_cache`: the Rasa
+    servers' SANAD_PARSE_CACHE (0: every message parsed, as if no two citizens wrote alike)."""
     from bot.tooling.training import is_stale, model_path
 
     model = model_path("sanad")
@@ -424,7 +432,7 @@ def bench(citizens: int = 20, duration: float = 30.0, stock: bool = True, say=pr
     with tempfile.TemporaryDirectory(prefix="sanad-bench-") as scratch, _scratch_stores(scaled) as stores:
         work = Path(scratch)
         outbox = Outbox(work / "sms-outbox")
-        backend, actions, rasas, gateway = _stack(work, model, stores, scaled)
+        backend, actions, rasas, gateway = _stack(work, model, stores, scaled, rasa_processes, parse_cache)
         rasa = rasas[0]
         say(f"starting the stack in {work} ...")
         with services.running(backend, actions, rasas, gateway, timeout=300):
@@ -439,6 +447,7 @@ def bench(citizens: int = 20, duration: float = 30.0, stock: bool = True, say=pr
             say(f"POST /model/parse, Sanad's pipeline: {citizens} clients for {duration:g} s ...")
             parse = asyncio.run(parse_load(rasa.url, rasa.token, citizens, duration))
             processes = {s.name: memory(s.process.pid) for s in (gateway, *rasas, actions, backend)}
+        cache = parse_cache_use(work / "logs")
         stock_result = _stock(work, citizens, duration, say) if stock else {"available": False, "reason": "--no-stock"}
         if stock_result.get("process"):
             processes["rasa_stock"] = stock_result.pop("process")
@@ -456,8 +465,22 @@ def bench(citizens: int = 20, duration: float = 30.0, stock: bool = True, say=pr
                      "rasa_instances": len(rasas), "stores": "postgresql+redis" if stores else "sqlite",
                      "load_before": [round(x, 2) for x in load_avg],
                      "load_after": [round(x, 2) for x in os.getloadavg()],
-                     "model_stale": is_stale("sanad"), "onnx_threads": os.environ.get("SANAD_ONNX_THREADS")}
+                     "model_stale": is_stale("sanad"), "onnx_threads": os.environ.get("SANAD_ONNX_THREADS"),
+                     "parse_cache": cache}
     return result
+
+
+def parse_cache_use(logs: Path) -> dict[str, Any]:
+    """The Rasa servers' parse cache at the end of the run, from the last figures each logged
+    (bot/rasa_speedups.py logs them every few hundred look-ups)."""
+    from bot import rasa_speedups
+
+    hits = misses = 0
+    for log in sorted(logs.glob("rasa-*.log")):
+        found = rasa_speedups.PARSE_CACHE_LINE.findall(log.read_text(encoding="utf-8", errors="replace"))
+        if found:
+            hits, misses = hits + int(found[-1][0]), misses + int(found[-1][1])
+    return {"hits": hits, "misses": misses, "hit_rate": round(hits / (hits + misses), 3) if hits + misses else None}
 
 
 def _stock(work: Path, citizens: int, duration: float, say) -> dict[str, Any]:

@@ -8,9 +8,10 @@
     sanad kb check             validate the knowledge base
     sanad calibrate            fit the decision thresholds on cross-validated training data
     sanad run                  everything on this machine with the embedded defaults
+    sanad run --rasa-processes N  the embedded defaults with N Rasa processes (one per core)
     sanad run --scaled N       the same with N Rasa instances on PostgreSQL and Redis
     sanad chat                 talk to a running Sanad in the terminal
-    sanad bench [--citizens N --duration S --scaled N --json]  speed and memory under load
+    sanad bench [--citizens N --duration S --rasa-processes N --scaled N --json]  speed and memory under load
     sanad fuzz --messages N [--json]  hostile messages through the widget and Telegram, then the invariants
     sanad agents ..., audit verify  the agent console's accounts and audit log (FastAPI environment)
     sanad measure normalisation  does normalisation help the embeddings (measured)
@@ -220,11 +221,19 @@ def _print_confusions(args) -> int:
     return 0
 
 
+def _positive_env(name: str, default: int) -> int:
+    try:
+        return max(1, int(os.environ.get(name, default)))
+    except ValueError:
+        return default
+
+
 def cmd_run(args) -> int:
     _quiet()
     from bot.tooling.run import run
 
-    return run(fund=args.fund, chat=not args.no_chat, rasa_port=args.rasa_port, scaled=args.scaled)
+    return run(fund=args.fund, chat=not args.no_chat, rasa_port=args.rasa_port, scaled=args.scaled,
+               rasa_processes=args.rasa_processes)
 
 
 def cmd_chat(args) -> int:
@@ -248,7 +257,7 @@ def cmd_bench(args) -> int:
 
     say = (lambda text: print(text, file=sys.stderr, flush=True))
     result = bench(citizens=args.citizens, duration=args.duration, stock=not args.no_stock, say=say,
-                   scaled=args.scaled)
+                   scaled=args.scaled, rasa_processes=args.rasa_processes, parse_cache=args.parse_cache)
     print(json.dumps(result, indent=2, ensure_ascii=False) if args.json else table(result))
     return 0
 
@@ -342,6 +351,9 @@ def parser() -> argparse.ArgumentParser:
                      help="the Rasa server's port (with --scaled N: the first of N consecutive ports)")
     run.add_argument("--scaled", type=int, default=0, metavar="N",
                      help="N Rasa instances on PostgreSQL and Redis (SANAD_POSTGRES_*, SANAD_REDIS_*) behind the gateway")
+    run.add_argument("--rasa-processes", type=int, default=_positive_env("SANAD_RASA_PROCESSES", 1), metavar="N",
+                     help="N Rasa processes on the embedded stores, each conversation always on the same one "
+                          "(default SANAD_RASA_PROCESSES, else 1; about 2 GB of memory each)")
     run.set_defaults(func=cmd_run)
 
     chat = sub.add_parser("chat", help="chat with a running Sanad in the terminal")
@@ -369,6 +381,10 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument("--no-stock", action="store_true", help="skip Rasa's stock pipeline")
     bench.add_argument("--scaled", type=int, default=0, metavar="N",
                        help="N Rasa instances on PostgreSQL and Redis behind the gateway, as `sanad run --scaled N`")
+    bench.add_argument("--rasa-processes", type=int, default=1, metavar="N",
+                       help="N Rasa processes on the embedded stores, as `sanad run --rasa-processes N`")
+    bench.add_argument("--parse-cache", type=int, default=None, metavar="N",
+                       help="the Rasa servers' parse cache size (SANAD_PARSE_CACHE; 0: every message parsed)")
     bench.set_defaults(func=cmd_bench)
 
     fz = sub.add_parser("fuzz", help="hostile messages through the widget's WebSocket and the Telegram webhook "

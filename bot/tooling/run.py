@@ -74,9 +74,11 @@ def say(text: str) -> None:
     print(text, flush=True)
 
 
-def run(fund: str, chat: bool = True, rasa_port: int = 5005, scaled: int = 0) -> int:
+def run(fund: str, chat: bool = True, rasa_port: int = 5005, scaled: int = 0, rasa_processes: int = 1) -> int:
     """`sanad run`; with `scaled` N > 0, N Rasa instances (ports rasa_port, rasa_port + 1...) on the
-    shared stores of bot/tooling/stores.py instead of the embedded SQLite file and in-memory locks."""
+    shared stores of bot/tooling/stores.py instead of the embedded SQLite file and in-memory locks;
+    else `rasa_processes` Rasa processes on the embedded stores (one Rasa process runs one message's
+    NLU at a time: a second uses the second core)."""
     from bot.tooling.training import ensure_models
 
     stores = None
@@ -99,12 +101,13 @@ def run(fund: str, chat: bool = True, rasa_port: int = 5005, scaled: int = 0) ->
     actions = services.action_server(port=int(os.environ.get("SANAD_ACTIONS_PORT", "5055")),
                                      log=logs / "actions.log", SANAD_FUND=fund, SANAD_BACKEND_URL=backend.url, **vault)
     action_url = actions.health_url.rsplit("/", 1)[0] + "/webhook"
-    rasas = rasa_instances(model, action_url, token, fund, rasa_port, logs, stores, max(scaled, 1))
+    rasas = rasa_instances(model, action_url, token, fund, rasa_port, logs, stores, scaled or max(rasa_processes, 1))
     gateway = services.gateway_server(rasas[0].url, fund, token, port=int(os.environ.get("SANAD_GATEWAY_PORT", "8000")),
                                       log=logs / "gateway.log", SANAD_GATEWAY_AGENT_BACKEND_URL=backend.url,
                                       **gateway_scaling(rasas, stores))
     what = f"{len(rasas)} Rasa servers (PostgreSQL {stores.postgres_host}:{stores.postgres_port}/{stores.postgres_db}, " \
-           f"Redis {stores.redis_host}:{stores.redis_port})" if stores else "the Rasa server"
+           f"Redis {stores.redis_host}:{stores.redis_port})" if stores else \
+        "the Rasa server" if len(rasas) == 1 else f"{len(rasas)} Rasa processes"
     print(f"Starting the affiliate API, the action server, {what} and the gateway...", flush=True)
     # Supervised: a service whose process dies is restarted on its port (services.Supervisor);
     # only SIGTERM or Ctrl-C ends the run. The Rasa instances load their model at the same time.
@@ -132,11 +135,18 @@ def run(fund: str, chat: bool = True, rasa_port: int = 5005, scaled: int = 0) ->
 
 def rasa_instances(model, action_url: str, token: str, fund: str, first_port: int, logs, stores: Stores | None,
                    count: int) -> list[services.Service]:
-    """The embedded Rasa server (logs/rasa.log), or `count` of them on the shared stores, on
-    consecutive ports, each with its own log (logs/rasa-1.log...)."""
+    """The embedded Rasa server (logs/rasa.log), or `count` of them on consecutive ports, each with
+    its own log (logs/rasa-1.log...), on the embedded stores or the shared ones. On the embedded
+    stores each process has its own in-memory conversation locks: that is safe because the gateway
+    sends a conversation always to the same process (gateway/app/rasa_client.py), and to another
+    only when the first cannot have received the message."""
     if stores is None:
-        return [services.rasa_server(model, action_url, port=first_port, token=token, log=logs / "rasa.log",
-                                     SANAD_FUND=fund)]
+        if count == 1:
+            return [services.rasa_server(model, action_url, port=first_port, token=token, log=logs / "rasa.log",
+                                         SANAD_FUND=fund)]
+        return [services.rasa_server(model, action_url, port=first_port + i, token=token, log=logs / f"rasa-{i + 1}.log",
+                                     name=f"rasa-{i + 1}", SANAD_FUND=fund)
+                for i in range(count)]
     return [services.rasa_server(model, action_url, port=first_port + i, token=token, log=logs / f"rasa-{i + 1}.log",
                                  endpoints=services.SCALED_ENDPOINTS, name=f"rasa-{i + 1}", SANAD_FUND=fund, **stores.rasa_env())
             for i in range(count)]
@@ -146,6 +156,7 @@ def gateway_scaling(rasas: list[services.Service], stores: Stores | None) -> dic
     """The gateway's settings for several Rasa instances: all their URLs (it spreads the
     conversations and goes to the next when one refuses connections), and its state in Redis."""
     if stores is None:
-        return {}
+        # One gateway process: its state stays in memory; only the Rasa processes are several.
+        return {"SANAD_GATEWAY_RASA_URLS": ",".join(rasa.url for rasa in rasas)} if len(rasas) > 1 else {}
     return {"SANAD_GATEWAY_RASA_URLS": ",".join(rasa.url for rasa in rasas),
             "SANAD_GATEWAY_REDIS_URL": os.environ.get("SANAD_GATEWAY_REDIS_URL") or stores.gateway_redis_url()}
