@@ -24,9 +24,7 @@ from __future__ import annotations
 import collections
 import copy
 import functools
-import logging
 import os
-import re
 import threading
 from typing import Any, Dict, Hashable, Optional, Text, Tuple
 
@@ -84,11 +82,7 @@ def validate_action_result(self: Any, result: Dict[Text, Any]) -> bool:
     raise error
 
 
-logger = logging.getLogger(__name__)
-
 PARSE_CACHE_VARIABLE = "SANAD_PARSE_CACHE"
-LOG_EVERY = 200  # look-ups between two log lines of the cache's use (`sanad bench` reads them)
-PARSE_CACHE_LINE = re.compile(r"parse cache: (\d+) hits, (\d+) misses")
 DEFAULT_PARSE_CACHE_SIZE = 2048
 LONGEST_CACHED_TEXT = 300  # characters: questions are short; a long text is rarely sent twice
 
@@ -119,8 +113,6 @@ class ParseCache:
             else:
                 self._parses.move_to_end(key)
                 self.hits += 1
-            if (self.hits + self.misses) % LOG_EVERY == 0:
-                logger.info("parse cache: %d hits, %d misses, %d texts kept", self.hits, self.misses, len(self._parses))
         return copy.deepcopy(parse) if parse is not None else None
 
     def put(self, key: Hashable, parse: Dict[Text, Any]) -> None:

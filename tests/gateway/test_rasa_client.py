@@ -2,6 +2,7 @@
 whether Rasa got the message (keep and resend) or may have (do not resend)."""
 from __future__ import annotations
 
+import asyncio
 import json
 
 import httpx
@@ -185,3 +186,53 @@ async def test_a_ranking_goes_to_another_instance_when_one_is_down():
     rasa = instances_client(handler, count=2)
     for text in ("payer", "cotisation", "carte", "retraite"):  # whichever instance each text hashes to
         assert (await rasa.assist_rank(text, "cnss_ma", ["fr"]))["entries"] == []
+
+
+async def test_a_new_conversation_goes_to_the_least_busy_instance_and_stays_there():
+    """On the embedded stores each Rasa process has its own conversation locks: a conversation
+    must stay on one process; new ones go where fewer messages are in progress."""
+    release, calls = asyncio.Event(), []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        calls.append((json.loads(request.content)["sender"], request.url.host))
+        if json.loads(request.content)["message"] == "slow":
+            await release.wait()
+        return httpx.Response(200, json=faq_answer("fr"))
+
+    rasa = RasaClient(["http://rasa-1.test", "http://rasa-2.test"], timeout=2, transport=httpx.MockTransport(handler))
+    on_first = [s for s in (f"web:{i}" for i in range(100)) if rasa.instances_for(s)[0] == "http://rasa-1.test"]
+    busy = asyncio.create_task(rasa.send(on_first[0], "slow", {}))
+    while not calls:
+        await asyncio.sleep(0)
+    await rasa.send(on_first[1], "ou payer ?", {})  # its hash says rasa-1, busy: placed on rasa-2
+    await rasa.send(on_first[1], "et quand ?", {})  # and kept there, though rasa-1 is free again below
+    release.set()
+    await busy
+    await rasa.send(on_first[0], "merci", {})
+    assert calls == [(on_first[0], "rasa-1.test"), (on_first[1], "rasa-2.test"), (on_first[1], "rasa-2.test"),
+                     (on_first[0], "rasa-1.test")]
+    assert rasa.placement.in_progress == [0, 0]
+
+
+async def test_messages_in_progress_are_counted_down_on_failures_too():
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "rasa-1.test":
+            raise httpx.ConnectError("refused")
+        raise httpx.RemoteProtocolError("died while answering")
+
+    rasa = instances_client(handler, count=2)
+    for i in range(6):
+        with pytest.raises(RasaUnavailable):
+            await rasa.send(f"web:{i}", "x", {})
+    assert rasa.placement.in_progress == [0, 0]
+
+
+def test_the_placement_forgets_the_least_recently_used_conversations_beyond_its_capacity():
+    from gateway.app.rasa_client import Placement
+
+    placement = Placement(2, capacity=3)
+    for name in ("a", "b", "c"):
+        placement.instance_of(name)
+    placement.instance_of("a")  # used again: "b" is now the oldest
+    placement.instance_of("d")
+    assert list(placement._placed) == ["c", "a", "d"]

@@ -96,3 +96,21 @@ def test_masking_needs_only_the_standard_library():
             "print(m.mask_text('numero 100 204 821'))")
     out = subprocess.run([sys.executable, "-c", code], cwd=paths.REPO, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "numero […]"
+
+
+async def test_a_conversation_is_saved_while_another_process_reads_the_same_sqlite_file(tmp_path):
+    """`sanad run --rasa-processes N`: N Rasa processes on one SQLite file. In write-ahead-log mode
+    one process reading (a long conversation loading) never stops another from saving; in SQLite's
+    default mode the save waited for the reader and failed with "database is locked"."""
+    import sqlite3
+
+    domain = Domain.load(str(paths.DOMAIN))
+    store = RedactingTrackerStore(domain=domain, store={"type": "SQL", "dialect": "sqlite", "db": str(tmp_path / "t.db")})
+    await store.save(DialogueStateTracker.from_events("first", _conversation(), domain.slots))
+    other_process = sqlite3.connect(tmp_path / "t.db", timeout=0.1)
+    assert other_process.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    other_process.execute("BEGIN")
+    assert other_process.execute("SELECT count(*) FROM events").fetchone()[0] > 0  # a read in progress
+    await store.save(DialogueStateTracker.from_events("second", _conversation(), domain.slots))
+    other_process.rollback()
+    assert len((await store.retrieve("second")).events) == len(_conversation())

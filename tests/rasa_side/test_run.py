@@ -72,7 +72,7 @@ def run_ports() -> dict[str, int]:
 
 
 @contextlib.contextmanager
-def sanad_running(ports: dict[str, int], var: Path):
+def sanad_running(ports: dict[str, int], var: Path, *options: str):
     """`sanad run --no-chat` on these ports with this var directory, stopped with SIGTERM at the end
     (and its services with it, whatever happened)."""
     env = {**os.environ, "SANAD_VAR_DIR": str(var), "SANAD_BACKEND_SMS_MAX_PER_AFFILIATE": "100",
@@ -80,7 +80,8 @@ def sanad_running(ports: dict[str, int], var: Path):
     for inherited in ("SANAD_TRACKER_DB", "SANAD_BACKEND_DATABASE_URL", "SANAD_BACKEND_SMS_OUTBOX_DIR",
                       "SANAD_RASA_TOKEN"):
         env.pop(inherited, None)
-    process = subprocess.Popen([sys.executable, "-m", "bot.tooling.cli", "run", "--no-chat", "--rasa-port", str(ports["rasa"])],
+    process = subprocess.Popen([sys.executable, "-m", "bot.tooling.cli", "run", "--no-chat", "--rasa-port", str(ports["rasa"]),
+                                *options],
                                cwd=paths.REPO, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True)
     run = SanadRun(process, ports, var)
@@ -281,6 +282,42 @@ def test_each_service_killed_in_turn_comes_back_and_the_next_message_is_answered
     assert seen["gateway"][0] == "lost" and seen["gateway"][-3:] == ["connected", "received", "bot"]
     assert run.process.poll() is None
     assert all(not services.port_is_free(port) for port in run.ports.values())  # same ports as before
+
+
+def rasa_pids(run: SanadRun) -> list[int]:
+    """The run's Rasa processes, the first port's first (service_pids keeps one per name)."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        try:
+            status = (proc / "status").read_text()
+            cmdline = (proc / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"bot.rasa_entry" in cmdline and f"PPid:\t{run.process.pid}\n" in status:
+            pids.append((f"--port\0{run.ports['rasa']}\0".encode() not in cmdline, int(proc.name)))
+    return [pid for _, pid in sorted(pids)]
+
+
+def test_two_rasa_processes_on_the_embedded_stores_share_the_conversations_and_cover_for_each_other(
+        trained_model, tmp_path):
+    """`sanad run --rasa-processes 2`: both on the SQLite file behind the gateway; when one is
+    killed its conversations go on with the other, where they were, while it is restarted."""
+    ports = run_ports()
+    with sanad_running(ports, tmp_path / "var", "--rasa-processes", "2") as run:
+        assert any("2 Rasa processes" in line for line in run.output)
+        assert not services.port_is_free(ports["rasa"] + 1)  # the second on the next port, loopback
+        first, second = rasa_pids(run)
+        tokens = [web_session(run) for _ in range(6)]
+        seen: list[str] = []
+        assert all(widget_message(run, token, "comment payer la cnss en ligne", seen) for token in tokens)
+        os.kill(first, signal.SIGKILL)
+        while not services.port_is_free(ports["rasa"]):  # gone: no message can reach it half-way
+            time.sleep(0.02)
+        seen.clear()
+        assert all(widget_message(run, token, "comment payer la cnss en ligne", seen) for token in tokens)
+        assert seen == ["connected", "received", "bot"] * 6  # each answered at once, none kept for later
+        until_answered(lambda: len(rasa_pids(run)) == 2, "the killed Rasa process restarted")
+        assert second in rasa_pids(run) and "rasa-1 exited with code -9; restarting in 2 s (restart 1)" in run.output
 
 
 def test_the_terminal_chat_says_so_and_goes_on_while_rasa_restarts(monkeypatch, capsys):
