@@ -114,3 +114,20 @@ async def test_a_conversation_is_saved_while_another_process_reads_the_same_sqli
     await store.save(DialogueStateTracker.from_events("second", _conversation(), domain.slots))
     other_process.rollback()
     assert len((await store.retrieve("second")).events) == len(_conversation())
+
+
+async def test_the_store_reads_back_the_latest_session_as_rasas_own_sql_store_does(tmp_path):
+    """The conversation read with the serialised events' column alone (bot/redaction.py): the
+    same events, in the same order, from the latest session only, as Rasa's own query."""
+    domain = Domain.load(str(paths.DOMAIN))
+    store = RedactingTrackerStore(domain=domain, store={"type": "SQL", "dialect": "sqlite", "db": str(tmp_path / "t.db")})
+    tracker = DialogueStateTracker.from_events("citizen", _conversation(), domain.slots)
+    await store.save(tracker)
+    tracker.update(SessionStarted(timestamp=tracker.events[-1].timestamp + 10))
+    tracker.update(UserUttered("et pour la retraite ?", timestamp=tracker.events[-1].timestamp + 1))
+    await store.save(tracker)
+    ours = await store.retrieve("citizen")
+    rasas = await SQLTrackerStore.retrieve(store.inner, "citizen")
+    assert [e.as_dict() for e in ours.events] == [e.as_dict() for e in rasas.events]
+    assert [e.type_name for e in ours.events] == ["session_started", "user"]
+    assert await store.retrieve("nobody") is None
