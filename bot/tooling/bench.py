@@ -368,14 +368,12 @@ def _stack(work: Path, model: Path, stores=None, scaled: int = 0, rasa_processes
     actions = services.action_server(log=logs / "actions.log", SANAD_BACKEND_URL=backend.url, **scratch, **vault)
     action_url = actions.health_url.rsplit("/", 1)[0] + "/webhook"
     token = uuid.uuid4().hex  # one API token for every instance: the gateway checks them all with it
-    if stores is None:
-        rasas = [services.rasa_server(model, action_url, log=logs / f"rasa-{i + 1}.log", name=f"rasa-{i + 1}", token=token,
-                                      SANAD_TRACKER_DB=str(work / "tracker.db"), **scratch)
-                 for i in range(max(rasa_processes, 1))]
-    else:
-        rasas = [services.rasa_server(model, action_url, log=logs / f"rasa-{i + 1}.log", name=f"rasa-{i + 1}", token=token,
-                                      endpoints=services.SCALED_ENDPOINTS, **scratch, **stores.rasa_env())
-                 for i in range(scaled)]
+    # The embedded SQLite file of the run, or the shared stores of a scaled run.
+    where = {"endpoints": services.SCALED_ENDPOINTS, **stores.rasa_env()} if stores else \
+        {"SANAD_TRACKER_DB": str(work / "tracker.db")}
+    rasas = [services.rasa_server(model, action_url, log=logs / f"rasa-{i + 1}.log", name=f"rasa-{i + 1}", token=token,
+                                  **scratch, **where)
+             for i in range(scaled if stores else max(rasa_processes, 1))]
     rasa = rasas[0]
     limits = {f"SANAD_GATEWAY_{name}": "1000000" for name in
               ("RATE_SESSION_MESSAGES", "RATE_IP_MESSAGES", "RATE_IP_SESSIONS", "RATE_IP_CONNECTIONS")}
@@ -403,33 +401,30 @@ def _scratch_stores(scaled: int):
         stores.drop_database()
 
 
-def _warm_up(rasa_url: str, token: str) -> None:
-    """First calls build TensorFlow's functions and fill caches: not what a citizen waits for."""
+def _post_to_rasa(rasa_url: str, text: str, fund: str) -> None:
+    """One message on Rasa's REST channel, in a conversation of its own."""
     import urllib.request
 
+    body = json.dumps({"sender": f"warm-{uuid.uuid4().hex}", "message": text, "metadata": {"fund": fund}})
+    request = urllib.request.Request(f"{rasa_url}/webhooks/rest/webhook", data=body.encode(),
+                                     headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(request, timeout=120).read()
+
+
+def _warm_up(rasa_url: str, token: str) -> None:
+    """First calls build TensorFlow's functions and fill caches: not what a citizen waits for."""
     for text in ("bonjour", "ou payer la cnss ?", "شحال خاصني نخلص", "kifach nkhales casnos"):
-        body = json.dumps({"sender": f"warm-{uuid.uuid4().hex}", "message": text, "metadata": {"fund": "cnss_ma"}})
-        request = urllib.request.Request(f"{rasa_url}/webhooks/rest/webhook", data=body.encode(),
-                                         headers={"Content-Type": "application/json"})
-        urllib.request.urlopen(request, timeout=120).read()
+        _post_to_rasa(rasa_url, text, "cnss_ma")
 
 
-def _warm_parse_cache(rasa_url: str) -> int:
+def _warm_parse_cache(rasa_url: str) -> None:
     """Every message of the mix sent once, so that the gateway phase (run first) and the direct
     phase find the same warm parse cache (bot/rasa_speedups.py): without this the first phase paid
     for filling it and looked 40% slower than the second. What the phases then measure is a peak
     where every question was asked before; the run with `--parse-cache 0` is the other end."""
-    import urllib.request
-
-    sent = 0
     for fund, kinds in load_messages().items():
         for text in (text for texts in kinds.values() for text in texts):
-            body = json.dumps({"sender": f"warm-{uuid.uuid4().hex}", "message": text, "metadata": {"fund": fund}})
-            request = urllib.request.Request(f"{rasa_url}/webhooks/rest/webhook", data=body.encode(),
-                                             headers={"Content-Type": "application/json"})
-            urllib.request.urlopen(request, timeout=120).read()
-            sent += 1
-    return sent
+            _post_to_rasa(rasa_url, text, fund)
 
 
 def _ratio(a: Optional[float], b: Optional[float]) -> Optional[float]:

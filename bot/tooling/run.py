@@ -140,15 +140,12 @@ def rasa_instances(model, action_url: str, token: str, fund: str, first_port: in
     stores each process has its own in-memory conversation locks: that is safe because the gateway
     sends a conversation always to the same process (gateway/app/rasa_client.py), and to another
     only when the first cannot have received the message."""
-    if stores is None:
-        if count == 1:
-            return [services.rasa_server(model, action_url, port=first_port, token=token, log=logs / "rasa.log",
-                                         SANAD_FUND=fund)]
-        return [services.rasa_server(model, action_url, port=first_port + i, token=token, log=logs / f"rasa-{i + 1}.log",
-                                     name=f"rasa-{i + 1}", SANAD_FUND=fund)
-                for i in range(count)]
+    if stores is None and count == 1:
+        return [services.rasa_server(model, action_url, port=first_port, token=token, log=logs / "rasa.log",
+                                     SANAD_FUND=fund)]
+    shared = {"endpoints": services.SCALED_ENDPOINTS, **stores.rasa_env()} if stores else {}
     return [services.rasa_server(model, action_url, port=first_port + i, token=token, log=logs / f"rasa-{i + 1}.log",
-                                 endpoints=services.SCALED_ENDPOINTS, name=f"rasa-{i + 1}", SANAD_FUND=fund, **stores.rasa_env())
+                                 name=f"rasa-{i + 1}", SANAD_FUND=fund, **shared)
             for i in range(count)]
 
 

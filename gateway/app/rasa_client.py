@@ -110,6 +110,12 @@ def parse_replies(replies: Any) -> BotTurn:
     return turn
 
 
+def stable_index(key: str, count: int) -> int:
+    """A position among `count` from `key`: crc32, not Python's salted hash, so that every gateway
+    process agrees."""
+    return zlib.crc32(key.encode("utf-8")) % count
+
+
 class Placement:
     """Which Rasa instance each conversation lives on. A new conversation goes to the instance with
     the fewest messages in progress, and stays there: on the embedded stores each Rasa process has
@@ -127,7 +133,7 @@ class Placement:
     def instance_of(self, conversation: str) -> int:
         placed = self._placed.get(conversation)
         if placed is None:
-            hashed = zlib.crc32(conversation.encode("utf-8")) % len(self.in_progress)  # ties: spread by id
+            hashed = stable_index(conversation, len(self.in_progress))  # ties: spread by id
             order = self.in_progress[hashed:] + self.in_progress[:hashed]
             placed = (hashed + order.index(min(order))) % len(self.in_progress)
             self._placed[conversation] = placed
@@ -162,16 +168,17 @@ class RasaClient:
         )
         self.placement = Placement(len(self.base_urls))
 
-    def instances_for(self, key: str) -> list[str]:
-        """The instances in the order a conversation tries them: its own first (a stable hash, not
-        Python's salted one, so every gateway process agrees), then the others in turn."""
-        first = zlib.crc32(key.encode("utf-8")) % len(self.base_urls)
+    def _starting_at(self, first: int) -> list[str]:
         return self.base_urls[first:] + self.base_urls[:first]
+
+    def instances_for(self, key: str) -> list[str]:
+        """The instances in the order a harmless request about `key` tries them: the one its
+        stable hash names first, then the others in turn."""
+        return self._starting_at(stable_index(key, len(self.base_urls)))
 
     def conversation_instances(self, sender: str) -> list[str]:
         """The instances in the order a conversation's message tries them: its own, then the next."""
-        first = self.placement.instance_of(sender) if len(self.base_urls) > 1 else 0
-        return self.base_urls[first:] + self.base_urls[:first]
+        return self._starting_at(self.placement.instance_of(sender) if len(self.base_urls) > 1 else 0)
 
     async def send(self, sender: str, text: str, metadata: dict[str, Any]) -> BotTurn:
         body = {"sender": sender, "message": text, "metadata": metadata}
