@@ -21,7 +21,9 @@ class _HideResultRows(logging.Filter):
 def make_engine(database_url: str) -> Engine:
     url = make_url(database_url)
     # SQL parameters carry password hashes and audit reasons: out of logs and exception messages.
-    kwargs: dict = {"hide_parameters": True, "pool_pre_ping": True}
+    # A ping before each checkout only matters for a server that can drop connections (PostgreSQL
+    # restarted); on SQLite it was one more query on every turn's log and handoff check.
+    kwargs: dict = {"hide_parameters": True, "pool_pre_ping": url.get_backend_name() != "sqlite"}
     if url.get_backend_name() == "sqlite":
         kwargs["connect_args"] = {"check_same_thread": False}
         if url.database and url.database != ":memory:":
