@@ -42,4 +42,8 @@ DEV_EVAL = shared_or_copy("eval/dev.yml", "eval-dev.yml")
 HELDOUT_EVAL = REPO / "tests" / "data" / "heldout.yml"
 # Follow-up conversations (issue 20): the last turn only makes sense after the ones before it.
 FOLLOWUPS_EVAL = REPO / "tests" / "data" / "followups-heldout.yml"
+# A second, fresh held-out set of each kind (2026-12-05), written after changes were tuned while reading
+# the first set's misses: the measure those changes have not seen.
+HELDOUT_2_EVAL = REPO / "tests" / "data" / "heldout-2.yml"
+FOLLOWUPS_2_EVAL = REPO / "tests" / "data" / "followups-heldout-2.yml"
 KB_FACTS = shared_or_copy("domain/kb_facts.fr.md", "kb_facts.fr.md")

@@ -52,7 +52,9 @@ def test_evaluation_cases_are_not_training_data():
     def comparable(text: str) -> str:
         return re.sub(r"[^\w ]", "", normalise(text).lower()).strip()
 
-    cases = [comparable(text) for path in (paths.DEV_EVAL, paths.HELDOUT_EVAL, paths.FOLLOWUPS_EVAL)
+    cases = [comparable(text)
+             for path in (paths.DEV_EVAL, paths.HELDOUT_EVAL, paths.FOLLOWUPS_EVAL, paths.HELDOUT_2_EVAL,
+                          paths.FOLLOWUPS_2_EVAL)
              for text in evaluation_texts(path)]
     from bot.knowledge import load_knowledge_base
 
