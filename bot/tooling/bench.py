@@ -349,6 +349,32 @@ def memory(pid: int) -> dict[str, int]:
     return {"rss_mb": round(rss / 1024), "peak_mb": round(peak / 1024)}
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time used so far, summed over the process tree."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for member in _tree(pid):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields_after_name = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields_after_name[11]) + int(fields_after_name[12])  # utime, stime
+    return total / ticks
+
+
+def cpu_snapshot(pids: dict[str, int]) -> dict[str, float]:
+    """Each service's CPU seconds so far, and the bench's own (its simulated citizens share the
+    machine's cores with the services, so their cost is part of the picture)."""
+    own = os.times()
+    return {**{name: cpu_seconds(pid) for name, pid in pids.items()}, "bench_client": own.user + own.system}
+
+
+def cpu_per_reply(before: dict[str, float], after: dict[str, float], record: Record) -> dict[str, float]:
+    """CPU milliseconds per reply of each process during one phase, and their total: where a
+    turn's time goes when the cores are saturated (the gateway's overhead is its share)."""
+    replies = max(len(record.steps), 1)
+    spent = {name: round(1000 * (after[name] - before[name]) / replies, 1) for name in before}
+    return {**spent, "total": round(sum(spent.values()), 1)}
+
+
 def _stack(work: Path, model: Path, stores=None, scaled: int = 0, rasa_processes: int = 1,
            parse_cache: Optional[int] = None):
     """The affiliate API, the action server, the Rasa server and the gateway, all in `work`:
@@ -456,12 +482,16 @@ def bench(citizens: int = 20, duration: float = 30.0, stock: bool = True, say=pr
                 say("filling the parse caches with every message of the mix ...")
                 with concurrent.futures.ThreadPoolExecutor(len(rasas)) as pool:
                     list(pool.map(_warm_parse_cache, [instance.url for instance in rasas]))
+            pids = {s.name: s.process.pid for s in (gateway, *rasas, actions, backend)}
             say(f"gateway WebSocket: {citizens} citizens for {duration:g} s ...")
+            before = cpu_snapshot(pids)
             web = asyncio.run(load(lambda http, fund: WebCitizen(http, gateway.url, fund), citizens, duration, outbox))
+            after_web = cpu_snapshot(pids)
             say(f"Rasa's REST channel directly: {citizens} citizens for {duration:g} s ...")
             spread = iter(range(10 ** 9))  # the direct citizens, round robin over the instances
             direct = asyncio.run(load(lambda http, fund: RestCitizen(http, rasas[next(spread) % len(rasas)].url, fund),
                                       citizens, duration, outbox))
+            after_direct = cpu_snapshot(pids)
             say(f"POST /model/parse, Sanad's pipeline: {citizens} clients for {duration:g} s ...")
             parse = asyncio.run(parse_load(rasa.url, rasa.token, citizens, duration))
             processes = {s.name: memory(s.process.pid) for s in (gateway, *rasas, actions, backend)}
@@ -473,6 +503,8 @@ def bench(citizens: int = 20, duration: float = 30.0, stock: bool = True, say=pr
     result["parse"] = summary(parse)["faq"]
     result["stock"] = stock_result
     result["processes"] = processes
+    result["cpu_ms_per_reply"] = {"gateway_phase": cpu_per_reply(before, after_web, web),
+                                  "direct_phase": cpu_per_reply(after_web, after_direct, direct)}
     result["ratios"] = {
         "gateway_overhead_p50": _ratio(result["faq"].get("p50_ms"), result["direct"]["faq"].get("p50_ms")),
         "gateway_throughput": _ratio(result["all"].get("replies_per_s"), result["direct"]["all"].get("replies_per_s")),
@@ -530,6 +562,8 @@ def table(result: dict[str, Any]) -> str:
                  f"direct {result['direct']['balance_lookups_completed']}")
     lines.append(f"FAQ p50 by turn of the conversation (gateway): {result['faq_p50_by_turn']}")
     lines.append("peak memory: " + ", ".join(f"{name} {m['peak_mb']} MB" for name, m in result["processes"].items()))
+    for phase, spent in result.get("cpu_ms_per_reply", {}).items():
+        lines.append(f"CPU ms per reply, {phase.replace('_', ' ')}: " + ", ".join(f"{k} {v}" for k, v in spent.items()))
     lines.append(f"ratios: {result['ratios']}")
     lines.append(f"run: {result['run']}")
     return "\n".join(lines)
