@@ -4,7 +4,9 @@ Starts its own stack as in production (the affiliate API, the action server, the
 the gateway: real processes, real HTTP, in a scratch directory so that the run's conversations,
 codes and databases never mix with `var/`), then lets N simulated citizens talk at once:
 
-1. through the gateway's web-chat WebSocket, as the widget does (session, hello, messages);
+1. through the gateway, as the widget does on its web-chat WebSocket (session, hello, messages)
+   and, for a quarter of the citizens, as Telegram does on the webhook (updates posted, replies
+   read from a local Bot API stand-in, tests/gateway/fake_telegram.py), at once;
 2. to Rasa's REST channel directly, the same scripts (`direct`: what the gateway costs);
 3. `POST /model/parse` of the same messages on Sanad's model and, when it is trained
    (`sanad train --stock`), on Rasa's stock pipeline in a second Rasa server (`stock`).
@@ -48,6 +50,8 @@ LOOKUP_ACCOUNTS = {  # demo affiliates (backend/README.md): number, birth date, 
 BALANCE_ASK = {"cnss_ma": "je veux connaître mon solde", "casnos_dz": "nheb nchouf solde ta3i"}
 CODE = re.compile(r"\b(\d{6})\b")
 TURN_BUCKETS = ((1, 5), (6, 15), (16, 30), (31, 50))
+GATEWAY_FUND = "cnss_ma"  # the gateway's own fund: its Telegram bot's (the widget names its fund per session)
+TELEGRAM_SHARE = 0.25  # of the gateway phase's citizens, through the Telegram webhook (the rest: the widget)
 
 
 # --- the citizens' scripts ------------------------------------------------------------------
@@ -74,12 +78,13 @@ def load_messages() -> dict[str, dict[str, list]]:
     return out
 
 
-def conversation(rng: random.Random, messages: dict[str, dict[str, list]]) -> tuple[str, list[Step]]:
+def conversation(rng: random.Random, messages: dict[str, dict[str, list]],
+                 balance_share: float = BALANCE_SHARE) -> tuple[str, list[Step]]:
     """A fund and its script: 1 to 50 turns, small talk now and then, sometimes a look-up."""
     fund = rng.choice(sorted(messages))
     pool = messages[fund]
     steps = []
-    if rng.random() < BALANCE_SHARE:
+    if rng.random() < balance_share:
         account = rng.choice(LOOKUP_ACCOUNTS[fund])
         steps += [Step("balance", BALANCE_ASK[fund], expect_step="affiliate_number", account=account),
                   Step("balance", account[0], expect_step="birth_date", account=account),
@@ -200,6 +205,61 @@ class RestCitizen:
         pass
 
 
+class TelegramCitizen:
+    """The Telegram channel in webhook mode (gateway/app/telegram/): updates posted to the gateway's
+    webhook as Telegram would post them, the bot's replies read from the local Bot API stand-in it
+    sends them to (tests/gateway/fake_telegram.py, `GET /_wait`). The turn's time runs from the
+    update's post to the first message the bot sends back. A citizen here is one Telegram user of
+    the gateway's own fund; no balance look-ups (they start with sharing a phone contact)."""
+
+    user_ids = iter(range(7_000_000, 10 ** 9))
+    update_ids = iter(range(1, 10 ** 9))
+
+    def __init__(self, http, gateway_url: str, bot_api_url: str, secret: str) -> None:
+        self.http, self.url, self.bot_api, self.secret = http, gateway_url, bot_api_url, secret
+        self.user_id, self.seen, self.last = next(self.user_ids), 0, None
+
+    async def open(self) -> None:
+        pass
+
+    def _update(self, text: str, button: bool) -> dict[str, Any]:
+        from bot.tooling.fuzz import tg_message, tg_user
+
+        update_id = next(self.update_ids)
+        if not button:
+            return tg_message(self.user_id, text, update_id)
+        # The citizen presses the first button of the bot's last message (as _converse chooses).
+        keyboard = (self.last or {}).get("reply_markup", {}).get("inline_keyboard") or [[{}]]
+        return {"update_id": update_id, "callback_query": {
+            "id": f"cb{update_id}", "from": tg_user(self.user_id), "chat_instance": f"ci{self.user_id}",
+            "data": keyboard[0][0].get("callback_data", text), "message": self.last}}
+
+    async def say(self, text: str, button: bool) -> dict[str, Any]:
+        headers = {"X-Telegram-Bot-Api-Secret-Token": self.secret}
+        async with self.http.post(f"{self.url}/telegram/webhook", json=self._update(text, button),
+                                  headers=headers) as response:
+            if response.status != 200:
+                raise RuntimeError(f"webhook HTTP {response.status}")
+        query = {"chat_id": str(self.user_id), "since": str(self.seen), "timeout": str(STEP_TIMEOUT)}
+        async with self.http.get(f"{self.bot_api}/_wait", params=query) as response:
+            if response.status != 200:
+                raise RuntimeError("telegram no reply")
+            messages = await response.json()
+        self.seen += len(messages)
+        self.last = messages[-1]
+        return self._as_sanad(self.last)
+
+    @staticmethod
+    def _as_sanad(message: dict[str, Any]) -> dict[str, Any]:
+        """What the script needs of a turn: a clarification offers topic buttons."""
+        keyboard = (message.get("reply_markup") or {}).get("inline_keyboard") or []
+        offered = [row[0].get("callback_data") for row in keyboard if row]
+        return {"decision": "clarify", "offered": offered} if offered else {}
+
+    async def close(self) -> None:
+        pass
+
+
 # --- running the citizens ---------------------------------------------------------------------
 
 class Outbox:
@@ -257,11 +317,22 @@ async def _converse(client, steps: list[Step], record: Record, deadline: float, 
             queue.insert(0, Step("clarify", choose_topic(offered[0]), button=True))
 
 
-async def _citizen(make_client, messages, seed: int, record: Record, deadline: float, outbox: Outbox) -> None:
+@dataclass
+class Crowd:
+    """Citizens of one channel: how to make a client for a fund, how many, where their figures go."""
+    make_client: Any  # (http, fund) -> client
+    citizens: int
+    record: Record = field(default_factory=Record)
+    funds: Optional[tuple[str, ...]] = None  # None: both funds
+    balance_share: float = BALANCE_SHARE
+
+
+async def _citizen(crowd: Crowd, http, messages, seed: int, deadline: float, outbox: Outbox) -> None:
     rng = random.Random(seed)
+    record = crowd.record
     while time.monotonic() < deadline:
-        fund, steps = conversation(rng, messages)
-        client = make_client(fund)
+        fund, steps = conversation(rng, messages, crowd.balance_share)
+        client = crowd.make_client(http, fund)
         lock = outbox.lock(steps[0].account[2]) if steps[0].kind == "balance" else contextlib.nullcontext()
         try:
             async with lock:
@@ -276,19 +347,43 @@ async def _citizen(make_client, messages, seed: int, record: Record, deadline: f
                 await client.close()
 
 
-async def load(make_client, citizens: int, duration: float, outbox: Outbox, seed: int = 18) -> Record:
+async def load_crowds(crowds: list[Crowd], duration: float, outbox: Outbox, seed: int = 18) -> None:
+    """Every crowd's citizens at once, for `duration` seconds."""
     import aiohttp
 
     messages = load_messages()
-    record = Record()
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=STEP_TIMEOUT)) as http:
-        record.started = time.monotonic()
-        deadline = record.started + duration
-        await asyncio.gather(*(_citizen(lambda fund: make_client(http, fund), messages, seed * 1000 + i, record,
-                                        deadline, outbox) for i in range(citizens)))
-        record.ended = max(time.monotonic(), deadline)
-    return record
+        started = time.monotonic()
+        deadline = started + duration
+        citizens, n = [], 0
+        for crowd in crowds:
+            crowd.record.started = started
+            theirs = {f: m for f, m in messages.items() if crowd.funds is None or f in crowd.funds}
+            for _ in range(crowd.citizens):
+                citizens.append(_citizen(crowd, http, theirs, seed * 1000 + n, deadline, outbox))
+                n += 1
+        await asyncio.gather(*citizens)
+        for crowd in crowds:
+            crowd.record.ended = max(time.monotonic(), deadline)
+
+
+async def load(make_client, citizens: int, duration: float, outbox: Outbox, seed: int = 18) -> Record:
+    crowd = Crowd(make_client, citizens)
+    await load_crowds([crowd], duration, outbox, seed)
+    return crowd.record
+
+
+def merged(*records: Record) -> Record:
+    """One record of several crowds that ran at once (same start and end)."""
+    out = Record(started=min(r.started for r in records), ended=max(r.ended for r in records))
+    for record in records:
+        out.steps += record.steps
+        out.conversations += record.conversations
+        out.lookups_done += record.lookups_done
+        for what, count in record.errors.items():
+            out.errors[what] = out.errors.get(what, 0) + count
+    return out
 
 
 async def parse_load(rasa_url: str, token: str, citizens: int, duration: float, seed: int = 18) -> Record:
@@ -402,11 +497,28 @@ def _stack(work: Path, model: Path, stores=None, scaled: int = 0, rasa_processes
              for i in range(scaled if stores else max(rasa_processes, 1))]
     rasa = rasas[0]
     limits = {f"SANAD_GATEWAY_{name}": "1000000" for name in
-              ("RATE_SESSION_MESSAGES", "RATE_IP_MESSAGES", "RATE_IP_SESSIONS", "RATE_IP_CONNECTIONS")}
-    gateway = services.gateway_server(rasa.url, "cnss_ma", rasa.token, log=logs / "gateway.log", **scratch, **limits,
+              ("RATE_SESSION_MESSAGES", "RATE_IP_MESSAGES", "RATE_IP_SESSIONS", "RATE_IP_CONNECTIONS",
+               "RATE_TELEGRAM_MESSAGES")}
+    bot_api, telegram = _telegram(logs)
+    gateway = services.gateway_server(rasa.url, GATEWAY_FUND, rasa.token, log=logs / "gateway.log", **scratch,
+                                      **limits, **telegram,
                                       SANAD_GATEWAY_AGENT_DATABASE_URL=f"sqlite:///{work / 'agent.sqlite3'}",
                                       SANAD_GATEWAY_AGENT_BACKEND_URL=backend.url, **gateway_scaling(rasas, stores))
-    return backend, actions, rasas, gateway
+    return backend, actions, rasas, bot_api, gateway
+
+
+def _telegram(logs: Path) -> tuple[Optional[services.Service], dict[str, str]]:
+    """The local Bot API stand-in (as `sanad fuzz` runs it) and the gateway's Telegram settings in
+    webhook mode; (None, {}) where the repository's tests are not there (an image without them)."""
+    from bot.tooling.fuzz import TELEGRAM_TOKEN, fake_telegram_service
+
+    bot_api = fake_telegram_service(logs / "telegram.log")
+    if bot_api is None:
+        return None, {}
+    return bot_api, {"SANAD_GATEWAY_TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN, "SANAD_GATEWAY_TELEGRAM_MODE": "webhook",
+                     "SANAD_GATEWAY_TELEGRAM_WEBHOOK_SECRET": uuid.uuid4().hex,
+                     "SANAD_GATEWAY_TELEGRAM_API_BASE_URL": bot_api.url,  # type: ignore[attr-defined]
+                     "SANAD_GATEWAY_TELEGRAM_WEBHOOK_URL": "https://bench.invalid/telegram/webhook"}
 
 
 @contextlib.contextmanager
@@ -453,6 +565,21 @@ def _warm_parse_cache(rasa_url: str) -> None:
             _post_to_rasa(rasa_url, text, fund)
 
 
+def _gateway_crowds(gateway, bot_api, citizens: int) -> list[Crowd]:
+    """The gateway phase's citizens: a quarter on Telegram (the gateway's fund), the rest on the widget."""
+    on_telegram = round(citizens * TELEGRAM_SHARE) if bot_api is not None and citizens > 1 else 0
+    secret = gateway.env.get("SANAD_GATEWAY_TELEGRAM_WEBHOOK_SECRET", "")
+    return [Crowd(lambda http, fund: WebCitizen(http, gateway.url, fund), citizens - on_telegram),
+            Crowd(lambda http, fund: TelegramCitizen(http, gateway.url, bot_api.url, secret), on_telegram,
+                  funds=(GATEWAY_FUND,), balance_share=0.0)]
+
+
+def _channel_figures(crowd: Crowd) -> dict[str, Any]:
+    figures = summary(crowd.record)
+    return {"citizens": crowd.citizens, "faq": figures["faq"], "all": figures["all"], "errors": figures["errors"],
+            "error_kinds": figures["error_kinds"]}
+
+
 def _ratio(a: Optional[float], b: Optional[float]) -> Optional[float]:
     return round(a / b, 2) if a and b else None
 
@@ -472,10 +599,10 @@ def bench(citizens: int = 20, duration: float = 30.0, stock: bool = True, say=pr
     with tempfile.TemporaryDirectory(prefix="sanad-bench-") as scratch, _scratch_stores(scaled) as stores:
         work = Path(scratch)
         outbox = Outbox(work / "sms-outbox")
-        backend, actions, rasas, gateway = _stack(work, model, stores, scaled, rasa_processes, parse_cache)
+        backend, actions, rasas, bot_api, gateway = _stack(work, model, stores, scaled, rasa_processes, parse_cache)
         rasa = rasas[0]
         say(f"starting the stack in {work} ...")
-        with services.running(backend, actions, rasas, gateway, timeout=300):
+        with services.running(backend, actions, rasas, *([bot_api] if bot_api else []), gateway, timeout=300):
             for instance in rasas:
                 _warm_up(instance.url, instance.token)
             if parse_cache != 0:
@@ -483,10 +610,15 @@ def bench(citizens: int = 20, duration: float = 30.0, stock: bool = True, say=pr
                 with concurrent.futures.ThreadPoolExecutor(len(rasas)) as pool:
                     list(pool.map(_warm_parse_cache, [instance.url for instance in rasas]))
             pids = {s.name: s.process.pid for s in (gateway, *rasas, actions, backend)}
-            say(f"gateway WebSocket: {citizens} citizens for {duration:g} s ...")
+            if bot_api is not None:  # Telegram's stand-in shares the cores too
+                pids["telegram_stand_in"] = bot_api.process.pid
+            crowds = _gateway_crowds(gateway, bot_api, citizens)
+            say(f"gateway: {crowds[0].citizens} citizens on the widget's WebSocket, {crowds[1].citizens} on the "
+                f"Telegram webhook, for {duration:g} s ...")
             before = cpu_snapshot(pids)
-            web = asyncio.run(load(lambda http, fund: WebCitizen(http, gateway.url, fund), citizens, duration, outbox))
+            asyncio.run(load_crowds(crowds, duration, outbox))
             after_web = cpu_snapshot(pids)
+            web = merged(*(crowd.record for crowd in crowds))
             say(f"Rasa's REST channel directly: {citizens} citizens for {duration:g} s ...")
             spread = iter(range(10 ** 9))  # the direct citizens, round robin over the instances
             direct = asyncio.run(load(lambda http, fund: RestCitizen(http, rasas[next(spread) % len(rasas)].url, fund),
@@ -499,6 +631,7 @@ def bench(citizens: int = 20, duration: float = 30.0, stock: bool = True, say=pr
         if stock_result.get("process"):
             processes["rasa_stock"] = stock_result.pop("process")
     result = summary(web)
+    result["by_channel"] = {name: _channel_figures(crowd) for name, crowd in zip(("web", "telegram"), crowds)}
     result["direct"] = summary(direct)
     result["parse"] = summary(parse)["faq"]
     result["stock"] = stock_result
@@ -556,6 +689,8 @@ def table(result: dict[str, Any]) -> str:
         row("parse (stock pipeline)", stock)
     else:
         lines.append(f"stock: {stock.get('reason')}")
+    for channel, figures in result.get("by_channel", {}).items():
+        row(f"gateway {channel} ({figures['citizens']}) all", figures["all"])
     lines.append(f"errors: gateway {result['errors']} {result['error_kinds'] or ''}, "
                  f"direct {result['direct']['errors']} {result['direct']['error_kinds'] or ''}")
     lines.append(f"balance look-ups completed: gateway {result['balance_lookups_completed']}, "

@@ -306,7 +306,7 @@ class FakeTelegram:
 def _serve(port: int, token: str) -> None:
     """`python -m tests.gateway.fake_telegram --port P [--token T]`: the stand-in until SIGTERM,
     with `GET /_sent?chat_id=C` listing the messages the bot sent (to chat C), for a caller in
-    another process."""
+    another process, and `GET /_wait` waiting for the next ones."""
     fake = FakeTelegram(token)
     fake.port = port
 
@@ -314,7 +314,19 @@ def _serve(port: int, token: str) -> None:
         chat_id = request.query_params.get("chat_id")
         return JSONResponse(fake.sent("sendMessage", int(chat_id) if chat_id else None))
 
+    async def wait(request: Request) -> JSONResponse:
+        """`GET /_wait?chat_id=C&since=N&timeout=S`: the messages sent to chat C after its first N,
+        as soon as there is one (`sanad bench` times a Telegram turn with it); 504 after S seconds."""
+        query = request.query_params
+        try:
+            chat_id, since = int(query["chat_id"]), int(query.get("since", 0))
+            messages = await fake.wait_for(lambda: fake.chat(chat_id)[since:], float(query.get("timeout", 20)))
+        except AssertionError as error:
+            return JSONResponse({"error": str(error)[:200]}, status_code=504)
+        return JSONResponse(messages)
+
     fake.app.router.routes.append(Route("/_sent", sent, methods=["GET"]))
+    fake.app.router.routes.append(Route("/_wait", wait, methods=["GET"]))
 
     async def main() -> None:
         fake._changed = asyncio.Condition()
