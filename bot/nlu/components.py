@@ -38,6 +38,7 @@ from bot.knowledge import DEFAULT_KB_DIR, TOPICS, known_fund, load_knowledge_bas
 from bot.nlu import decision
 from bot.nlu.context import context_evidence
 from bot.nlu.embedder import get_embedder
+from bot.nlu.persons import PersonProbe
 from bot.nlu.language import detect
 from bot.nlu.text import fold_arabizi, has_something_to_read, normalise, without_surrogates
 
@@ -151,6 +152,11 @@ class E5Featurizer(DenseFeaturizer, GraphComponent):
         return training_data
 
 
+# What the retriever stores in the model: the KB and training phrasings' vectors with their fund
+# and topic, and the person probe's weights and bias (bot/nlu/persons.py).
+_INDEX_ARRAYS = ("vectors", "funds", "topics", "person_weights", "person_bias")
+
+
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
 class KnowledgeRetriever(GraphComponent):
     """Scores each knowledge-base entry of the message's fund by the similarity of the message
@@ -169,6 +175,9 @@ class KnowledgeRetriever(GraphComponent):
         self.index = index or {}
         path = config.get("model_path")
         self.embedder = get_embedder(Path(path) if path else None)
+        # A model trained before the person probe (issue 20) has none: no person evidence then.
+        self.persons = (PersonProbe(self.index["person_weights"], float(self.index["person_bias"]))
+                        if "person_weights" in self.index else None)
 
     @classmethod
     def create(cls, config, model_storage, resource, execution_context) -> "KnowledgeRetriever":
@@ -190,15 +199,17 @@ class KnowledgeRetriever(GraphComponent):
             vectors.append(np.stack([m.get(_VECTOR) for m in examples]) if examples else np.zeros((0, self.embedder.dim), np.float32))
             funds += ["*"] * len(examples)  # training examples hold for both funds
             topics += [m.get(INTENT) for m in examples]
+        persons = PersonProbe.build(self.embedder)
         self.index = {"vectors": np.concatenate(vectors).astype(np.float32), "funds": np.array(funds),
-                      "topics": np.array(topics), "kb_fingerprint": kb.fingerprint}
+                      "topics": np.array(topics), "kb_fingerprint": kb.fingerprint,
+                      "person_weights": persons.weights, "person_bias": np.array(persons.bias)}
+        self.persons = persons
         self._persist()
         return self._resource
 
     def _persist(self) -> None:
         with self._storage.write_to(self._resource) as directory:
-            np.savez(directory / "index.npz", vectors=self.index["vectors"], funds=self.index["funds"],
-                     topics=self.index["topics"])
+            np.savez(directory / "index.npz", **{k: self.index[k] for k in _INDEX_ARRAYS})
             (directory / "meta.json").write_text(json.dumps({"kb_fingerprint": self.index["kb_fingerprint"]}))
 
     @classmethod
@@ -207,7 +218,7 @@ class KnowledgeRetriever(GraphComponent):
             with model_storage.read_from(resource) as directory:
                 data = np.load(directory / "index.npz")
                 meta = json.loads((directory / "meta.json").read_text())
-                index = {k: data[k] for k in ("vectors", "funds", "topics")} | meta
+                index = {k: data[k] for k in _INDEX_ARRAYS if k in data} | meta
         except ValueError:
             logger.warning("KnowledgeRetriever: no index in the model; retrieval disabled")
             index = None
@@ -230,7 +241,10 @@ class KnowledgeRetriever(GraphComponent):
         for message in _texts(messages):
             vector = message.get(_VECTOR)
             if vector is not None:
-                _sanad_block(message)["kb_ranking"] = self.rank(vector, message_fund(message))[:5]
+                block = _sanad_block(message)
+                block["kb_ranking"] = self.rank(vector, message_fund(message))[:5]
+                if self.persons is not None:
+                    block["person_p"] = self.persons.probability(vector)
         return messages
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:

@@ -32,17 +32,36 @@ def context_evidence(text: str, intent_ranking: List[Dict[str, Any]], kb_ranking
 
 
 def is_followup(block: Dict[str, Any], t: Thresholds) -> bool:
-    """Short, and either opening with a cue or left unanswered alone; not clearly out of scope."""
+    """Opening with a cue and naming a person (without a question word); or short, and either
+    opening with a cue or left unanswered alone, and not clearly out of scope; with a question
+    word, also leaning by itself on the topic it asks about."""
     form = block.get("followup") or {}
     if block.get("decision") not in _REVISABLE:
         return False
-    max_words = t.question_max_words if form.get("aspect") else t.followup_max_words
+    aspect = form.get("aspect")
+    if form.get("cue") and not aspect and names_a_person(block, t):
+        return True
+    if aspect and own_aspect_score(block, aspect) < t.aspect_own_min:
+        return False
+    max_words = t.question_max_words if aspect else t.followup_max_words
     if form.get("content_words", form.get("words", max_words + 1)) > max_words:
         return False
     if not form.get("cue") and block.get("decision") == "answer":
         return False
     oos_max = t.aspect_oos_max if form.get("aspect") else t.followup_oos_max
     return float(block.get("out_of_scope_p", 0.0)) < oos_max
+
+
+def own_aspect_score(block: Dict[str, Any], aspect: str) -> float:
+    """The message's own combined score for the topic its question word asks about."""
+    topic = ASPECT_TOPICS.get(aspect)
+    return float((block.get("scores_by_topic") or {}).get(topic, 0.0)) if topic else 0.0
+
+
+def names_a_person(block: Dict[str, Any], t: Thresholds) -> bool:
+    """Whether the message is about somebody (bot/nlu/persons.py), from the fitted probability."""
+    probability = block.get("person_p")
+    return probability is not None and float(probability) >= t.person_min
 
 
 def weighted_scores(block: Dict[str, Any], context_topic: str, t: Thresholds) -> Dict[str, float]:

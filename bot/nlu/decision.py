@@ -81,6 +81,15 @@ class Thresholds:
     aspect_weight: float = 0.0
     aspect_oos_max: float = 1.01
     question_max_words: int = 6
+    # ...and the message's own score for the topic its question word asks about must reach
+    # `aspect_own_min`: "w fin?" after an amount leans on payment channels by itself, "وشحال ولات
+    # البوطا؟" (how much is butane now?) on nothing. 0: no such gate.
+    aspect_own_min: float = 0.0
+    # A follow-up with a cue that names a person ("et un vendeur au marché ?", "w mol chahina?":
+    # bot/nlu/persons.py probability at least `person_min`) asks the conversation's question for that
+    # person: it passes the gate whatever its length and its out-of-scope probability, which
+    # alone are those of a message naming no topic. Above 1: off.
+    person_min: float = 1.01
     per_lang: Dict[str, Dict[str, float]] = field(default_factory=dict)
 
     def for_lang(self, lang: str) -> "Thresholds":

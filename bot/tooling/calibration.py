@@ -15,7 +15,9 @@
    followup_fragments.yml after the topics they follow, and every cross-validated record after a
    topic it does not depend on (a new question in a conversation must stay itself). Follow-ups
    with a question word ("w fin?") have their own weights and gate (QUESTION_GRID), fitted in
-   turn with the others (coordinate steps, each on the pairs it can change).
+   turn with the others (coordinate steps, each on the pairs it can change), and so have the
+   probability from which a follow-up with a cue names a person (PERSON_GRID, bot/nlu/persons.py)
+   and how much a question-word follow-up must lean by itself on its aspect (ASPECT_GATE_GRID).
 The result, with the cross-validated figures, goes to bot/calibration.yml (committed)."""
 from __future__ import annotations
 
@@ -75,6 +77,9 @@ CONTEXT_GRID = {
     "followup_max_words": [1, 2, 3, 4, 5, 6, 8],
     "followup_oos_max": [0.5, 0.7, 0.8, 0.9, 0.95, 0.99, 1.01],
 }
+# Where a follow-up with a cue starts to count as naming a person (bot/nlu/persons.py probability);
+# off first, so that it is only used where it gains.
+PERSON_GRID = {"person_min": [1.01, 0.95, 0.9, 0.85, 0.8, 0.75, 0.7, 0.65, 0.6, 0.55, 0.5, 0.45, 0.4, 0.35, 0.3]}
 # The settings tried for follow-ups with a question word (their weights may keep the context less,
 # or even push away from it: "w fin?" right after an amount asks for something else).
 QUESTION_GRID = {
@@ -83,6 +88,8 @@ QUESTION_GRID = {
     "aspect_oos_max": [0.5, 0.7, 0.9, 0.95, 0.99, 1.01],
     "question_max_words": [2, 3, 4, 5, 6],
 }
+# How much a follow-up with a question word must lean by itself on the topic it asks about (0: off).
+ASPECT_GATE_GRID = {"aspect_own_min": [0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3]}
 
 
 def training_examples() -> List[Dict[str, str]]:
@@ -134,7 +141,7 @@ async def _parse_all(model: str, examples: List[Dict[str, str]], offset: int) ->
         records.append({
             "text": ex["text"], "lang": ex["lang"], "expect": ex["intent"], "fund": fund,
             "intent_ranking": [{"name": r["name"], "confidence": r["confidence"]} for r in parsed.get("intent_ranking", [])],
-            "kb_ranking": block.get("kb_ranking", []),
+            "kb_ranking": block.get("kb_ranking", []), "person_p": block.get("person_p"),
         })
     return records
 
@@ -381,7 +388,7 @@ def followup_pairs(records: List[Dict[str, Any]], fragments: List[Dict[str, Any]
 def _parse_block(record: Dict[str, Any], t: Thresholds) -> Dict[str, Any]:
     """The parse result's `sanad` block the AnswerDecider would give this record."""
     own = decide_message(record["text"], record["intent_ranking"], record["kb_ranking"], t, record["lang"])
-    return {**own.as_dict(), "kb_ranking": record["kb_ranking"],
+    return {**own.as_dict(), "kb_ranking": record["kb_ranking"], "person_p": record.get("person_p"),
             **context_evidence(record["text"], record["intent_ranking"], record["kb_ranking"], t,
                                record["lang"])}
 
@@ -412,8 +419,11 @@ def fit_context(records: List[Dict[str, Any]], fragments: List[Dict[str, Any]],
     pairs = followup_pairs(records, fragments)
     blocks = [_parse_block(record, thresholds) for record, *_ in pairs]
     asking = [i for i, block in enumerate(blocks) if block["followup"].get("aspect")]
+    with_cue = [i for i, block in enumerate(blocks) if block["followup"].get("cue")]
     chosen: Dict[str, float] = {"context_weight": 0.0}
-    for grid, subset in ((CONTEXT_GRID, None), (QUESTION_GRID, asking), (CONTEXT_GRID, None)):
+    for grid, subset in ((CONTEXT_GRID, None), (QUESTION_GRID, asking), (ASPECT_GATE_GRID, asking),
+                         (PERSON_GRID, with_cue), (CONTEXT_GRID, None), (QUESTION_GRID, asking),
+                         (ASPECT_GATE_GRID, asking), (PERSON_GRID, with_cue)):
         chosen = {**chosen, **_best_setting(grid, pairs, blocks, replace(thresholds, **chosen), subset)}
     in_context = _score_pairs(pairs, blocks, replace(thresholds, **chosen))
     alone = _score_pairs(pairs, blocks, replace(thresholds, context_weight=0.0))
@@ -433,6 +443,21 @@ def _best_setting(grid: Dict[str, list], pairs: List[tuple], blocks: List[Dict[s
         if utility > best[0] + 1e-9:
             best = (utility, chosen)
     return best[1]
+
+
+def with_person_probability(records: List[Dict[str, Any]]) -> None:
+    """Every record's person probability from bot/nlu/persons.yml as it is now. The probe depends on
+    that list and the embedding model only, not on a fold's training data, so the stored predictions
+    take an edited list's probabilities without training the folds again (`--reuse`)."""
+    from bot.nlu.embedder import get_embedder
+    from bot.nlu.persons import PersonProbe
+    from bot.nlu.text import without_surrogates
+
+    embedder = get_embedder()
+    probe = PersonProbe.build(embedder)
+    vectors = embedder.embed([without_surrogates(r["text"]) for r in records])
+    for record, vector in zip(records, vectors):
+        record["person_p"] = probe.probability(vector)
 
 
 def calibrate(folds: int = 4, records_file: Path | None = None, reuse: bool = False,
@@ -468,7 +493,9 @@ def calibrate(folds: int = 4, records_file: Path | None = None, reuse: bool = Fa
             per_lang[lang] = {k: own[k] for k in _PER_LANGUAGE_AXES if own[k] != chosen[k]}
             by_lang[lang] = {"n": int(mask.sum()), **own_figs, "override": per_lang[lang]}
     thresholds = Thresholds(**chosen, per_lang=per_lang)
-    context, followups = fit_context(records, fragment_records(records_file), thresholds)
+    fragments = fragment_records(records_file)
+    with_person_probability(records + fragments)
+    context, followups = fit_context(records, fragments, thresholds)
     thresholds = replace(thresholds, **context)
     verified = check_against_decide(records, thresholds)
     document = {

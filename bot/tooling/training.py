@@ -54,7 +54,7 @@ def fingerprints(config: Path) -> dict[str, str]:
     }
     pipeline = config.read_text(encoding="utf-8")
     if "bot.nlu." in pipeline:  # Sanad's own components: their code counts (the stock pipeline has none)
-        prints["code"] = _digest(_files([(paths.BOT / "nlu", "*.py")]))
+        prints["code"] = _digest(_files([(paths.BOT / "nlu", "*.py"), (paths.BOT / "nlu", "*.yml")]))
     if "E5Featurizer" in pipeline:
         prints["embedder"] = _embedding_model_identity(paths.E5_RUNTIME)
     return prints

@@ -69,3 +69,26 @@ def test_evaluation_cases_are_not_training_data():
             if matcher.real_quick_ratio() >= 0.85 and matcher.quick_ratio() >= 0.85 and matcher.ratio() >= 0.85:
                 leaked.append((original, case))
     assert leaked == []
+
+
+def test_the_person_probe_phrases_are_neither_evaluation_cases_nor_fragments():
+    """bot/nlu/persons.yml trains the person probe; a phrase that were a held-out follow-up or a
+    calibration fragment (once its opening cue is removed) would measure the list against itself."""
+    import re
+
+    import yaml
+
+    from bot.nlu.followup import _words, cue_length
+    from bot.nlu.persons import PERSONS_FILE
+    from bot.nlu.text import normalise
+
+    def without_cue(text: str) -> str:
+        words = _words(text)
+        return re.sub(r"[^\w ]", "", normalise(" ".join(words[cue_length(words):])).lower()).strip()
+
+    spec = yaml.safe_load(PERSONS_FILE.read_text(encoding="utf-8"))
+    phrases = {without_cue(p) for kind in ("persons", "outside") for ps in spec[kind].values() for p in ps}
+    messages = [text for path in (paths.HELDOUT_EVAL, paths.FOLLOWUPS_EVAL, paths.HELDOUT_2_EVAL,
+                                  paths.FOLLOWUPS_2_EVAL) for text in evaluation_texts(path)]
+    messages += [e["text"] for e in fragment_examples()]
+    assert sorted({m for m in messages if without_cue(m) in phrases}) == []
