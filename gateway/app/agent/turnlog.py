@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from bot.masking import mask_text
@@ -173,7 +173,8 @@ class TurnLog:
         except Exception as error:  # noqa: BLE001 (an observer never breaks the relay)
             logger.warning("turn not logged (%s)", type(error).__name__)
 
-    def record(self, channel: str, conversation_id: str, fund: str, text: Optional[str], turn: Any) -> Turn:
+    def record(self, channel: str, conversation_id: str, fund: str, text: Optional[str],
+               turn: Any) -> dict[str, Any]:
         """One turn, written at once (tests and tools; the relay goes through record_turn)."""
         return self._writer.submit(self.pending(channel, conversation_id, fund, text, turn))
 
@@ -189,33 +190,50 @@ class TurnLog:
             topic=str(topic)[:64] if topic else None, masked_text=kept_text(kind, text),
             settles=settles(kind, text), at=self.console.clock())
 
-    def _write(self, batch: list[PendingTurn]) -> list[Turn]:
+    def _write(self, batch: list[PendingTurn]) -> list[dict[str, Any]]:
+        """The batch's rows in one transaction, with SQLAlchemy Core statements (the ORM's unit of
+        work and identity map cost CPU on every turn, for rows nobody reads back here)."""
         with self.console.db() as db:
-            latest = self._latest_turns(db, {pending.conversation_hash for pending in batch})
-            rows = []
+            latest: dict[str, dict[str, Any]] = self._latest_turns(
+                db, {pending.conversation_hash for pending in batch if pending.settles})
+            rows, settled_ids = [], []
             for pending in batch:
-                self._settle(latest.get(pending.conversation_hash), pending)
-                row = Turn(at=pending.at, fund=pending.fund, channel=pending.channel,
-                           conversation_hash=pending.conversation_hash, lang=pending.lang,
-                           script=pending.script, kind=pending.kind, topic=pending.topic,
-                           settled=False if pending.kind == CLARIFY else None,
-                           masked_text=pending.masked_text)
-                db.add(row)
+                previous = latest.get(pending.conversation_hash)
+                if self._settles(previous, pending):
+                    # (`previous` may be a row of this batch, not written yet: settled as it goes in)
+                    previous.update(settled=True, masked_text=None)
+                    if previous.get("id") is not None:
+                        settled_ids.append(previous["id"])
+                row = {"at": pending.at, "fund": pending.fund, "channel": pending.channel,
+                       "conversation_hash": pending.conversation_hash, "lang": pending.lang,
+                       "script": pending.script, "kind": pending.kind, "topic": pending.topic,
+                       "settled": False if pending.kind == CLARIFY else None,
+                       "masked_text": pending.masked_text, "review_id": None}
                 latest[pending.conversation_hash] = row
                 rows.append(row)
+            if settled_ids:
+                settle = update(Turn).where(Turn.id.in_(settled_ids))
+                db.execute(settle.values(settled=True, masked_text=None))
+            db.execute(insert(Turn), rows)
             db.commit()
             return rows
 
     @staticmethod
-    def _latest_turns(db: Session, hashes: set[str]) -> dict[str, Turn]:
-        """The last logged turn of each of these conversations, in one query."""
+    def _latest_turns(db: Session, hashes: set[str]) -> dict[str, dict[str, Any]]:
+        """The last logged turn of each of these conversations, in one query: the columns that
+        tell whether it is a clarification still waiting for the citizen's choice."""
+        if not hashes:
+            return {}
         newest = (select(func.max(Turn.id)).where(Turn.conversation_hash.in_(hashes))
                   .group_by(Turn.conversation_hash))
-        return {row.conversation_hash: row for row in db.scalars(select(Turn).where(Turn.id.in_(newest)))}
+        columns = select(Turn.id, Turn.conversation_hash, Turn.kind, Turn.settled, Turn.review_id)
+        rows = db.execute(columns.where(Turn.id.in_(newest)))
+        return {row.conversation_hash: dict(row._mapping) for row in rows}
 
     @staticmethod
-    def _settle(previous: Optional[Turn], pending: PendingTurn) -> None:
-        if previous is not None and previous.kind == CLARIFY and previous.settled is False \
-                and previous.review_id is None and pending.settles:
-            previous.settled = True
-            previous.masked_text = None  # settled: the review loop has no use for it any more
+    def _settles(previous: Optional[dict[str, Any]], pending: PendingTurn) -> bool:
+        """Whether this turn settles the conversation's last one: a clarification neither settled
+        nor reviewed yet, followed by a choice (its text is then dropped: the review loop has no
+        use for it any more)."""
+        return (previous is not None and previous["kind"] == CLARIFY and previous["settled"] is False
+                and previous["review_id"] is None and pending.settles)
