@@ -144,6 +144,9 @@ class Placement:
         return placed
 
 
+MAX_CONNECTIONS_PER_INSTANCE = 50
+
+
 class RasaClient:
     """One Rasa server, or several: N processes on the embedded stores (`sanad run
     --rasa-processes N`), or instances sharing their conversation and lock stores
@@ -161,10 +164,14 @@ class RasaClient:
             raise ValueError("no Rasa URL")
         self.base_url = self.base_urls[0]
         self.token = token
+        # Every connection may stay open for the next turn: with fewer kept alive than citizens
+        # talking at once (10 before), each turn past them opened and closed a TCP connection,
+        # at a CPU cost on both sides (issue 18).
+        connections = MAX_CONNECTIONS_PER_INSTANCE * len(self.base_urls)
         self._client = httpx.AsyncClient(
             transport=transport, trust_env=False,  # an internal service: no proxy
             timeout=httpx.Timeout(timeout, connect=min(5.0, timeout)),
-            limits=httpx.Limits(max_connections=50 * len(self.base_urls), max_keepalive_connections=10),
+            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
         )
         self.placement = Placement(len(self.base_urls))
 

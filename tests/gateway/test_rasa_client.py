@@ -236,3 +236,42 @@ def test_the_placement_forgets_the_least_recently_used_conversations_beyond_its_
     placement.instance_of("a")  # used again: "b" is now the oldest
     placement.instance_of("d")
     assert list(placement._placed) == ["c", "a", "d"]
+
+
+async def test_citizens_talking_at_once_keep_their_connections_to_rasa_between_turns():
+    """A real Rasa stand-in on a loopback port counts the TCP connections it accepts: 30 turns at
+    once, three times over, reuse the first round's connections (issue 18: with 10 kept alive,
+    each turn past them opened and closed a connection, at a CPU cost on both sides)."""
+    from bot.tooling.services import free_port
+
+    accepted = 0
+
+    async def rasa_stand_in(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal accepted
+        accepted += 1
+        body = json.dumps(faq_answer("fr")).encode()
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                              if line.lower().startswith(b"content-length"))
+                await reader.readexactly(length)
+                await asyncio.sleep(0.05)  # every turn of a round is in flight at once
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                             b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+    port = free_port()
+    server = await asyncio.start_server(rasa_stand_in, "127.0.0.1", port)
+    rasa = RasaClient(f"http://127.0.0.1:{port}", timeout=5)
+    try:
+        for _ in range(3):
+            turns = await asyncio.gather(*(rasa.send(f"web:{n}", "payer", {"fund": "cnss_ma"}) for n in range(30)))
+            assert all(turn.decision == "answer" for turn in turns)
+    finally:
+        await rasa.aclose()
+        server.close()
+        await server.wait_closed()
+    assert accepted == 30, accepted
