@@ -46,4 +46,7 @@ FOLLOWUPS_EVAL = REPO / "tests" / "data" / "followups-heldout.yml"
 # the first set's misses: the measure those changes have not seen.
 HELDOUT_2_EVAL = REPO / "tests" / "data" / "heldout-2.yml"
 FOLLOWUPS_2_EVAL = REPO / "tests" / "data" / "followups-heldout-2.yml"
+# A third set of follow-up conversations (2026-12-06), after the person probe was designed on the
+# second set's misses.
+FOLLOWUPS_3_EVAL = REPO / "tests" / "data" / "followups-heldout-3.yml"
 KB_FACTS = shared_or_copy("domain/kb_facts.fr.md", "kb_facts.fr.md")
