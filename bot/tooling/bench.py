@@ -223,16 +223,14 @@ class TelegramCitizen:
         pass
 
     def _update(self, text: str, button: bool) -> dict[str, Any]:
-        from bot.tooling.fuzz import tg_message, tg_user
+        from bot.tooling.fuzz import tg_callback, tg_message
 
         update_id = next(self.update_ids)
         if not button:
             return tg_message(self.user_id, text, update_id)
         # The citizen presses the first button of the bot's last message (as _converse chooses).
         keyboard = (self.last or {}).get("reply_markup", {}).get("inline_keyboard") or [[{}]]
-        return {"update_id": update_id, "callback_query": {
-            "id": f"cb{update_id}", "from": tg_user(self.user_id), "chat_instance": f"ci{self.user_id}",
-            "data": keyboard[0][0].get("callback_data", text), "message": self.last}}
+        return tg_callback(self.user_id, keyboard[0][0].get("callback_data", text), update_id, self.last)
 
     async def say(self, text: str, button: bool) -> dict[str, Any]:
         headers = {"X-Telegram-Bot-Api-Secret-Token": self.secret}
@@ -417,14 +415,19 @@ async def parse_load(rasa_url: str, token: str, citizens: int, duration: float, 
 
 # --- processes ------------------------------------------------------------------------------
 
+def _stat(pid: int | str) -> list[str]:
+    """The fields of /proc/PID/stat after the command name (which may hold spaces and brackets):
+    [0] state, [1] parent pid, [11] utime, [12] stime."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
 def _tree(pid: int) -> list[int]:
     """The process and its descendants (a server may fork workers)."""
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             with contextlib.suppress(OSError, IndexError, ValueError):
-                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-                children.setdefault(parent, []).append(int(entry.name))
+                children.setdefault(int(_stat(entry.name)[1]), []).append(int(entry.name))
     out, todo = [], [pid]
     while todo:
         current = todo.pop()
@@ -450,8 +453,8 @@ def cpu_seconds(pid: int) -> float:
     total = 0
     for member in _tree(pid):
         with contextlib.suppress(OSError, IndexError, ValueError):
-            fields_after_name = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields_after_name[11]) + int(fields_after_name[12])  # utime, stime
+            fields = _stat(member)
+            total += int(fields[11]) + int(fields[12])
     return total / ticks
 
 
@@ -510,15 +513,12 @@ def _stack(work: Path, model: Path, stores=None, scaled: int = 0, rasa_processes
 def _telegram(logs: Path) -> tuple[Optional[services.Service], dict[str, str]]:
     """The local Bot API stand-in (as `sanad fuzz` runs it) and the gateway's Telegram settings in
     webhook mode; (None, {}) where the repository's tests are not there (an image without them)."""
-    from bot.tooling.fuzz import TELEGRAM_TOKEN, fake_telegram_service
+    from bot.tooling.fuzz import fake_telegram_service, gateway_telegram_settings
 
     bot_api = fake_telegram_service(logs / "telegram.log")
     if bot_api is None:
         return None, {}
-    return bot_api, {"SANAD_GATEWAY_TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN, "SANAD_GATEWAY_TELEGRAM_MODE": "webhook",
-                     "SANAD_GATEWAY_TELEGRAM_WEBHOOK_SECRET": uuid.uuid4().hex,
-                     "SANAD_GATEWAY_TELEGRAM_API_BASE_URL": bot_api.url,  # type: ignore[attr-defined]
-                     "SANAD_GATEWAY_TELEGRAM_WEBHOOK_URL": "https://bench.invalid/telegram/webhook"}
+    return bot_api, gateway_telegram_settings(bot_api, uuid.uuid4().hex, "bench.invalid")
 
 
 @contextlib.contextmanager
@@ -609,7 +609,8 @@ def bench(citizens: int = 20, duration: float = 30.0, stock: bool = True, say=pr
                 say("filling the parse caches with every message of the mix ...")
                 with concurrent.futures.ThreadPoolExecutor(len(rasas)) as pool:
                     list(pool.map(_warm_parse_cache, [instance.url for instance in rasas]))
-            pids = {s.name: s.process.pid for s in (gateway, *rasas, actions, backend)}
+            measured = (gateway, *rasas, actions, backend)
+            pids = {s.name: s.process.pid for s in measured}
             if bot_api is not None:  # Telegram's stand-in shares the cores too
                 pids["telegram_stand_in"] = bot_api.process.pid
             crowds = _gateway_crowds(gateway, bot_api, citizens)
@@ -626,7 +627,7 @@ def bench(citizens: int = 20, duration: float = 30.0, stock: bool = True, say=pr
             after_direct = cpu_snapshot(pids)
             say(f"POST /model/parse, Sanad's pipeline: {citizens} clients for {duration:g} s ...")
             parse = asyncio.run(parse_load(rasa.url, rasa.token, citizens, duration))
-            processes = {s.name: memory(s.process.pid) for s in (gateway, *rasas, actions, backend)}
+            processes = {s.name: memory(s.process.pid) for s in measured}
         stock_result = _stock(work, citizens, duration, say) if stock else {"available": False, "reason": "--no-stock"}
         if stock_result.get("process"):
             processes["rasa_stock"] = stock_result.pop("process")

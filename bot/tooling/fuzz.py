@@ -207,6 +207,15 @@ def fake_telegram_service(log: Path) -> Optional[services.Service]:
     return service
 
 
+def gateway_telegram_settings(bot_api: services.Service, secret: str, host: str) -> dict[str, str]:
+    """The gateway's Telegram settings in webhook mode against the stand-in `bot_api` (`sanad fuzz`
+    and `sanad bench`); `host` only names the public webhook URL the gateway registers."""
+    return {"SANAD_GATEWAY_TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN, "SANAD_GATEWAY_TELEGRAM_MODE": "webhook",
+            "SANAD_GATEWAY_TELEGRAM_WEBHOOK_SECRET": secret,
+            "SANAD_GATEWAY_TELEGRAM_API_BASE_URL": bot_api.url,  # type: ignore[attr-defined]
+            "SANAD_GATEWAY_TELEGRAM_WEBHOOK_URL": f"https://{host}/telegram/webhook"}
+
+
 @contextlib.contextmanager
 def stack(telegram: bool = True):
     from bot.tooling import training
@@ -230,10 +239,7 @@ def stack(telegram: bool = True):
                                 log=logs["rasa"], SANAD_FUND=FUND, SANAD_TRACKER_DB=str(tmp / "tracker.db"))
     bot_api = fake_telegram_service(logs["telegram"]) if telegram else None
     secret = secrets.token_urlsafe(16)
-    telegram_env = {} if bot_api is None else {
-        "SANAD_GATEWAY_TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN, "SANAD_GATEWAY_TELEGRAM_MODE": "webhook",
-        "SANAD_GATEWAY_TELEGRAM_WEBHOOK_SECRET": secret, "SANAD_GATEWAY_TELEGRAM_API_BASE_URL": bot_api.url,
-        "SANAD_GATEWAY_TELEGRAM_WEBHOOK_URL": "https://fuzz.invalid/telegram/webhook"}
+    telegram_env = {} if bot_api is None else gateway_telegram_settings(bot_api, secret, "fuzz.invalid")
     gateway = services.gateway_server(
         rasa.url, FUND, token, log=logs["gateway"], SANAD_GATEWAY_AGENT_BACKEND_URL=backend.url,
         SANAD_GATEWAY_AGENT_DATABASE_URL=f"sqlite:///{tmp / 'agent.db'}",
@@ -446,10 +452,11 @@ def tg_message(user_id: int, text: Any, update_id: int) -> dict:
     return {"update_id": update_id, "message": message}
 
 
-def tg_callback(user_id: int, data: str, update_id: int) -> dict:
-    bot_message = {"message_id": 1, "date": int(time.time()), "text": "?",
-                   "chat": {"id": user_id, "type": "private", "first_name": "Fuzz"},
-                   "from": {"id": 4242, "is_bot": True, "first_name": "Sanad"}}
+def tg_callback(user_id: int, data: str, update_id: int, bot_message: Optional[dict] = None) -> dict:
+    """A button press on `bot_message` (by default a made-up message of the bot's)."""
+    bot_message = bot_message or {"message_id": 1, "date": int(time.time()), "text": "?",
+                                  "chat": {"id": user_id, "type": "private", "first_name": "Fuzz"},
+                                  "from": {"id": 4242, "is_bot": True, "first_name": "Sanad"}}
     return {"update_id": update_id, "callback_query": {"id": f"cb{update_id}", "from": tg_user(user_id),
                                                        "chat_instance": f"ci{user_id}", "data": data,
                                                        "message": bot_message}}

@@ -201,10 +201,7 @@ def system(trained_model, tmp_path_factory):
     ("casnos_dz", "التاجر لازم يتسجل في الكاسنوس؟", "والفلاح تاني؟"),
 ])
 def test_another_profession_after_eligibility_is_answered_from_eligibility(system, fund, first, follow_up):
-    chat = Conversation(system, fund)
-    assert chat.say(first)["topic"] == "eligibility"
-    decision = chat.say(follow_up)
-    assert (decision["decision"], decision.get("topic")) == ("answer", "eligibility"), decision
+    _answered_from_eligibility_after(system, fund, first, follow_up)
 
 
 @pytest.mark.model
@@ -222,6 +219,10 @@ def test_a_person_described_at_length_after_eligibility_is_answered_from_eligibi
                                                                                       follow_up):
     """Past the gate of words of content, the person probe lets these through (issue 20: the
     second held-out set's misses were professions of three to six words)."""
+    _answered_from_eligibility_after(system, fund, first, follow_up)
+
+
+def _answered_from_eligibility_after(system, fund: str, first: str, follow_up: str) -> None:
     chat = Conversation(system, fund)
     assert chat.say(first)["topic"] == "eligibility"
     decision = chat.say(follow_up)
