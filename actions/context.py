@@ -46,11 +46,17 @@ class Turn:
     def reply_lang(self, available: frozenset = frozenset(LANGUAGES)) -> str:
         if self.chosen_lang:
             return registry().fallback(self.chosen_lang, available)
-        # A button press, or a message that is only data (a number, a date, a code): keep the
-        # conversation's language rather than guess one from digits.
-        if (not self.decision or self.decision.get("label") == "inform") and self.last_reply_lang:
-            return self.last_reply_lang if self.last_reply_lang in available else reply_language(self.lang, available)
+        if self.keeps_conversation_language():
+            return registry().fallback(self.last_reply_lang, available)
         return reply_language(self.lang, available)
+
+    def keeps_conversation_language(self) -> bool:
+        """A button press, a message that is only data (a number, a date, a code), or a short
+        message without a marker word of any language ("وفين نخلصهم؟" after a Darija answer):
+        keep the conversation's language rather than guess one from digits or two words."""
+        if not self.last_reply_lang:
+            return False
+        return not self.decision or self.decision.get("label") == "inform" or self.lang.weak
 
 
 def current_turn(tracker: Tracker) -> Turn:
@@ -63,7 +69,8 @@ def current_turn(tracker: Tracker) -> Turn:
     languages = registry().languages
     last_known = last if last in languages else registry().root_language
     default_lang = Language(last_known, languages[last_known].script)
-    lang = Language(block["lang"], block["script"]) if "lang" in block else default_lang
+    lang = (Language(block["lang"], block["script"], weak=bool(block.get("lang_weak")))
+            if "lang" in block else default_lang)
     chosen = metadata.get("lang") if metadata.get("lang") in LANGUAGES else None
     return Turn(fund=fund, lang=lang, decision=block, last_reply_lang=last, chosen_lang=chosen)
 

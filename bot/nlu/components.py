@@ -86,7 +86,7 @@ class SanadLanguageDetector(GraphComponent):
             block.update(fund=message_fund(message))
             if has_something_to_read(message.get(TEXT)):  # else the conversation's language holds
                 language = detect(message.get(TEXT), block["fund"])
-                block.update(lang=language.lang, script=language.script)
+                block.update(lang=language.lang, script=language.script, lang_weak=language.weak)
         return messages
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:

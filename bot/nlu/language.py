@@ -17,6 +17,11 @@ from bot.registry import registry
 # evidence. The other variety wins only with this many markers more than the deployment's own.
 OTHER_VARIETY_LEAD = 2
 
+# A message this short with no marker word of any language ("وفين نخلصهم؟", "CNSS ?") says
+# nothing about the citizen's language: the detector's answer is only its default (MSA for
+# Arabic script, French for Latin script), and the conversation's language should hold.
+WEAK_EVIDENCE_WORDS = 6
+
 # Markers are written in normalised form (see text.normalise): no hamza seats, ه for ة.
 _DARIJA_ARAB_SHARED = {
     "واش", "كيفاش", "شحال", "بزاف", "علاش", "باش", "ديال", "ماشي", "كاين", "كاينه",
@@ -34,6 +39,13 @@ _ARQ_ARAB = {
     "تاعك", "حاب", "نحب", "بلي", "برك", "درك", "ماكانش", "لاكاسنوس", "لونساج",
     "كارطه", "بصح", "واشنو", "نخلصو", "تشكي", "ديرو", "نديرو", "بزاف", "يخي", "خداو", "منين",
     "شحال", "قديش", "ماعليش", "مليح",
+}
+# Words of Modern Standard Arabic a Darija speaker does not write (question words, relatives,
+# particles): not used to tell MSA from Darija (no Darija marker is enough for MSA), only to
+# know that an MSA reading rests on something. Matched with or without a leading و ("and").
+_MSA_ARAB = {
+    "هل", "ما", "ماذا", "لماذا", "كيف", "اين", "متي", "هي", "التي", "الذي", "الذين", "عن",
+    "الي", "ان", "يجب", "اريد", "كم", "ليس", "لدي", "لقد", "سوف", "هذا", "هذه", "ذلك",
 }
 _DARIJA_LATN_SHARED = {
     "wach", "wech", "wesh", "wash", "kifach", "kifash", "kifech", "kifeh", "bach", "bash", "dyal",
@@ -89,6 +101,9 @@ _TOKEN = re.compile(r"[\w\u0600-\u06ff']+", re.UNICODE)
 class Language:
     lang: str  # fr | en | ar | ary | arq
     script: str  # latn | arab
+    # True when `lang` is the script's default for a short message without a marker word: a
+    # guess the conversation's own language should override (actions/context.py).
+    weak: bool = False
 
 
 def _tokens(text: str) -> list[str]:
@@ -118,7 +133,8 @@ def detect(text: str, fund: str | None = None) -> Language:
         counts = {"ary": sum(t in _ARY_ARAB for t in tokens), "arq": sum(t in _ARQ_ARAB for t in tokens)}
         shared = sum(t in _DARIJA_ARAB_SHARED for t in tokens)
         if sum(counts.values()) + shared == 0:
-            return Language("ar", script)
+            msa = sum(t in _MSA_ARAB or (t[:1] == "و" and t[1:] in _MSA_ARAB) for t in tokens)
+            return Language("ar", script, weak=msa == 0 and len(tokens) <= WEAK_EVIDENCE_WORDS)
         return Language(_variety(counts, darija_default), script)
 
     darija = sum(t in _DARIJA_LATN_SHARED for t in tokens) + (2 if _has_arabizi_digits(tokens) else 0)
@@ -129,7 +145,7 @@ def detect(text: str, fund: str | None = None) -> Language:
         return Language(_variety(counts, darija_default), script)
     if english > french:
         return Language("en", script)
-    return Language("fr", script)
+    return Language("fr", script, weak=french == 0 and len(tokens) <= WEAK_EVIDENCE_WORDS)
 
 
 def reply_language(detected: Language, available: set[str] | frozenset[str]) -> str:

@@ -50,6 +50,21 @@ def test_darija_in_arabic_script_gets_the_darija_answer():
     assert "المصدر" in messages[0]["text"]
 
 
+@pytest.mark.parametrize("last, lang_weak, expected", [
+    ("ary", True, "ary"),   # "وفين نخلصهم؟" after a Darija answer: the conversation's Darija holds
+    ("arq", True, "ar"),    # ...along its fallback chain (cnss_ma has no Algerian Darija answer)
+    ("ary", False, "ar"),   # an MSA question with MSA words switches to MSA
+    (None, True, "ar"),     # no conversation yet: the detector's guess is all there is
+])
+def test_a_short_unmarked_follow_up_keeps_the_conversation_language(last, lang_weak, expected):
+    t = tracker(text="وفين نخلصهم؟", slots={"reply_lang": last} if last else {},
+                sanad=decided(lang="ar", script="arab", lang_weak=lang_weak, topic="payment_channels"))
+    messages, events = run(ActionAnswerFaq(), t)
+    entry = context.knowledge_base().entry("cnss_ma", "payment_channels")
+    assert messages[0]["text"].startswith(entry.answer[expected])
+    assert {"event": "slot", "name": "reply_lang", "value": expected, "timestamp": None} in events
+
+
 def test_each_fund_answers_from_its_own_entry():
     messages, _ = run(ActionAnswerFaq(), tracker(sanad=decided(fund="casnos_dz", topic="contact")))
     assert messages[0]["text"].startswith(context.knowledge_base().entry("casnos_dz", "contact").answer["fr"])

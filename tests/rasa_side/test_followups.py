@@ -286,3 +286,18 @@ def test_a_follow_up_after_a_restart_of_the_rasa_server(system):
     system.restart_rasa()
     decision = chat.say("w ana plombier?")
     assert (decision["decision"], decision.get("topic")) == ("answer", "eligibility"), decision
+
+
+@pytest.mark.model
+@pytest.mark.parametrize("fund, first, follow_up, lang", [
+    ("cnss_ma", "شحال خاصني نخلص فالضمان كل شهر؟", "وفين نخلصهم؟", "ary"),
+    ("cnss_ma", "واش الخضار خاصو يتسجل فالضمان؟", "والنجار؟", "ary"),
+    ("casnos_dz", "التاجر لازم يتسجل في الكاسنوس؟", "والطبيب؟", "arq"),
+])
+def test_a_darija_conversation_stays_in_darija_on_a_short_follow_up(system, fund, first, follow_up, lang):
+    """Two Arabic-script words without a Darija marker read as MSA alone; in a conversation
+    answered in Darija they are answered in Darija (issue 20: the variety changed mid-conversation)."""
+    chat = Conversation(system, fund)
+    assert chat.say(first)["lang"] == lang
+    decision = chat.say(follow_up)
+    assert decision["decision"] == "answer" and decision["lang"] == lang, decision

@@ -73,6 +73,19 @@ def test_detect(text, fund, lang, script):
     assert detect(text, fund) == Language(lang, script)
 
 
+@pytest.mark.parametrize("text, weak", [
+    # Two words and no marker of any language: the script's default is a guess.
+    ("وفين نخلصهم؟", True), ("والطبيب؟", True), ("وبنتي عندها 24 عام وكتقرا فالجامعة؟", True),
+    ("CNSS ?", True), ("AMO", True),
+    # A marker word, or a message long enough to be its own evidence, is not.
+    ("ما هي شروط الاستفادة من التقاعد؟", False), ("متى؟", False), ("وين نخلص", False),
+    ("هل يلزم التاجر بالانتساب إلى الكاسنوس؟", False), ("et où ?", False), ("and when?", False),
+    ("w fin?", False), ("الفلاحين الصغار المستقلين بالمناطق الجبلية البعيدة عن المدن الكبرى", False),
+])
+def test_a_short_message_without_a_marker_word_is_weak_evidence_of_its_language(text, weak):
+    assert detect(text, "cnss_ma").weak is weak, text
+
+
 @pytest.mark.parametrize("detected, available, expected", [
     (Language("ary", "arab"), {"fr", "ar", "ary"}, "ary"),
     (Language("arq", "arab"), {"fr", "ar"}, "ar"),  # no Algerian Darija answer: MSA
