@@ -21,7 +21,7 @@ from bot.nlu.decision import Thresholds, load_thresholds
 from bot.nlu.language import Language, reply_language
 from bot.registry import registry
 
-CONTEXT_TOPIC, CONTEXT_TURN = "context_topic", "context_turn"
+CONTEXT_TOPIC, CONTEXT_TURN, CONTEXT_CHOSEN = "context_topic", "context_turn", "context_chosen"
 
 
 @lru_cache(maxsize=1)
@@ -89,16 +89,19 @@ def conversation_topic(tracker: Tracker) -> Optional[str]:
     return topic if 0 < citizen_messages(tracker) - int(answered_at) <= CONTEXT_TURNS else None
 
 
-def remember_topic(tracker: Tracker, topic: str) -> List[Dict[str, Any]]:
-    """The events that make `topic` the conversation's context from this message on."""
-    return [SlotSet(CONTEXT_TOPIC, topic), SlotSet(CONTEXT_TURN, float(citizen_messages(tracker)))]
+def remember_topic(tracker: Tracker, topic: str, chosen: bool = False) -> List[Dict[str, Any]]:
+    """The events that make `topic` the conversation's context from this message on; `chosen`
+    when the citizen picked it on a clarification's button (bot/nlu/context.py settled_by_choice)."""
+    return [SlotSet(CONTEXT_TOPIC, topic), SlotSet(CONTEXT_TURN, float(citizen_messages(tracker))),
+            SlotSet(CONTEXT_CHOSEN, chosen)]
 
 
 def in_context(turn: Turn, tracker: Tracker) -> Turn:
     """The turn with the decision the conversation's context gives, when the message is a
     follow-up of a recent answer (bot/nlu/context.py); otherwise the NLU's own decision."""
     decided = decide_in_context(turn.decision, conversation_topic(tracker), thresholds(),
-                                turn.decision.get("lang", turn.lang.lang))
+                                turn.decision.get("lang", turn.lang.lang),
+                                chosen=bool(tracker.get_slot(CONTEXT_CHOSEN)))
     if decided is None:
         return turn
     return replace(turn, decision={**turn.decision, **decided.as_dict()})

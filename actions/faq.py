@@ -41,7 +41,8 @@ def reply_to(turn: Turn, dispatcher: CollectingDispatcher, tracker: Tracker) -> 
     return utter_with_channels(dispatcher, turn, "out_of_scope", "out_of_scope")
 
 
-def answer(turn: Turn, topic: str | None, dispatcher: CollectingDispatcher, tracker: Tracker) -> List[Dict]:
+def answer(turn: Turn, topic: str | None, dispatcher: CollectingDispatcher, tracker: Tracker,
+           chosen: bool = False) -> List[Dict]:
     kb = knowledge_base()
     entry = kb.entry(turn.fund, topic) if topic else None
     fund = kb.fund(turn.fund)
@@ -58,7 +59,7 @@ def answer(turn: Turn, topic: str | None, dispatcher: CollectingDispatcher, trac
     sources = [s.dict() for s in entry.sources]
     dispatcher.utter_message(text=text, json_message=sanad_payload(
         "answer", turn, topic=entry.topic, lang=lang, sources=sources, reviewed=entry.reviewed.isoformat()))
-    return [SlotSet("reply_lang", lang), SlotSet("topic", None), *remember_topic(tracker, entry.topic)]
+    return [SlotSet("reply_lang", lang), SlotSet("topic", None), *remember_topic(tracker, entry.topic, chosen)]
 
 
 MIN_CHOICES = 2  # a clarification with one topic button is no question: "did you mean X, or...?"
@@ -107,7 +108,7 @@ class ActionAnswerFaq(Action):
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List[Dict]:
         chosen = next(tracker.get_latest_entity_values("topic"), None)
         if chosen:
-            return answer(current_turn(tracker), chosen, dispatcher, tracker)
+            return answer(current_turn(tracker), chosen, dispatcher, tracker, chosen=True)
         return reply_to(in_context(current_turn(tracker), tracker), dispatcher, tracker)
 
 

@@ -90,6 +90,26 @@ def test_button_press_answers_in_the_conversation_language():
     assert (data["topic"], data["lang"], data["fund"]) == ("retirement", "ar", "casnos_dz")
 
 
+def test_a_button_choice_is_remembered_as_chosen_and_settles_the_next_clarification():
+    choice = tracker(text='/choose_topic{"topic":"retirement"}', intent="choose_topic",
+                     entities=[{"entity": "topic", "value": "retirement"}], metadata={"fund": "casnos_dz"})
+    _, events = run(ActionAnswerFaq(), choice)
+    assert {"event": "slot", "name": "context_chosen", "value": True, "timestamp": None} in events
+    slots = {"context_topic": "retirement", "context_turn": 2.0, "context_chosen": True, "reply_lang": "ar"}
+    sanad = decided(fund="casnos_dz", lang="ar", script="arab", decision="clarify", label="clarify",
+                    offered=["eligibility", "retirement"], followup={"cue": False, "words": 6, "content_words": 6})
+    latest = {"text": "وكم سنة يجب أن أشتغل على الأقل؟", "intent": {"name": "nlu_fallback"}, "entities": [],
+              "metadata": {}, "sanad": sanad}
+    user_events = [{"event": "user", "text": "..."}] * 3
+    for was_chosen, expected in ((True, "answer"), (False, "clarify")):
+        t = Tracker("tester", {**slots, "context_chosen": was_chosen}, latest, user_events, False, None, {},
+                    "action_listen")
+        messages, _ = run(ActionClarify(), t)
+        assert payload(messages)["decision"] == expected
+    assert payload(run(ActionClarify(), Tracker("tester", slots, latest, user_events, False, None, {},
+                                                "action_listen"))[0])["topic"] == "retirement"
+
+
 def test_unknown_topic_from_a_forged_payload_is_declined():
     t = tracker(intent="choose_topic", entities=[{"entity": "topic", "value": "../../etc"}])
     messages, _ = run(ActionAnswerFaq(), t)

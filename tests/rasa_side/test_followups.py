@@ -125,6 +125,34 @@ def test_a_question_word_follow_up_must_lean_by_itself_on_what_it_asks_about():
         == "contribution_amount"  # the gate off: what happened before it
 
 
+def _clarifying(offered: list, words: int = 6, aspect: str | None = None) -> dict:
+    """A full question (no cue, too long for the follow-up gate) the NLU would clarify."""
+    return {**_block("clarify", {t: 0.3 - 0.05 * i for i, t in enumerate(offered)}, words=words, cue=False,
+                     aspect=aspect), "offered": offered, "confidence": 0.3}
+
+
+def test_after_a_choice_a_clarification_offering_the_chosen_topic_answers_from_it():
+    """"التقاعد" -> the citizen picks Retirement -> "وكم سنة يجب أن أشتغل على الأقل؟" would offer
+    eligibility or retirement again: the citizen has already said which."""
+    block = _clarifying(["eligibility", "retirement"])
+    decided = decide_in_context(block, "retirement", FITTED, "ar", chosen=True)
+    assert (decided.decision, decided.topic) == ("answer", "retirement")
+    assert decide_in_context(block, "retirement", FITTED, "ar") is None  # an answer, not a choice: decided alone
+
+
+def test_after_a_choice_other_decisions_stand():
+    # The chosen topic is not among those offered: the question is about something else.
+    assert decide_in_context(_clarifying(["eligibility", "registration"]), "retirement", FITTED, "fr",
+                             chosen=True) is None
+    # Answered alone from another topic, or declined: not a clarification to settle.
+    answered = {**_block("answer", {"contribution_amount": 0.9}, words=6, cue=False), "topic": "contribution_amount"}
+    assert decide_in_context(answered, "retirement", FITTED, "fr", chosen=True) is None
+    # Its question word asks about another offered topic: "et combien ?" still asks.
+    how_much = _clarifying(["payment_channels", "contribution_amount"], words=0, aspect="how_much")
+    decided = decide_in_context(how_much, "payment_channels", FITTED, "fr", chosen=True)
+    assert decided is None or decided.topic != "payment_channels"
+
+
 def test_no_context_without_a_topic_a_weight_or_the_form_of_a_follow_up():
     block = _block("out_of_scope", {"eligibility": 0.05})
     assert decide_in_context(block, None, WEIGHTED, "fr") is None
@@ -301,3 +329,19 @@ def test_a_darija_conversation_stays_in_darija_on_a_short_follow_up(system, fund
     assert chat.say(first)["lang"] == lang
     decision = chat.say(follow_up)
     assert decision["decision"] == "answer" and decision["lang"] == lang, decision
+
+
+@pytest.mark.model
+@pytest.mark.parametrize("fund, word, chosen, follow_up", [
+    ("casnos_dz", "retraite", "retirement", "wach lazem ndir 15 3am?"),
+])
+def test_a_question_after_a_clarification_choice_stays_on_the_chosen_topic(system, fund, word, chosen, follow_up):
+    """Alone, the question is clarified between eligibility and retirement; right after the
+    citizen chose retirement on a clarification's button, it is answered from retirement."""
+    alone = Conversation(system, fund).say(follow_up)
+    assert alone["decision"] == "clarify" and chosen in alone["offered"], alone
+    chat = Conversation(system, fund)
+    chat.say(word)
+    assert chat.say(f'/choose_topic{{"topic":"{chosen}"}}')["topic"] == chosen
+    decision = chat.say(follow_up)
+    assert (decision["decision"], decision.get("topic")) == ("answer", chosen), decision
