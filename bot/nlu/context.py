@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional
 
 from bot.nlu.decision import OUT_OF_SCOPE, Decision, Thresholds, combined_topic_scores, decide_on_scores
-from bot.nlu.followup import ASPECT_TOPICS, followup_form
+from bot.nlu.followup import ASPECT_TOPICS, aspect_topic, followup_form
 
 # A topic answered more than this many citizen messages ago no longer counts.
 CONTEXT_TURNS = 3
@@ -72,8 +72,9 @@ def weighted_scores(block: Dict[str, Any], context_topic: str, t: Thresholds) ->
     aspect = (block.get("followup") or {}).get("aspect")
     weight = t.question_context_weight if aspect else t.context_weight
     scores[context_topic] = scores.get(context_topic, 0.0) + weight
-    if aspect in ASPECT_TOPICS:
-        scores[ASPECT_TOPICS[aspect]] = scores.get(ASPECT_TOPICS[aspect], 0.0) + t.aspect_weight
+    asked = aspect_topic(aspect, context_topic)
+    if asked:
+        scores[asked] = scores.get(asked, 0.0) + t.aspect_weight
     return scores
 
 
@@ -108,7 +109,7 @@ def settled_by_choice(decision: Dict[str, Any], chosen_topic: str) -> Optional[D
     offered = decision.get("offered") or []
     if decision.get("decision") != "clarify" or chosen_topic not in offered:
         return None
-    asked = ASPECT_TOPICS.get((decision.get("followup") or {}).get("aspect"))
+    asked = aspect_topic((decision.get("followup") or {}).get("aspect"), chosen_topic)
     if asked and asked != chosen_topic and asked in offered:
         return None
     return Decision("answer", chosen_topic, float(decision.get("confidence") or 0.0), topic=chosen_topic)

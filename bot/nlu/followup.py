@@ -125,6 +125,23 @@ QUESTION_WORDS: Dict[str, Dict[str, List[str]]] = {
 }
 ASPECT_TOPICS = {"where": "payment_channels", "when": "contribution_deadline",
                  "how_much": "contribution_amount", "documents": "registration"}
+# Where the conversation's own topic is what the question word asks about (topics.md: registration
+# is "how, where and by when to register"; retirement is "age, minimum years, how it is computed";
+# health coverage is "reimbursement rates"), the aspect is that topic: "w fin?" after the papers
+# to register is where to register, "كم؟" after a pension answer is how many years or how much
+# pension, not the contribution. The calibration's question contexts (followup_fragments.yml)
+# leave these pairs out, so the fitted weights hold for them as they are.
+ASPECT_OF_CONTEXT = {("where", "registration"): "registration", ("where", "contact"): "contact",
+                     ("how_much", "retirement"): "retirement", ("how_much", "health_coverage"): "health_coverage",
+                     ("how_much", "family_allowances"): "family_allowances",
+                     ("when", "retirement"): "retirement", ("when", "waiting_period"): "waiting_period"}
+
+
+def aspect_topic(aspect: str | None, context_topic: str | None) -> str | None:
+    """The topic a question word asks about after an answer from `context_topic`."""
+    if aspect is None:
+        return None
+    return ASPECT_OF_CONTEXT.get((aspect, context_topic), ASPECT_TOPICS.get(aspect))
 
 
 def _fold(words: List[str]) -> Tuple[str, ...]:
