@@ -89,6 +89,11 @@ def conversation_topic(tracker: Tracker) -> Optional[str]:
     return topic if 0 < citizen_messages(tracker) - int(answered_at) <= CONTEXT_TURNS else None
 
 
+def chosen_topic(tracker: Tracker) -> Optional[str]:
+    """The conversation's topic when the citizen picked it on a clarification's button."""
+    return conversation_topic(tracker) if tracker.get_slot(CONTEXT_CHOSEN) else None
+
+
 def remember_topic(tracker: Tracker, topic: str, chosen: bool = False) -> List[Dict[str, Any]]:
     """The events that make `topic` the conversation's context from this message on; `chosen`
     when the citizen picked it on a clarification's button (bot/nlu/context.py settled_by_choice)."""
@@ -100,8 +105,7 @@ def in_context(turn: Turn, tracker: Tracker) -> Turn:
     """The turn with the decision the conversation's context gives, when the message is a
     follow-up of a recent answer (bot/nlu/context.py); otherwise the NLU's own decision."""
     decided = decide_in_context(turn.decision, conversation_topic(tracker), thresholds(),
-                                turn.decision.get("lang", turn.lang.lang),
-                                chosen=bool(tracker.get_slot(CONTEXT_CHOSEN)))
+                                turn.decision.get("lang", turn.lang.lang))
     if decided is None:
         return turn
     return replace(turn, decision={**turn.decision, **decided.as_dict()})

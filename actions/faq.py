@@ -14,10 +14,11 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.context import Turn, current_turn, in_context, knowledge_base, remember_topic
+from actions.context import Turn, chosen_topic, current_turn, in_context, knowledge_base, remember_topic
 from actions.messages import say
 from actions.reply import sanad_payload, utter_with_channels
 from bot.knowledge import Entry
+from bot.nlu.context import settled_by_choice
 
 MAX_SOURCES_SHOWN = 2  # a phone screen; the full list travels in the message's `custom` part
 
@@ -37,7 +38,10 @@ def reply_to(turn: Turn, dispatcher: CollectingDispatcher, tracker: Tracker) -> 
     if kind == "answer":
         return answer(turn, turn.decision.get("topic"), dispatcher, tracker)
     if kind == "clarify":
-        return clarify(turn, dispatcher)
+        offered, chosen = clarification_choices(turn), chosen_topic(tracker)
+        if chosen and settled_by_choice(turn.decision, offered, chosen):
+            return answer(turn, chosen, dispatcher, tracker, chosen=True)
+        return clarify(turn, dispatcher, offered)
     return utter_with_channels(dispatcher, turn, "out_of_scope", "out_of_scope")
 
 
@@ -84,10 +88,9 @@ def clarification_choices(turn: Turn) -> List[str]:
     return offered
 
 
-def clarify(turn: Turn, dispatcher: CollectingDispatcher) -> List[Dict]:
+def clarify(turn: Turn, dispatcher: CollectingDispatcher, offered: List[str]) -> List[Dict]:
     lang = turn.reply_lang()
     kb = knowledge_base()
-    offered = clarification_choices(turn)
     if not offered:
         return utter_with_channels(dispatcher, turn, "out_of_scope", "out_of_scope")
     buttons = [{"title": kb.topics.title(t, lang), "payload": f'/choose_topic{{"topic":"{t}"}}'}

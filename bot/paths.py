@@ -49,4 +49,7 @@ FOLLOWUPS_2_EVAL = REPO / "tests" / "data" / "followups-heldout-2.yml"
 # A third set of follow-up conversations (2026-12-06), after the person probe was designed on the
 # second set's misses.
 FOLLOWUPS_3_EVAL = REPO / "tests" / "data" / "followups-heldout-3.yml"
+# A fourth (2026-12-06), after the conversation's reply language, the clarification settled by the
+# citizen's choice and the question words of the conversation's own topic were built on set 3's misses.
+FOLLOWUPS_4_EVAL = REPO / "tests" / "data" / "followups-heldout-4.yml"
 KB_FACTS = shared_or_copy("domain/kb_facts.fr.md", "kb_facts.fr.md")

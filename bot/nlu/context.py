@@ -79,18 +79,11 @@ def weighted_scores(block: Dict[str, Any], context_topic: str, t: Thresholds) ->
 
 
 def decide_in_context(block: Dict[str, Any], context_topic: Optional[str], thresholds: Thresholds,
-                      lang: str, chosen: bool = False) -> Optional[Decision]:
+                      lang: str) -> Optional[Decision]:
     """The decision on a follow-up given the conversation's topic, or None when the message is
     decided alone (no context, no weight, or not a follow-up). `block` is the parse result's
-    `sanad` part: the NLU's own decision, `context_evidence` and the KB ranking. `chosen`: the
-    citizen picked the conversation's topic on a clarification's button."""
-    decided = _weighed_in_context(block, context_topic, thresholds.for_lang(lang))
-    if chosen and context_topic:
-        return settled_by_choice({**block, **decided.as_dict()} if decided else block, context_topic) or decided
-    return decided
-
-
-def _weighed_in_context(block: Dict[str, Any], context_topic: Optional[str], t: Thresholds) -> Optional[Decision]:
+    `sanad` part: the NLU's own decision, `context_evidence` and the KB ranking."""
+    t = thresholds.for_lang(lang)
     if not context_topic or t.context_weight <= 0 or not is_followup(block, t):
         return None
     scores = weighted_scores(block, context_topic, t)
@@ -99,17 +92,14 @@ def _weighed_in_context(block: Dict[str, Any], context_topic: Optional[str], t: 
     return decide_on_scores(ranked, block.get("kb_ranking") or [], t, needs_no_kb_support=context_topic)
 
 
-def settled_by_choice(decision: Dict[str, Any], chosen_topic: str) -> Optional[Decision]:
-    """A clarification between the topic the citizen just chose and others is a question the
-    citizen has already answered ("التقاعد" -> Retirement -> "وكم سنة يجب أن أشتغل؟" would offer
-    eligibility or retirement again): answer from the chosen topic. Not when the message's
-    question word asks about another offered topic ("et combien ?" after choosing payment
-    channels, between the amount and payment channels, still asks). A rule, not a weight: it
-    only picks among the topics the decision itself offered."""
-    offered = decision.get("offered") or []
-    if decision.get("decision") != "clarify" or chosen_topic not in offered:
-        return None
-    asked = aspect_topic((decision.get("followup") or {}).get("aspect"), chosen_topic)
-    if asked and asked != chosen_topic and asked in offered:
-        return None
-    return Decision("answer", chosen_topic, float(decision.get("confidence") or 0.0), topic=chosen_topic)
+def settled_by_choice(block: Dict[str, Any], offered: List[str], chosen_topic: str) -> bool:
+    """Whether a clarification about to offer `offered` is settled by the topic the citizen just
+    chose on a clarification's button: they have already said which they mean ("التقاعد" ->
+    Retirement -> "وكم سنة يجب أن أشتغل؟" would offer eligibility or retirement again). Not when
+    the message's question word asks about another offered topic ("et combien ?" after choosing
+    payment channels, between the amount and payment channels, still asks). A rule, not a
+    weight: it only picks among the topics the clarification itself would offer."""
+    if chosen_topic not in offered:
+        return False
+    asked = aspect_topic((block.get("followup") or {}).get("aspect"), chosen_topic)
+    return not (asked and asked != chosen_topic and asked in offered)

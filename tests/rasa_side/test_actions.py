@@ -96,8 +96,10 @@ def test_a_button_choice_is_remembered_as_chosen_and_settles_the_next_clarificat
     _, events = run(ActionAnswerFaq(), choice)
     assert {"event": "slot", "name": "context_chosen", "value": True, "timestamp": None} in events
     slots = {"context_topic": "retirement", "context_turn": 2.0, "context_chosen": True, "reply_lang": "ar"}
+    # The NLU offers eligibility alone; the clarification would add the fund's next best topic.
     sanad = decided(fund="casnos_dz", lang="ar", script="arab", decision="clarify", label="clarify",
-                    offered=["eligibility", "retirement"], followup={"cue": False, "words": 6, "content_words": 6})
+                    offered=["eligibility"], scores_by_topic={"eligibility": 0.3, "retirement": 0.2},
+                    followup={"cue": False, "words": 6, "content_words": 6})
     latest = {"text": "وكم سنة يجب أن أشتغل على الأقل؟", "intent": {"name": "nlu_fallback"}, "entities": [],
               "metadata": {}, "sanad": sanad}
     user_events = [{"event": "user", "text": "..."}] * 3

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from bot.nlu.context import decide_in_context
+from bot.nlu.context import decide_in_context, settled_by_choice
 from bot.nlu.decision import Thresholds, load_thresholds
 from bot.nlu.followup import ASPECT_OF_CONTEXT, aspect_topic, followup_form, question_aspect
 from bot.tooling import services, training
@@ -147,32 +147,19 @@ def test_a_question_word_follow_up_must_lean_by_itself_on_what_it_asks_about():
         == "contribution_amount"  # the gate off: what happened before it
 
 
-def _clarifying(offered: list, words: int = 6, aspect: str | None = None) -> dict:
-    """A full question (no cue, too long for the follow-up gate) the NLU would clarify."""
-    return {**_block("clarify", {t: 0.3 - 0.05 * i for i, t in enumerate(offered)}, words=words, cue=False,
-                     aspect=aspect), "offered": offered, "confidence": 0.3}
-
-
-def test_after_a_choice_a_clarification_offering_the_chosen_topic_answers_from_it():
+def test_after_a_choice_a_clarification_offering_the_chosen_topic_is_settled():
     """"التقاعد" -> the citizen picks Retirement -> "وكم سنة يجب أن أشتغل على الأقل؟" would offer
     eligibility or retirement again: the citizen has already said which."""
-    block = _clarifying(["eligibility", "retirement"])
-    decided = decide_in_context(block, "retirement", FITTED, "ar", chosen=True)
-    assert (decided.decision, decided.topic) == ("answer", "retirement")
-    assert decide_in_context(block, "retirement", FITTED, "ar") is None  # an answer, not a choice: decided alone
-
-
-def test_after_a_choice_other_decisions_stand():
+    block = _block("clarify", {"eligibility": 0.3, "retirement": 0.25}, words=5, cue=False)
+    assert settled_by_choice(block, ["eligibility", "retirement"], "retirement")
     # The chosen topic is not among those offered: the question is about something else.
-    assert decide_in_context(_clarifying(["eligibility", "registration"]), "retirement", FITTED, "fr",
-                             chosen=True) is None
-    # Answered alone from another topic, or declined: not a clarification to settle.
-    answered = {**_block("answer", {"contribution_amount": 0.9}, words=6, cue=False), "topic": "contribution_amount"}
-    assert decide_in_context(answered, "retirement", FITTED, "fr", chosen=True) is None
+    assert not settled_by_choice(block, ["eligibility", "registration"], "retirement")
     # Its question word asks about another offered topic: "et combien ?" still asks.
-    how_much = _clarifying(["payment_channels", "contribution_amount"], words=0, aspect="how_much")
-    decided = decide_in_context(how_much, "payment_channels", FITTED, "fr", chosen=True)
-    assert decided is None or decided.topic != "payment_channels"
+    how_much = _block("clarify", {"payment_channels": 0.3}, words=0, aspect="how_much")
+    assert not settled_by_choice(how_much, ["payment_channels", "contribution_amount"], "payment_channels")
+    # ...but "كم" after a pension answer asks about the pension (ASPECT_OF_CONTEXT).
+    how_many = _block("clarify", {"eligibility": 0.3}, words=3, aspect="how_much")
+    assert settled_by_choice(how_many, ["eligibility", "retirement"], "retirement")
 
 
 def test_no_context_without_a_topic_a_weight_or_the_form_of_a_follow_up():
