@@ -41,10 +41,11 @@ _ARQ_ARAB = {
     "شحال", "قديش", "ماعليش", "مليح",
 }
 # Words of Modern Standard Arabic a Darija speaker does not write (question words, relatives,
-# particles): not used to tell MSA from Darija (no Darija marker is enough for MSA), only to
-# know that an MSA reading rests on something. Matched with or without a leading و ("and").
+# particles; not ما, which is also Darija's negation): not used to tell MSA from Darija (no Darija
+# marker is enough for MSA), only to know that an MSA reading rests on something. Matched with or
+# without a leading و ("and").
 _MSA_ARAB = {
-    "هل", "ما", "ماذا", "لماذا", "كيف", "اين", "متي", "هي", "التي", "الذي", "الذين", "عن",
+    "هل", "ماذا", "لماذا", "كيف", "اين", "متي", "هي", "التي", "الذي", "الذين", "عن",
     "الي", "ان", "يجب", "اريد", "كم", "ليس", "لدي", "لقد", "سوف", "هذا", "هذه", "ذلك",
 }
 _DARIJA_LATN_SHARED = {

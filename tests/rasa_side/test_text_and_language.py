@@ -76,7 +76,7 @@ def test_detect(text, fund, lang, script):
 @pytest.mark.parametrize("text, weak", [
     # Two words and no marker of any language: the script's default is a guess.
     ("وفين نخلصهم؟", True), ("والطبيب؟", True), ("وبنتي عندها 24 عام وكتقرا فالجامعة؟", True),
-    ("CNSS ?", True), ("AMO", True),
+    ("CNSS ?", True), ("AMO", True), ("كي نمرض وما نخدمش يخلصوني الايام؟", True),  # ما: Darija's negation too
     # A marker word, or a message long enough to be its own evidence, is not.
     ("ما هي شروط الاستفادة من التقاعد؟", False), ("متى؟", False), ("وين نخلص", False),
     ("هل يلزم التاجر بالانتساب إلى الكاسنوس؟", False), ("et où ?", False), ("and when?", False),
