@@ -54,7 +54,8 @@ def test_evaluation_cases_are_not_training_data():
 
     cases = [comparable(text)
              for path in (paths.DEV_EVAL, paths.HELDOUT_EVAL, paths.FOLLOWUPS_EVAL, paths.HELDOUT_2_EVAL,
-                          paths.FOLLOWUPS_2_EVAL, paths.FOLLOWUPS_3_EVAL, paths.FOLLOWUPS_4_EVAL)
+                          paths.FOLLOWUPS_2_EVAL, paths.FOLLOWUPS_3_EVAL, paths.FOLLOWUPS_4_EVAL,
+                          paths.HELDOUT_3_EVAL)
              for text in evaluation_texts(path)]
     from bot.knowledge import load_knowledge_base
 
@@ -68,7 +69,7 @@ def test_evaluation_cases_are_not_training_data():
             matcher = difflib.SequenceMatcher(None, text, case)
             if matcher.real_quick_ratio() >= 0.85 and matcher.quick_ratio() >= 0.85 and matcher.ratio() >= 0.85:
                 leaked.append((original, case))
-    assert leaked == []
+    assert leaked == [], "\n".join(f"{a} <-> {b}" for a, b in leaked)
 
 
 def test_the_person_probe_phrases_are_neither_evaluation_cases_nor_fragments():
@@ -89,7 +90,8 @@ def test_the_person_probe_phrases_are_neither_evaluation_cases_nor_fragments():
     spec = yaml.safe_load(PERSONS_FILE.read_text(encoding="utf-8"))
     phrases = {without_cue(p) for kind in ("persons", "outside") for ps in spec[kind].values() for p in ps}
     messages = [text for path in (paths.HELDOUT_EVAL, paths.FOLLOWUPS_EVAL, paths.HELDOUT_2_EVAL,
-                                  paths.FOLLOWUPS_2_EVAL, paths.FOLLOWUPS_3_EVAL, paths.FOLLOWUPS_4_EVAL)
+                                  paths.FOLLOWUPS_2_EVAL, paths.FOLLOWUPS_3_EVAL, paths.FOLLOWUPS_4_EVAL,
+                                  paths.HELDOUT_3_EVAL)
                 for text in evaluation_texts(path)]
     messages += [e["text"] for e in fragment_examples()]
     assert sorted({m for m in messages if without_cue(m) in phrases}) == []

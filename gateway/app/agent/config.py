@@ -69,5 +69,9 @@ class AgentSettings(BaseSettings):
     HANDOFF_FAILURES: int = Field(
         default=2, gt=0, description="Assistant failures in a row (declined, or a clarification not "
         "settled) after which a conversation goes to the inbox.")
+    HANDOFF_INDEX_REFRESH_SECONDS: float = Field(
+        default=5.0, ge=0, description="Each gateway process knows which conversations have an open handoff "
+        "from memory, kept current by the handoff bus, and reads the list from the database again when it is "
+        "this old (the longest a lost bus event can hide a handoff opened on another process; 0: every turn).")
     HANDOFF_GONE_AFTER_SECONDS: int = Field(
         default=120, gt=0, description="A waiting web citizen with no open widget this long is shown as gone.")

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from pydantic import ValidationError
+from sqlalchemy import event, select
 
 from bot.registry import registry
 
@@ -18,6 +19,7 @@ from gateway.app.agent.db.migrate import upgrade
 from gateway.app.agent.db.session import make_engine, make_sessionmaker
 from gateway.app.agent.handoff import store
 from gateway.app.agent.handoff.hours import OpeningHours
+from gateway.app.agent.handoff.index import OPENED_TOPIC
 from gateway.app.messages import MESSAGES
 from gateway.app.agent.db.models import Account
 from tests.gateway.agent.conftest import MA, Accounts, Console
@@ -56,7 +58,8 @@ class Citizen:
 
     def __init__(self, client, fund: str = MA) -> None:
         self.client = client
-        self.token = client.post("/api/session", json={"fund": fund}).json()["token"]
+        session = client.post("/api/session", json={"fund": fund}).json()
+        self.token, self.conversation_id = session["token"], f"web:{session['session_id']}"
         self.ws = None
         self.seq = 0
 
@@ -374,6 +377,75 @@ def test_opening_hours_naming_a_fund_the_registry_does_not_know_are_refused():
 
 
 # --- two agents claiming at once, decided by the database ------------------------------------------
+
+# --- the index of open handoffs: the relay's question before each turn, from memory (issue 18) -------
+
+def handoff_queries(engine) -> list[str]:
+    """The SQL statements that read or write the handoffs table, from now on."""
+    seen: list[str] = []
+    event.listen(engine, "before_cursor_execute",
+                 lambda conn, cursor, statement, *args: seen.append(statement) if "handoffs" in statement else None)
+    return seen
+
+
+def test_turns_with_no_handoff_open_ask_the_database_once_not_every_turn(agent, scripted):
+    queries = handoff_queries(agent.client.app.state.agent.engine)
+    with Citizen(agent.client) as citizen:
+        for question in ("comment payer ?", "et la retraite ?", "amo", "comment payer ?"):
+            assert citizen.ask(question)["type"] == "bot"
+    assert len(queries) == 1  # the list of open handoffs, read at the first turn
+    with Citizen(agent.client) as citizen:
+        citizen.ask("je veux parler à un conseiller")
+        [item] = inbox(agent)
+        agent.post(f"/agent/api/inbox/{item['id']}/claim")
+        citizen.until("handoff")
+        assert citizen.ask("vous êtes là ?")["type"] == "forwarded"  # known at once in its own process
+
+
+def open_elsewhere(agent: Console, conversation_id: str, claim: bool) -> int:
+    """A handoff opened (and claimed) by another gateway process: in the shared database only."""
+    agent_id = None
+    with agent.client.app.state.agent.db() as db:
+        handoff, _ = store.open_handoff(db, fund=MA, channel="web", conversation_id=conversation_id, lang="fr",
+                                        reason="asked", now=OPEN_HOURS, history=[])
+        if claim:
+            agent_id = db.scalars(select(Account.id).where(Account.name == "agent_ma")).one()
+            assert store.claim(db, handoff.id, MA, agent_id, OPEN_HOURS)
+    return handoff.id
+
+
+def test_a_handoff_another_process_opens_is_heard_on_the_bus_and_holds_here(agent, scripted):
+    desk = agent.client.app.state.agent.desk
+    with Citizen(agent.client) as citizen:
+        assert citizen.ask("comment payer ?")["type"] == "bot"
+        open_elsewhere(agent, citizen.conversation_id, claim=True)
+        agent.client.portal.call(desk.bus.publish, OPENED_TOPIC, {"channel": "web", "conversation_id": citizen.conversation_id})
+        eventually(lambda: desk.open_index.listed)
+        assert citizen.ask("bonjour ?")["type"] == "forwarded"
+
+
+def test_without_the_bus_event_the_list_read_again_finds_the_handoff(agent, scripted):
+    desk = agent.client.app.state.agent.desk
+    now = [0.0]
+    desk.open_index.clock = lambda: now[0]
+    with Citizen(agent.client) as citizen:
+        assert citizen.ask("comment payer ?")["type"] == "bot"
+        open_elsewhere(agent, citizen.conversation_id, claim=True)  # and its event was lost
+        now[0] += agent.client.app.state.agent.settings.HANDOFF_INDEX_REFRESH_SECONDS
+        assert citizen.ask("bonjour ?")["type"] == "forwarded"
+
+
+def test_a_handoff_ended_elsewhere_leaves_the_list_and_the_assistant_answers(agent, scripted):
+    with Citizen(agent.client) as citizen:
+        citizen.ask("je veux parler à un conseiller")
+        [item] = inbox(agent)
+        with agent.client.app.state.agent.db() as db:  # closed by another process
+            agent_id = db.scalars(select(Account.id).where(Account.name == "agent_ma")).one()
+            assert store.claim(db, item["id"], MA, agent_id, OPEN_HOURS)
+            assert store.close(db, item["id"], MA, agent_id, "resolved", OPEN_HOURS)
+        assert citizen.ask("comment payer ?")["type"] == "bot"
+    assert agent.client.app.state.agent.desk.open_index.listed == set()
+
 
 def test_two_agents_claiming_at_once_exactly_one_wins(any_database_url):
     upgrade(any_database_url)

@@ -4,7 +4,9 @@ Routed at the gateway, not with Rasa's pause/resume events: the gateway is the o
 that can put a person's reply on the citizen's own channel (the widget's WebSocket, Telegram), and
 a conversation an agent holds must not reach Rasa at all: no turn recorded, no form step taken,
 no assistant answer racing the agent's. The relay (gateway/app/relay.py) asks the desk before
-each turn (`holds`) and after it (`after_turn`).
+each turn (`holds`) and after it (`after_turn`). Before a turn, the question "does a person hold
+this conversation?" is answered from this process's index of open handoffs (index.py), and only a
+listed conversation costs a database query.
 
 Into the inbox. A conversation enters its fund's inbox when the assistant's decision is the
 handoff (the citizen asked for a person, or chose "none of these" under a clarification), or
@@ -44,6 +46,7 @@ from gateway.app.agent.funds import official_channels
 from gateway.app.agent.handoff import store
 from gateway.app.agent.handoff.bus import Bus, InProcessBus
 from gateway.app.agent.handoff.hours import OpeningHours
+from gateway.app.agent.handoff.index import OPENED_TOPIC, OpenHandoffIndex
 from gateway.app.messages import say, ui_lang
 from gateway.app.rasa_client import BotMessage, BotTurn
 
@@ -101,7 +104,10 @@ class HandoffDesk:
         self.memories = Memories()
         self.hours = {fund: OpeningHours(spec, registry().fund(fund).time_zone)
                       for fund, spec in json.loads(self.settings.HANDOFF_HOURS).items()}
-        self._dispatcher: Optional[asyncio.Task] = None
+        # Which conversations may be held, from memory: the database only for those (index.py).
+        self.open_index = OpenHandoffIndex(lambda: self._db(store.open_keys),
+                                           self.settings.HANDOFF_INDEX_REFRESH_SECONDS)
+        self._dispatchers: list[asyncio.Task] = []
 
     @property
     def now(self):
@@ -119,8 +125,11 @@ class HandoffDesk:
     async def holds(self, inbound, message: str) -> bool:
         memory = self.memories.get(inbound.channel, inbound.conversation_id)
         memory.waiting = None
+        if not await self.open_index.may_hold(inbound.channel, inbound.conversation_id):
+            return False
         handoff = await self._db(store.open_for, inbound.channel, inbound.conversation_id)
-        if handoff is None:
+        if handoff is None:  # ended since the list was read
+            self.open_index.discard(inbound.channel, inbound.conversation_id)
             return False
         await self._record(handoff, "citizen", message)
         if handoff.status == store.CLAIMED:
@@ -170,6 +179,10 @@ class HandoffDesk:
             store.open_handoff, fund=inbound.fund, channel=inbound.channel, conversation_id=inbound.conversation_id,
             lang=lang, reason=reason, now=now, history=list(memory.recent))
         memory.failures, memory.clarify_pending, memory.recent = 0, False, deque(maxlen=RECENT_LINES)
+        self.open_index.add(inbound.channel, inbound.conversation_id)
+        if created:  # the other gateway processes' indexes
+            await self.bus.publish(OPENED_TOPIC, {"channel": inbound.channel,
+                                                  "conversation_id": inbound.conversation_id})
         position = await self._db(store.position, handoff)
         state, text = self._promise(inbound.fund, lang, position, now)
         state["status"] = handoff.status
@@ -197,6 +210,8 @@ class HandoffDesk:
 
     async def presence(self, channel: str, conversation_id: str, present: bool) -> None:
         """A web citizen's widget connected (present) or its last connection closed."""
+        if not await self.open_index.may_hold(channel, conversation_id):
+            return  # no handoff to show the citizen's presence on
         handoff = await self._db(store.set_presence, channel, conversation_id, None if present else self.now)
         if handoff is not None:
             await self._publish_handoff(handoff)
@@ -228,6 +243,7 @@ class HandoffDesk:
         if not await self._db(store.hand_back, handoff_id, who.fund, who.account.id, self.now):
             return False
         handoff = await self._db(store.get, handoff_id, who.fund)
+        self.open_index.discard(handoff.channel, handoff.conversation_id)
         memory = self.memories.get(handoff.channel, handoff.conversation_id)
         text = say("handoff_returned", handoff.lang)
         if memory.form_open and await self._cancel_form(handoff):
@@ -243,6 +259,7 @@ class HandoffDesk:
         if not await self._db(store.close, handoff_id, who.fund, who.account.id, outcome, self.now):
             return False
         handoff = await self._db(store.get, handoff_id, who.fund)
+        self.open_index.discard(handoff.channel, handoff.conversation_id)
         text = say("handoff_ended", handoff.lang)
         await self._record(handoff, "system", text)
         await self._tell_citizen(handoff, "closed", text)
@@ -293,10 +310,12 @@ class HandoffDesk:
     # --- this process's deliveries ----------------------------------------------------------
 
     async def start(self) -> None:
-        """Deliver the `citizen` topic's events through this process's channels."""
-        ready = asyncio.Event()
-        self._dispatcher = asyncio.create_task(self._dispatch(ready))
-        await ready.wait()
+        """Deliver the `citizen` topic's events through this process's channels, and hear of the
+        handoffs other processes open."""
+        for listen in (self._dispatch, self._hear_opened):
+            ready = asyncio.Event()
+            self._dispatchers.append(asyncio.create_task(listen(ready)))
+            await ready.wait()
 
     async def _dispatch(self, ready: asyncio.Event) -> None:
         async with self.bus.subscribe(CITIZEN_TOPIC) as events:
@@ -305,6 +324,12 @@ class HandoffDesk:
                 if await self._mine(item["delivery"]):
                     await self.relay.deliver(item["channel"], item["conversation_id"], item["fund"],
                                              item["event"])
+
+    async def _hear_opened(self, ready: asyncio.Event) -> None:
+        async with self.bus.subscribe(OPENED_TOPIC) as events:
+            ready.set()
+            async for item in events:
+                self.open_index.add(item["channel"], item["conversation_id"])
 
     async def _mine(self, delivery: str) -> bool:
         """True when this process carries the event (every gateway process hears it)."""
@@ -315,9 +340,9 @@ class HandoffDesk:
             return False
 
     async def stop(self) -> None:
-        if self._dispatcher is not None:
-            self._dispatcher.cancel()
-            self._dispatcher = None
+        for task in self._dispatchers:
+            task.cancel()
+        self._dispatchers = []
 
 
 async def _always(delivery: str) -> bool:

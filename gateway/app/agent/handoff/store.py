@@ -29,6 +29,12 @@ def open_for(db: Session, channel: str, conversation_id: str) -> Optional[Handof
                                             Handoff.status.in_(OPEN))).first()
 
 
+def open_keys(db: Session) -> set[tuple[str, str]]:
+    """(channel, conversation id) of every open handoff: a fund's inbox, a few hundred at most."""
+    rows = db.execute(select(Handoff.channel, Handoff.conversation_id).where(Handoff.status.in_(OPEN)))
+    return {(channel, conversation_id) for channel, conversation_id in rows}
+
+
 def open_handoff(db: Session, *, fund: str, channel: str, conversation_id: str, lang: str, reason: str,
                  now: datetime, history: list[tuple[str, str]]) -> tuple[Handoff, bool]:
     """The conversation's open handoff, created (with the recent `history`, masked) if there is
