@@ -32,6 +32,10 @@ class Settings(BaseSettings):
     RASA_TOKEN: Optional[str] = Field(
         default=None, description="Token of Rasa's HTTP API (readiness check only; never sent to browsers).")
     RASA_TIMEOUT_SECONDS: float = Field(default=30.0, gt=0)
+    TYPING_AFTER_SECONDS: float = Field(
+        default=0.5, ge=0, description="The channel's typing indicator (Telegram's chat action, the widget's "
+        "dots) is shown only when the assistant has not answered within this time: Telegram asks bots to send "
+        "the action only for a noticeable wait, and a quick answer then costs no call and no frame.")
     FUND: str = Field(
         default_factory=lambda: registry().default_fund,
         description="The fund this deployment serves by default (a widget may name another): a fund "

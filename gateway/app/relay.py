@@ -13,7 +13,8 @@ to show) or returns the message to send: a button's payload as given ("/intent{.
 with its leading slashes dropped (typed text never reaches Rasa as an intent).
 
 `answer` builds the metadata Rasa reads (`fund`, `channel`, `lang` when the citizen chose one,
-then the channel's extras), calls Rasa and times it, and returns an `Outcome`:
+then the channel's extras), calls Rasa and times it (showing the channel's typing indicator only
+if the answer takes longer than TYPING_AFTER_SECONDS), and returns an `Outcome`:
 
     answered   Rasa's turn (`outcome.turn`, a rasa_client.BotTurn): render it
     retry      Rasa never got the message (unreachable): keep it and send it again later
@@ -40,6 +41,7 @@ conversation. An observer must not raise (a failure is logged and the conversati
 the agent console's turn log registers one (gateway/app/agent/turnlog.py)."""
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Hashable
@@ -178,8 +180,7 @@ class Relay:
             self.count(inbound.channel, HELD)
             await self._notify(inbound, message, None)
             return Outcome(HELD)
-        if typing is not None:
-            await typing()
+        indicator = self._typing_later(typing)
         started = time.monotonic()
         try:
             turn = await self.rasa.send(inbound.conversation_id, message, inbound.metadata())
@@ -192,10 +193,29 @@ class Relay:
         except Exception as error:  # a bug: never a loop of retries, never the text in the log
             logger.error("unexpected error while answering a %s message: %s", inbound.channel, type(error).__name__)
             return self._gave_up(inbound)
+        finally:
+            if indicator is not None:
+                indicator.cancel()
         self.metrics.rasa_latency.labels(inbound.channel).observe(time.monotonic() - started)
         self.count(inbound.channel, ANSWERED)
         await self._after(inbound, message, turn)
         return Outcome(ANSWERED, turn)
+
+    def _typing_later(self, typing: Optional[Callable[[], Awaitable[None]]]) -> Optional[asyncio.Task]:
+        """The channel's typing indicator, shown only if the answer is slow to come (cancelled
+        when it comes): most answers take a few tens of milliseconds, and each indicator is a
+        Bot API call on Telegram (which asks bots to send it only for a noticeable wait)."""
+        if typing is None:
+            return None
+
+        async def later() -> None:
+            await asyncio.sleep(self.settings.TYPING_AFTER_SECONDS)
+            try:
+                await typing()
+            except Exception as error:  # an indicator never fails a turn
+                logger.warning("typing indicator not shown: %s", type(error).__name__)
+
+        return asyncio.create_task(later())
 
     def _gave_up(self, inbound: Inbound) -> Outcome:
         self.count(inbound.channel, "unavailable_gave_up")

@@ -104,6 +104,21 @@ async def test_start_sends_the_greet_intent_in_the_telegram_language():
                                                                       ("tg:1003", "/greet", "fr")]
 
 
+async def test_typing_is_shown_for_a_slow_answer_only():
+    """sendChatAction costs a Bot API call: Telegram asks bots to send it for a noticeable wait."""
+    rasa = ScriptedRasa(script=lambda s, t, m: answer("ok"))
+    async with telegram_gateway(rasa, TYPING_AFTER_SECONDS=0.3) as (telegram, _):
+        await telegram.send_text(AMINA, "bonjour")
+        await telegram.wait_messages(AMINA["id"], 1)
+        await asyncio.sleep(0.4)
+        assert telegram.sent("sendChatAction") == []
+        rasa.delay = 0.8
+        await telegram.send_text(AMINA, "encore")
+        await telegram.wait_messages(AMINA["id"], 2)
+        [action] = telegram.sent("sendChatAction")
+        assert action["action"] == "typing" and str(action["chat_id"]) == str(AMINA["id"])
+
+
 async def test_accept_contact_shows_a_request_contact_keyboard():
     def script(sender, text, metadata):
         return [{"text": "Pour vérifier votre identité, partagez votre numéro."},
