@@ -13,9 +13,19 @@ GOOD = {"events": [{"event": "slot", "name": "topic", "value": "payment"}],
 BAD = [{"events": "not a list"}, {"events": [{"event": 3}]}, {"events": [{"name": "x"}]}, [], "text"]
 
 
+def keep_rasas_request(monkeypatch) -> None:
+    """What install() replaces of Rasa's HTTP calls, put back after the test."""
+    import rasa.core.run
+    from rasa.utils.endpoints import EndpointConfig
+
+    monkeypatch.setattr(EndpointConfig, "request", EndpointConfig.request)
+    monkeypatch.setattr(rasa.core.run, "close_resources", rasa.core.run.close_resources)
+
+
 @pytest.fixture
 def installed(monkeypatch):
     monkeypatch.setattr(RemoteAction, "_validate_action_result", RemoteAction._validate_action_result)
+    keep_rasas_request(monkeypatch)
     rasa_speedups.install()
     return RemoteAction("action_answer_faq", None)
 
@@ -23,6 +33,12 @@ def installed(monkeypatch):
 def test_the_entry_point_installs_them():
     source = open(rasa_speedups.__file__.replace("rasa_speedups.py", "rasa_entry.py")).read()
     assert "rasa_speedups.install()" in source
+
+
+def test_the_servers_stop_closes_the_kept_sessions(installed):
+    import rasa.core.run
+
+    assert rasa.core.run.close_resources.__name__ == "close_resources_and_sessions"
 
 
 def test_action_replies_are_validated_as_rasa_does(installed):
@@ -45,6 +61,72 @@ def test_the_schema_is_checked_once_per_process(installed, monkeypatch):
     for _ in range(20):
         installed._validate_action_result(GOOD)
     assert checks == []
+
+
+# --- calls to the action server on kept connections ------------------------------------------------
+
+@pytest.fixture
+async def action_server():
+    """A web server on a loopback port that records, per request, the client's port and query."""
+    from aiohttp import web
+
+    seen = []
+
+    async def webhook(request):
+        seen.append((request.transport.get_extra_info("peername")[1], dict(request.query)))
+        body = await request.json()
+        if body.get("fail"):
+            return web.Response(status=500, text="boom")
+        if body.get("plain"):
+            return web.Response(text="not json")
+        return web.json_response({"events": [], "responses": [{"text": body["text"]}]})
+
+    app = web.Application()
+    app.router.add_post("/webhook", webhook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}/webhook", seen
+    await runner.cleanup()
+
+
+@pytest.fixture
+def kept_connections(monkeypatch):
+    keep_rasas_request(monkeypatch)
+    rasa_speedups.keep_endpoint_connections()
+
+
+async def test_action_calls_share_one_connection_with_rasas_results(action_server, kept_connections):
+    from rasa.utils.endpoints import ClientResponseError, EndpointConfig
+
+    url, seen = action_server
+    endpoint = EndpointConfig(url, token="secret")
+    for n in range(5):
+        reply = await endpoint.request(json={"text": f"réponse {n}"}, method="post", timeout=30)
+        assert reply == {"events": [], "responses": [{"text": f"réponse {n}"}]}
+    assert len({port for port, _ in seen}) == 1  # Rasa's own request: 5 connections
+    assert all(query == {"token": "secret"} for _, query in seen)
+    with pytest.raises(ClientResponseError) as failed:
+        await endpoint.request(json={"fail": True}, method="post")
+    assert failed.value.status == 500
+    assert await endpoint.request(json={"plain": True}, method="post") is None
+    await rasa_speedups.close_endpoint_sessions()  # what the server's stop does (close_resources)
+    assert await endpoint.request(json={"text": "encore"}, method="post") == {"events": [], "responses": [{"text": "encore"}]}
+    assert len({port for port, _ in seen}) == 2  # closed at the server's stop; a new one after
+    await rasa_speedups.close_endpoint_sessions()
+
+
+async def test_rasas_own_request_opens_a_connection_per_call(action_server):
+    """What the kept connections replace (so the test above can fail)."""
+    from rasa.utils.endpoints import EndpointConfig
+
+    url, seen = action_server
+    assert not getattr(EndpointConfig.request, "keeps_connections", False)
+    for _ in range(3):
+        await EndpointConfig(url).request(json={"text": "x"}, method="post")
+    assert len({port for port, _ in seen}) == 3
 
 
 # --- the parse cache: a repeated question is parsed once per process --------------------------------
