@@ -205,6 +205,28 @@ async def test_a_handoff_event_reaches_the_widget_on_the_other_process_once(two_
         assert await later.recv() == {"type": "pong"}  # acknowledged: not sent again
 
 
+async def test_a_handoff_opened_on_one_process_is_known_to_the_other_at_once(two_gateways):
+    """Each process answers "does a person hold this conversation?" from its own index of open
+    handoffs (gateway/app/agent/handoff/index.py): the process that opens one tells the others."""
+    def script(sender, text, metadata):
+        return [{"text": "Un conseiller va vous répondre."},
+                {"custom": {"sanad": {"decision": "human_handoff", "lang": "fr"}}}]
+
+    a, b = two_gateways(ScriptedRasa(script=script))
+    session = new_session(a.url)
+    key = ("web", f"web:{session['session_id']}")
+    desk_b = b.app.state.agent.desk  # (its own loop and thread: only read here)
+    assert key not in desk_b.open_index.listed
+    async with Chat(a.url, session["token"]) as chat:
+        await chat.until("bot", await chat.say("je veux parler à un conseiller"))
+    assert key in a.app.state.agent.desk.open_index.listed
+    for _ in range(100):
+        if key in desk_b.open_index.listed:
+            break
+        await asyncio.sleep(0.02)
+    assert key in desk_b.open_index.listed
+
+
 # --- Telegram -----------------------------------------------------------------------------------
 
 async def test_a_language_chosen_on_one_process_is_used_on_the_other(redis, prefix):
