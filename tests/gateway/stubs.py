@@ -11,6 +11,16 @@ from gateway.app.rasa_client import BotTurn, RasaClient, RasaUnavailable, parse_
 LONG_PAYLOAD = '/choose_topic{"topic":"a_topic_whose_payload_is_longer_than_sixty_four_bytes_for_sure"}'
 
 
+class MonotonicClock:
+    """A stand-in for time.monotonic that moves only when a test sets `now`."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def answer(text: str, lang: str = "fr", **sanad: Any) -> list[dict[str, Any]]:
     return [{"recipient_id": "x", "text": text},
             {"recipient_id": "x", "custom": {"sanad": {"decision": "answer", "lang": lang, **sanad}}}]

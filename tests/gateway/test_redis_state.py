@@ -25,20 +25,12 @@ from gateway.app.state.redis_limits import RedisRateLimiter
 from gateway.app.state.redis_sessions import RedisSessions
 from gateway.app.state.redis_state import RedisUnavailable
 from tests.gateway.conftest import make_settings
-from tests.gateway.stubs import ScriptedRasa, answer
+from tests.gateway.stubs import MonotonicClock as Clock, ScriptedRasa, answer
 from tests.gateway.telegram_harness import telegram_gateway
 from tests.gateway.test_telegram_channel import KARIM
 from tests.gateway.test_web_socket import Chat, new_session
 
 REDIS_URL = os.environ.get("SANAD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

@@ -376,8 +376,6 @@ def test_opening_hours_naming_a_fund_the_registry_does_not_know_are_refused():
         AgentSettings(HANDOFF_HOURS='["mon-fri 08:30-16:30"]')
 
 
-# --- two agents claiming at once, decided by the database ------------------------------------------
-
 # --- the index of open handoffs: the relay's question before each turn, from memory (issue 18) -------
 
 def handoff_queries(engine) -> list[str]:
@@ -402,23 +400,23 @@ def test_turns_with_no_handoff_open_ask_the_database_once_not_every_turn(agent, 
         assert citizen.ask("vous êtes là ?")["type"] == "forwarded"  # known at once in its own process
 
 
-def open_elsewhere(agent: Console, conversation_id: str, claim: bool) -> int:
-    """A handoff opened (and claimed) by another gateway process: in the shared database only."""
-    agent_id = None
+def agent_ma_id(db) -> int:
+    return db.scalars(select(Account.id).where(Account.name == "agent_ma")).one()
+
+
+def claimed_elsewhere(agent: Console, conversation_id: str) -> None:
+    """A handoff opened and claimed by another gateway process: in the shared database only."""
     with agent.client.app.state.agent.db() as db:
         handoff, _ = store.open_handoff(db, fund=MA, channel="web", conversation_id=conversation_id, lang="fr",
                                         reason="asked", now=OPEN_HOURS, history=[])
-        if claim:
-            agent_id = db.scalars(select(Account.id).where(Account.name == "agent_ma")).one()
-            assert store.claim(db, handoff.id, MA, agent_id, OPEN_HOURS)
-    return handoff.id
+        assert store.claim(db, handoff.id, MA, agent_ma_id(db), OPEN_HOURS)
 
 
 def test_a_handoff_another_process_opens_is_heard_on_the_bus_and_holds_here(agent, scripted):
     desk = agent.client.app.state.agent.desk
     with Citizen(agent.client) as citizen:
         assert citizen.ask("comment payer ?")["type"] == "bot"
-        open_elsewhere(agent, citizen.conversation_id, claim=True)
+        claimed_elsewhere(agent, citizen.conversation_id)
         agent.client.portal.call(desk.bus.publish, OPENED_TOPIC, {"channel": "web", "conversation_id": citizen.conversation_id})
         eventually(lambda: desk.open_index.listed)
         assert citizen.ask("bonjour ?")["type"] == "forwarded"
@@ -430,7 +428,7 @@ def test_without_the_bus_event_the_list_read_again_finds_the_handoff(agent, scri
     desk.open_index.clock = lambda: now[0]
     with Citizen(agent.client) as citizen:
         assert citizen.ask("comment payer ?")["type"] == "bot"
-        open_elsewhere(agent, citizen.conversation_id, claim=True)  # and its event was lost
+        claimed_elsewhere(agent, citizen.conversation_id)  # and its event was lost
         now[0] += agent.client.app.state.agent.settings.HANDOFF_INDEX_REFRESH_SECONDS
         assert citizen.ask("bonjour ?")["type"] == "forwarded"
 
@@ -440,12 +438,14 @@ def test_a_handoff_ended_elsewhere_leaves_the_list_and_the_assistant_answers(age
         citizen.ask("je veux parler à un conseiller")
         [item] = inbox(agent)
         with agent.client.app.state.agent.db() as db:  # closed by another process
-            agent_id = db.scalars(select(Account.id).where(Account.name == "agent_ma")).one()
+            agent_id = agent_ma_id(db)
             assert store.claim(db, item["id"], MA, agent_id, OPEN_HOURS)
             assert store.close(db, item["id"], MA, agent_id, "resolved", OPEN_HOURS)
         assert citizen.ask("comment payer ?")["type"] == "bot"
     assert agent.client.app.state.agent.desk.open_index.listed == set()
 
+
+# --- two agents claiming at once, decided by the database ------------------------------------------
 
 def test_two_agents_claiming_at_once_exactly_one_wins(any_database_url):
     upgrade(any_database_url)

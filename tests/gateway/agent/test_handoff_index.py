@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from gateway.app.agent.handoff.index import OpenHandoffIndex
+from tests.gateway.stubs import MonotonicClock
 
 
 class Database:
@@ -28,17 +29,9 @@ class Database:
         return snapshot
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> MonotonicClock:
+    return MonotonicClock()
 
 
 async def test_the_list_is_read_once_per_period_and_again_after_it(clock):

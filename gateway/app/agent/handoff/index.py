@@ -77,4 +77,3 @@ class OpenHandoffIndex:
             self._loaded_at = started
         finally:
             self._loading = None
-            self._added_while_loading = set()
