@@ -81,8 +81,9 @@ def create_app(settings: Optional[Settings] = None, *, rasa: Optional[Any] = Non
                 await telegram.stop()
             for task in list(app.state.tasks):
                 task.cancel()
-            if rasa is None:
-                await rasa_client.aclose()
+            # The client's connections belong to this event loop, which ends here: closed for a
+            # client passed in too (a test's; it opens others on the next loop that uses it).
+            await rasa_client.aclose()
             await app.state.agent.aclose()
             await shared.stop()
 

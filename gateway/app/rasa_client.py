@@ -6,18 +6,25 @@ Failures are sorted by what they mean for the citizen's message:
   channel keeps the message and sends it again later; nothing is lost, nothing is doubled.
 - `RasaUnavailable(delivered=True)`: Rasa may have processed it (timeout while waiting for the
   answer, internal error): sending it again could make Rasa see it twice, so the channel asks
-  the citizen to ask again later instead."""
+  the citizen to ask again later instead.
+
+The calls go through aiohttp, not httpx: measured in isolation (a loopback server in another
+process answering 920 bytes of REST-channel JSON; docs/benchmarks.md), one `send` cost the
+gateway 0.74 ms of CPU one at a time and 2.0 ms with 20 at once with httpx (its connection pool),
+0.22 and 0.14 ms with aiohttp on a kept connector."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import weakref
 import zlib
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
-import httpx
+import aiohttp
 
 logger = logging.getLogger("sanad.gateway.rasa")
 
@@ -145,6 +152,35 @@ class Placement:
 
 
 MAX_CONNECTIONS_PER_INSTANCE = 50
+# An idle connection is let go after this long (httpx's keep-alive expiry, which the client had
+# before): well under the Rasa server's own 120 s, so a turn is never sent on a connection the
+# server is closing at that moment (that turn would have to count as perhaps delivered).
+KEEPALIVE_SECONDS = 5.0
+READY_TIMEOUT_SECONDS = 3.0
+
+
+@dataclass
+class _Reply:
+    """An HTTP answer, read whole."""
+    status_code: int
+    content: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.content)  # ValueError (JSONDecodeError, UnicodeDecodeError) when unreadable
+
+
+# Failures where the request never reached Rasa: no connection (refused, unreachable, no such
+# host), or none made in time (the TCP connection, or a free one of the pool: `connect` covers both).
+NOT_SENT = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
+# Anything else after that (a read timeout, the connection lost after sending, a cut answer).
+MAY_HAVE_BEEN_SENT = (aiohttp.ClientError, asyncio.TimeoutError)
+
+
+def _timeout(seconds: float, connect: Optional[float] = None) -> aiohttp.ClientTimeout:
+    """httpx's per-phase timeouts: `seconds` for a free connection of the pool and between two reads
+    of the answer, `connect` for opening a TCP connection; no limit on the whole exchange."""
+    return aiohttp.ClientTimeout(total=None, connect=seconds, sock_connect=connect or seconds,
+                                 sock_read=seconds)
 
 
 class RasaClient:
@@ -154,26 +190,48 @@ class RasaClient:
     least busy when it started), and to the next one when an instance never got the message
     (refused connection, 502/503): a killed instance costs its conversations nothing but a
     reconnection. A message an instance may have processed (`delivered=True`) is never sent to
-    another."""
+    another.
 
-    def __init__(self, base_url: Union[str, Sequence[str]], timeout: float = 30.0, token: Optional[str] = None,
-                 transport: Optional[httpx.AsyncBaseTransport] = None) -> None:
+    An aiohttp session belongs to one event loop: one is opened on the first call from each
+    running loop (the gateway has one; tests run several), and `aclose` closes the caller's."""
+
+    def __init__(self, base_url: Union[str, Sequence[str]], timeout: float = 30.0,
+                 token: Optional[str] = None) -> None:
         urls = [base_url] if isinstance(base_url, str) else list(base_url)
         self.base_urls = [url.rstrip("/") for url in urls if url.strip()]
         if not self.base_urls:
             raise ValueError("no Rasa URL")
         self.base_url = self.base_urls[0]
         self.token = token
-        # Every connection may stay open for the next turn: with fewer kept alive than citizens
-        # talking at once (10 before), each turn past them opened and closed a TCP connection,
-        # at a CPU cost on both sides (issue 18).
-        connections = MAX_CONNECTIONS_PER_INSTANCE * len(self.base_urls)
-        self._client = httpx.AsyncClient(
-            transport=transport, trust_env=False,  # an internal service: no proxy
-            timeout=httpx.Timeout(timeout, connect=min(5.0, timeout)),
-            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
-        )
+        self._timeout = _timeout(timeout, connect=min(5.0, timeout))
+        self._ready_timeout = _timeout(min(READY_TIMEOUT_SECONDS, timeout))
+        self._sessions: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aiohttp.ClientSession]" = (
+            weakref.WeakKeyDictionary())
         self.placement = Placement(len(self.base_urls))
+
+    def _session(self) -> aiohttp.ClientSession:
+        """The running loop's session, opened on first use."""
+        loop = asyncio.get_running_loop()
+        session = self._sessions.get(loop)
+        if session is None or session.closed:
+            # Every connection may stay open for the next turn: with fewer kept alive than citizens
+            # talking at once (10 before), each turn past them opened and closed a TCP connection,
+            # at a CPU cost on both sides (issue 18). Each instance is its own host:port, so the
+            # per-host limit is the limit per instance.
+            connector = aiohttp.TCPConnector(limit=MAX_CONNECTIONS_PER_INSTANCE * len(self.base_urls),
+                                             limit_per_host=MAX_CONNECTIONS_PER_INSTANCE,
+                                             keepalive_timeout=KEEPALIVE_SECONDS)
+            session = self._sessions[loop] = aiohttp.ClientSession(
+                connector=connector, timeout=self._timeout,
+                trust_env=False)  # an internal service: no proxy
+        return session
+
+    async def _request(self, method: str, url: str, timeout: Optional[aiohttp.ClientTimeout] = None,
+                       **options: Any) -> _Reply:
+        """One request, its answer read whole (redirects are not followed, as httpx did not)."""
+        async with self._session().request(method, url, timeout=timeout or self._timeout,
+                                           allow_redirects=False, **options) as response:
+            return _Reply(response.status, await response.read())
 
     def _starting_at(self, first: int) -> list[str]:
         return self.base_urls[first:] + self.base_urls[:first]
@@ -206,11 +264,11 @@ class RasaClient:
 
     async def _send_to(self, base_url: str, body: dict[str, Any]) -> BotTurn:
         try:
-            response = await self._client.post(f"{base_url}/webhooks/rest/webhook", json=body)
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as error:
+            response = await self._request("POST", f"{base_url}/webhooks/rest/webhook", json=body)
+        except NOT_SENT as error:
             logger.warning("Rasa unreachable (%s)", type(error).__name__)
             raise RasaUnavailable("unreachable", delivered=False) from error
-        except httpx.HTTPError as error:  # read timeout, connection lost after sending...
+        except MAY_HAVE_BEEN_SENT as error:  # read timeout, connection lost after sending...
             logger.warning("Rasa did not answer (%s)", type(error).__name__)
             raise RasaUnavailable("no answer", delivered=True) from error
         if response.status_code in (502, 503):  # a proxy in front of Rasa, or its store down: not kept
@@ -224,15 +282,17 @@ class RasaClient:
             logger.warning("Rasa's answer could not be read")
             raise RasaUnavailable("unreadable answer", delivered=True) from error
 
-    async def _post_harmless(self, path: str, body: dict[str, Any], timeout: Optional[float]) -> httpx.Response:
+    async def _post_harmless(self, path: str, body: dict[str, Any], timeout: Optional[float]) -> _Reply:
         """A request that stores nothing (a ranking, a clustering): any instance, the next one when
-        one fails. Every failure is `delivered=False` (asking twice is harmless)."""
+        one fails. Every failure is `delivered=False` (asking twice is harmless). `timeout`: for
+        each phase (connecting, each read), the client's own when None."""
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        limit = _timeout(timeout) if timeout is not None else None
         failure = "unreachable"
         for base_url in self.instances_for(path + str(body.get("text", ""))):
             try:
-                response = await self._client.post(f"{base_url}{path}", headers=headers, timeout=timeout, json=body)
-            except httpx.HTTPError as error:
+                response = await self._request("POST", f"{base_url}{path}", limit, headers=headers, json=body)
+            except MAY_HAVE_BEEN_SENT as error:
                 logger.warning("Rasa's %s did not answer (%s)", path, type(error).__name__)
                 continue
             if response.status_code in (502, 503):
@@ -287,12 +347,16 @@ class RasaClient:
     async def _instance_ready(self, base_url: str) -> bool:
         try:
             if self.token:
-                response = await self._client.get(f"{base_url}/status", params={"token": self.token}, timeout=3.0)
+                response = await self._request("GET", f"{base_url}/status", self._ready_timeout,
+                                               params={"token": self.token})
             else:
-                response = await self._client.get(f"{base_url}/", timeout=3.0)
-        except httpx.HTTPError:
+                response = await self._request("GET", f"{base_url}/", self._ready_timeout)
+        except MAY_HAVE_BEEN_SENT:
             return False
         return response.status_code == 200
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        """Close the running loop's session and its connections (the next call opens another)."""
+        session = self._sessions.pop(asyncio.get_running_loop(), None)
+        if session is not None:
+            await session.close()

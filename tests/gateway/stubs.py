@@ -122,23 +122,22 @@ def assist_ranking(text: str, fund: str, langs: list[str]) -> dict[str, Any]:
     return {"lang": lang, "script": "arab" if lang == "ar" else "latn", "entries": entries}
 
 
-def assist_rank_app(token: str, calls: Optional[list] = None):
-    """Rasa's assist route as an ASGI app (for RasaClient over httpx.ASGITransport): the bearer
-    token checked, the stand-in ranking returned."""
-    from starlette.applications import Starlette
-    from starlette.requests import Request
-    from starlette.responses import JSONResponse
-    from starlette.routing import Route
+def assist_rank_route(token: str, calls: Optional[list] = None):
+    """Rasa's assist route as a handler of a loopback stand-in (tests/gateway/loopback.py): the
+    bearer token checked, the stand-in ranking returned."""
+    from tests.gateway.loopback import Reply
 
-    async def rank(request: Request) -> JSONResponse:
+    def rank(request) -> Reply:
+        if request.path != "/webhooks/assist/rank" or request.method != "POST":
+            return Reply(404, {"error": "not found"})
         if request.headers.get("authorization") != f"Bearer {token}":
-            return JSONResponse({"error": "missing or wrong bearer token"}, status_code=401)
-        body = await request.json()
+            return Reply(401, {"error": "missing or wrong bearer token"})
+        body = request.json()
         if calls is not None:
             calls.append(body)
-        return JSONResponse(assist_ranking(body["text"], body["fund"], body.get("langs", [])))
+        return Reply(200, assist_ranking(body["text"], body["fund"], body.get("langs", [])))
 
-    return Starlette(routes=[Route("/webhooks/assist/rank", rank, methods=["POST"])])
+    return rank
 
 
 # --- review loop (bot/review.py's POST /webhooks/review/cluster) --------------------------------------

@@ -1,42 +1,42 @@
 """RasaClient.assist_rank against Rasa's assist route (the stand-in of tests/gateway/stubs.py,
-over HTTP through httpx's ASGI transport): the bearer token sent, the body as bot/assist.py reads
-it, failures told as RasaUnavailable."""
+served on a loopback port): the bearer token sent, the body as bot/assist.py reads it, failures
+told as RasaUnavailable."""
 from __future__ import annotations
 
-import asyncio
-
-import httpx
 import pytest
 
 from gateway.app.rasa_client import RasaClient, RasaUnavailable
 from tests.gateway.agent.conftest import DZ
-from tests.gateway.stubs import assist_rank_app
+from tests.gateway.loopback import StandIn, refused_url
+from tests.gateway.stubs import assist_rank_route
 
 
-def rank(client: RasaClient, *args):
-    async def go():
-        try:
-            return await client.assist_rank(*args)
-        finally:
-            await client.aclose()
-    return asyncio.run(go())
+async def rank(url: str, token, *args):
+    client = RasaClient(url, token=token, timeout=2)
+    try:
+        return await client.assist_rank(*args)
+    finally:
+        await client.aclose()
 
 
-def test_the_ranking_is_asked_with_the_rasa_token():
+async def test_the_ranking_is_asked_with_the_rasa_token():
     calls: list = []
-    client = RasaClient("http://rasa.test", token="t0k", transport=httpx.ASGITransport(app=assist_rank_app("t0k", calls)))
-    body = rank(client, "comment payer", DZ, ["ar"])
+    async with StandIn(assist_rank_route("t0k", calls)) as rasa:
+        body = await rank(rasa.url, "t0k", "comment payer", DZ, ["ar"])
     assert calls == [{"text": "comment payer", "fund": DZ, "langs": ["ar"]}]
     assert body["entries"][0]["topic"] == "payment_channels"
 
 
 @pytest.mark.parametrize("token", [None, "wrong"])
-def test_a_refused_token_is_unavailable(token):
-    client = RasaClient("http://rasa.test", token=token, transport=httpx.ASGITransport(app=assist_rank_app("t0k")))
-    with pytest.raises(RasaUnavailable):
-        rank(client, "payer", DZ, [])
+async def test_a_refused_token_is_unavailable(token):
+    async with StandIn(assist_rank_route("t0k")) as rasa:
+        with pytest.raises(RasaUnavailable) as caught:
+            await rank(rasa.url, token, "payer", DZ, [])
+    assert caught.value.reason == "HTTP 401" and caught.value.delivered is False
+    assert len(rasa.requests) == 1
 
 
-def test_an_unreachable_rasa_is_unavailable():
-    with pytest.raises(RasaUnavailable):
-        rank(RasaClient("http://127.0.0.1:9", timeout=2), "payer", DZ, [])
+async def test_an_unreachable_rasa_is_unavailable():
+    with refused_url() as url, pytest.raises(RasaUnavailable) as caught:
+        await rank(url, "t0k", "payer", DZ, [])
+    assert caught.value.delivered is False
