@@ -52,6 +52,7 @@ FOLLOWUPS_3_EVAL = REPO / "tests" / "data" / "followups-heldout-3.yml"
 # A fourth (2026-12-06), after the conversation's reply language, the clarification settled by the
 # citizen's choice and the question words of the conversation's own topic were built on set 3's misses.
 FOLLOWUPS_4_EVAL = REPO / "tests" / "data" / "followups-heldout-4.yml"
+FOLLOWUPS_5_EVAL = REPO / "tests" / "data" / "followups-heldout-5.yml"
 # A third single-message set (2026-12-06), 150 cases, by a writer who read only topics.md and
 # kb_facts.fr.md: the fresh measure of each language's top-1 and of the errors against the stock pipeline.
 HELDOUT_3_EVAL = REPO / "tests" / "data" / "heldout-3.yml"
