@@ -94,6 +94,14 @@ def chosen_topic(tracker: Tracker) -> Optional[str]:
     return conversation_topic(tracker) if tracker.get_slot(CONTEXT_CHOSEN) else None
 
 
+def just_chosen(tracker: Tracker) -> bool:
+    """Whether the citizen picked the conversation's topic on a clarification's button with the
+    message just before this one."""
+    answered_at = tracker.get_slot(CONTEXT_TURN)
+    return (bool(tracker.get_slot(CONTEXT_CHOSEN)) and answered_at is not None
+            and citizen_messages(tracker) - int(answered_at) == 1)
+
+
 def remember_topic(tracker: Tracker, topic: str, chosen: bool = False) -> List[Dict[str, Any]]:
     """The events that make `topic` the conversation's context from this message on; `chosen`
     when the citizen picked it on a clarification's button (bot/nlu/context.py settled_by_choice)."""
@@ -105,7 +113,7 @@ def in_context(turn: Turn, tracker: Tracker) -> Turn:
     """The turn with the decision the conversation's context gives, when the message is a
     follow-up of a recent answer (bot/nlu/context.py); otherwise the NLU's own decision."""
     decided = decide_in_context(turn.decision, conversation_topic(tracker), thresholds(),
-                                turn.decision.get("lang", turn.lang.lang))
+                                turn.decision.get("lang", turn.lang.lang), just_chosen(tracker))
     if decided is None:
         return turn
     return replace(turn, decision={**turn.decision, **decided.as_dict()})

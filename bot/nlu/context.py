@@ -61,7 +61,10 @@ def own_aspect_score(block: Dict[str, Any], aspect: str) -> float:
 def names_a_person(block: Dict[str, Any], t: Thresholds) -> bool:
     """Whether the message is about somebody (bot/nlu/persons.py), from the fitted probability."""
     probability = block.get("person_p")
-    return probability is not None and float(probability) >= t.person_min
+    answered_alone = (block.get("decision") == "answer"
+                      and float(block.get("confidence", 0.0)) >= t.person_answer_max)
+    return (probability is not None and float(probability) >= t.person_min and not answered_alone
+            and float(block.get("out_of_scope_p", 0.0)) < t.person_oos_max)
 
 
 def weighted_scores(block: Dict[str, Any], context_topic: str, t: Thresholds) -> Dict[str, float]:
@@ -78,15 +81,29 @@ def weighted_scores(block: Dict[str, Any], context_topic: str, t: Thresholds) ->
     return scores
 
 
+def stays_on_choice(block: Dict[str, Any], t: Thresholds) -> bool:
+    """Whether the message right after a clarification's choice leans on the chosen topic: any
+    message the context may revisit, unless the classifier puts it out of scope confidently."""
+    return (t.choice_weight > 0 and block.get("decision") in _REVISABLE
+            and float(block.get("out_of_scope_p", 0.0)) < t.choice_oos_max)
+
+
 def decide_in_context(block: Dict[str, Any], context_topic: Optional[str], thresholds: Thresholds,
-                      lang: str) -> Optional[Decision]:
+                      lang: str, just_chosen: bool = False) -> Optional[Decision]:
     """The decision on a follow-up given the conversation's topic, or None when the message is
     decided alone (no context, no weight, or not a follow-up). `block` is the parse result's
-    `sanad` part: the NLU's own decision, `context_evidence` and the KB ranking."""
+    `sanad` part: the NLU's own decision, `context_evidence` and the KB ranking. `just_chosen`:
+    the citizen picked `context_topic` on a clarification's button the turn before."""
     t = thresholds.for_lang(lang)
-    if not context_topic or t.context_weight <= 0 or not is_followup(block, t):
+    if not context_topic:
         return None
-    scores = weighted_scores(block, context_topic, t)
+    if t.context_weight > 0 and is_followup(block, t):
+        scores = weighted_scores(block, context_topic, t)
+    elif just_chosen and stays_on_choice(block, t):
+        scores = dict(block.get("scores_by_topic") or {})
+        scores[context_topic] = scores.get(context_topic, 0.0) + t.choice_weight
+    else:
+        return None
     ranked = sorted(({"topic": topic, "score": round(score, 4)} for topic, score in scores.items()),
                     key=lambda s: s["score"], reverse=True)
     return decide_on_scores(ranked, block.get("kb_ranking") or [], t, needs_no_kb_support=context_topic)

@@ -90,6 +90,19 @@ class Thresholds:
     # person: it passes the gate whatever its length and its out-of-scope probability, which
     # alone are those of a message naming no topic. Above 1: off.
     person_min: float = 1.01
+    # ...unless the classifier puts it out of scope with at least `person_oos_max` ("et le temps
+    # demain à Oran ?" is about nobody, whatever the probe says of its form). Above 1: no such gate.
+    person_oos_max: float = 1.01
+    # ...nor when the message, read alone, is answered with at least `person_answer_max`: "d'accord,
+    # sinon mon mari est commerçant, nos enfants sont couverts ?" names a person and asks its own
+    # question. Above 1: no such gate.
+    person_answer_max: float = 1.01
+    # Right after the citizen chose a topic on a clarification's button, their next message, whatever
+    # its form, gets `choice_weight` added to the chosen topic's score ("how is it calculated?"
+    # after choosing Retirement), unless the classifier puts it out of scope with at least
+    # `choice_oos_max`. They have just said what they are asking about. 0: off.
+    choice_weight: float = 0.0
+    choice_oos_max: float = 1.01
     per_lang: Dict[str, Dict[str, float]] = field(default_factory=dict)
 
     def for_lang(self, lang: str) -> "Thresholds":

@@ -114,6 +114,15 @@ QUESTION_WORDS: Dict[str, Dict[str, List[str]]] = {
              "en": ["when", "what date", "deadline", "due"], "ar": ["متى", "متي", "اجل", "موعد"],
              "ary": ["imta", "emta", "fo9ach", "fwa9ach", "امتى", "فوقاش", "اجل"],
              "arq": ["wa9tach", "waqtach", "wektach", "imta", "وقتاش", "امتى", "اجل"]},
+    # How long one has ("j'ai combien de jours ?", "وخلال كم يوما؟"): a time limit, read before the
+    # "how much" of its first word alone.
+    "how_long": {"fr": ["combien de jours", "combien de temps", "combien de mois"],
+                 "en": ["how long", "how many days", "how much time"],
+                 "ar": ["كم يوما", "كم يوم", "كم من الوقت", "مهلة"],
+                 "ary": ["ch7al mn nhar", "chhal mn nhar", "ch7al dyal lwe9t", "شحال من نهار", "شحال من يوم",
+                         "شحال ديال الوقت"],
+                 "arq": ["9dach mn wa9t", "9adach mn wa9t", "9adach mn yom", "qadach mn wa9t", "قداه من يوم",
+                         "قداش من وقت", "قداه من وقت"]},
     "how_much": {"fr": ["combien", "quel montant", "quel prix"], "en": ["how much", "what amount", "cost"],
                  "ar": ["كم", "بكم", "المبلغ", "مبلغ"],
                  "ary": ["ch7al", "chhal", "chal", "bch7al", "شحال", "بشحال"],
@@ -124,14 +133,17 @@ QUESTION_WORDS: Dict[str, Dict[str, List[str]]] = {
                   "arq": ["lwra9", "lwraq", "papiers", "dossier", "الوراق", "لوراق"]},
 }
 ASPECT_TOPICS = {"where": "payment_channels", "when": "contribution_deadline",
-                 "how_much": "contribution_amount", "documents": "registration"}
+                 "how_long": "contribution_deadline", "how_much": "contribution_amount",
+                 "documents": "registration"}
 # Where the conversation's own topic is what the question word asks about (topics.md: registration
 # is "how, where and by when to register"; retirement is "age, minimum years, how it is computed";
-# health coverage is "reimbursement rates"), the aspect is that topic: "w fin?" after the papers
+# health coverage is "reimbursement rates"), the aspect is that topic (and "within how many days?"
+# after registration is the time limit to register): "w fin?" after the papers
 # to register is where to register, "كم؟" after a pension answer is how many years or how much
 # pension, not the contribution. The calibration's question contexts (followup_fragments.yml)
 # leave these pairs out, so the fitted weights hold for them as they are.
 ASPECT_OF_CONTEXT = {("where", "registration"): "registration", ("where", "contact"): "contact",
+                     ("how_long", "registration"): "registration",
                      ("how_much", "retirement"): "retirement", ("how_much", "health_coverage"): "health_coverage",
                      ("how_much", "family_allowances"): "family_allowances",
                      ("when", "retirement"): "retirement", ("when", "waiting_period"): "waiting_period"}
@@ -160,13 +172,14 @@ _ASPECT_WORDS = _aspect_table()
 
 def question_aspect(text: str) -> str | None:
     """The aspect a message's first question word asks about ("where", "when", "how_much",
-    "documents"), or None. One- and two-word question phrases, anywhere in the message."""
+    "documents"), or None. Question phrases of one to three words, anywhere in the message; at one
+    position the longest wins ("combien de jours" is a time limit, "combien" an amount)."""
     words = _words(text)
     folded = _fold([word[1:] if _is_arabic_and(word) else word for word in words])
     raw = _fold(words)
     for i in range(len(words)):
         for sequence in (raw, folded):
-            for n in (2, 1):
+            for n in (3, 2, 1):
                 aspect = _ASPECT_WORDS.get(sequence[i:i + n])
                 if aspect:
                     return aspect

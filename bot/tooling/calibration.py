@@ -18,6 +18,12 @@
    turn with the others (coordinate steps, each on the pairs it can change), and so have the
    probability from which a follow-up with a cue names a person (PERSON_GRID, bot/nlu/persons.py)
    and how much a question-word follow-up must lean by itself on its aspect (ASPECT_GATE_GRID).
+   The message right after a clarification's choice has its own weight for the chosen topic
+   (CHOICE_GRID), fitted on every record after the choice of its own topic and of another one.
+   `--fit-new-only` keeps the follow-up settings bot/calibration.yml holds and fits only the ones
+   it lacks (a new gate added without moving the settings the held-out sets validated: the
+   coordinate steps are greedy, and on 2026-12-06 a full refit moved aspect_weight 0.6 -> 0.4 at
+   equal cross-validated utility, which lost follow-ups on the held-out sets).
 The result, with the cross-validated figures, goes to bot/calibration.yml (committed)."""
 from __future__ import annotations
 
@@ -79,7 +85,10 @@ CONTEXT_GRID = {
 }
 # Where a follow-up with a cue starts to count as naming a person (bot/nlu/persons.py probability);
 # off first, so that it is only used where it gains.
-PERSON_GRID = {"person_min": [1.01, 0.95, 0.9, 0.85, 0.8, 0.75, 0.7, 0.65, 0.6, 0.55, 0.5, 0.45, 0.4, 0.35, 0.3]}
+PERSON_GRID = {"person_min": [1.01, 0.95, 0.9, 0.85, 0.8, 0.75, 0.7, 0.65, 0.6, 0.55, 0.5, 0.45, 0.4, 0.35,
+                              0.3],
+               "person_oos_max": [1.01, 0.999, 0.99, 0.98, 0.95, 0.9],
+               "person_answer_max": [1.01, 0.9, 0.8, 0.7, 0.6, 0.5]}
 # The settings tried for follow-ups with a question word (their weights may keep the context less,
 # or even push away from it: "w fin?" right after an amount asks for something else).
 QUESTION_GRID = {
@@ -90,6 +99,12 @@ QUESTION_GRID = {
 }
 # How much a follow-up with a question word must lean by itself on the topic it asks about (0: off).
 ASPECT_GATE_GRID = {"aspect_own_min": [0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3]}
+# The weight of a topic the citizen has just chosen on a clarification's button, on the message
+# right after (0: off), and the out-of-scope probability from which that message stays declined.
+CHOICE_GRID = {
+    "choice_weight": [0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6],
+    "choice_oos_max": [0.5, 0.7, 0.8, 0.9, 0.95, 0.99, 1.01],
+}
 
 
 def training_examples() -> List[Dict[str, str]]:
@@ -385,6 +400,22 @@ def followup_pairs(records: List[Dict[str, Any]], fragments: List[Dict[str, Any]
     return pairs
 
 
+def choice_pairs(records: List[Dict[str, Any]]) -> List[tuple]:
+    """Pairs for the message right after a clarification's choice: every cross-validated record
+    after the choice of its own topic (the citizen goes on with what they chose) and after the
+    choice of another topic (they move on: it must stay itself), so the fitted weight assumes no
+    more than an even chance of staying."""
+    spec = yaml.safe_load(FRAGMENTS_FILE.read_text(encoding="utf-8"))
+    rotation = [topic for topic in spec["switch_contexts"]]
+    pairs = []
+    for i, r in enumerate(records):
+        if r["expect"] in TOPICS:
+            pairs.append((r, r["expect"], r["expect"], False))
+        others = [topic for topic in rotation if topic != r["expect"]]
+        pairs.append((r, others[i % len(others)], r["expect"], False))
+    return pairs
+
+
 def _parse_block(record: Dict[str, Any], t: Thresholds) -> Dict[str, Any]:
     """The parse result's `sanad` block the AnswerDecider would give this record."""
     own = decide_message(record["text"], record["intent_ranking"], record["kb_ranking"], t, record["lang"])
@@ -393,11 +424,13 @@ def _parse_block(record: Dict[str, Any], t: Thresholds) -> Dict[str, Any]:
                                record["lang"])}
 
 
-def _score_pairs(pairs: List[tuple], blocks: List[Dict[str, Any]], t: Thresholds) -> Dict[str, Any]:
-    """Utility and figures of the decisions in context, over all pairs and over the fragments."""
+def _score_pairs(pairs: List[tuple], blocks: List[Dict[str, Any]], t: Thresholds,
+                 just_chosen: bool = False) -> Dict[str, Any]:
+    """Utility and figures of the decisions in context, over all pairs and over the fragments
+    (`just_chosen`: each pair's topic was chosen on a clarification's button the turn before)."""
     totals = {"all": [0.0, 0, 0, 0], "fragments": [0.0, 0, 0, 0]}  # utility, n, correct, wrong
     for (record, topic, expect, is_fragment), block in zip(pairs, blocks):
-        decided = decide_in_context(block, topic, t, record["lang"])
+        decided = decide_in_context(block, topic, t, record["lang"], just_chosen)
         label, kind = (decided.label, decided.decision) if decided else (block["label"], block["decision"])
         offered = decided.offered if decided else block.get("offered", [])
         correct, wrong = label == expect, kind in ("answer", "intent") and label != expect
@@ -412,26 +445,54 @@ def _score_pairs(pairs: List[tuple], blocks: List[Dict[str, Any]], t: Thresholds
                    "wrong": round(w / max(1, n), 4)} for name, (u, n, c, w) in totals.items()}
 
 
+def committed_settings() -> Dict[str, float]:
+    """The follow-up settings bot/calibration.yml holds (for `--fit-new-only`)."""
+    if not DEFAULT_CALIBRATION.exists():
+        return {}
+    committed = yaml.safe_load(DEFAULT_CALIBRATION.read_text(encoding="utf-8")) or {}
+    grids = (CONTEXT_GRID, QUESTION_GRID, ASPECT_GATE_GRID, PERSON_GRID, CHOICE_GRID)
+    names = {name for grid in grids for name in grid}
+    return {k: v for k, v in (committed.get("thresholds") or {}).items() if k in names}
+
+
 def fit_context(records: List[Dict[str, Any]], fragments: List[Dict[str, Any]],
-                thresholds: Thresholds) -> tuple[Dict[str, float], Dict[str, Any]]:
+                thresholds: Thresholds, new_only: bool = False) -> tuple[Dict[str, float], Dict[str, Any]]:
     """The follow-up setting of best utility over all pairs (first best in grid order, so no
-    context unless it helps), with the figures alone (weight 0) and in context."""
+    context unless it helps), with the figures alone (weight 0) and in context. `new_only`: the
+    settings bot/calibration.yml holds are kept, and only those it lacks are fitted, with the
+    others at their committed values (a new gate is added without moving the validated ones)."""
     pairs = followup_pairs(records, fragments)
     blocks = [_parse_block(record, thresholds) for record, *_ in pairs]
     asking = [i for i, block in enumerate(blocks) if block["followup"].get("aspect")]
     with_cue = [i for i, block in enumerate(blocks) if block["followup"].get("cue")]
-    chosen: Dict[str, float] = {"context_weight": 0.0}
+    kept = committed_settings() if new_only else {}
+    chosen: Dict[str, float] = {"context_weight": 0.0, **kept}
     for grid, subset in ((CONTEXT_GRID, None), (QUESTION_GRID, asking), (ASPECT_GATE_GRID, asking),
                          (PERSON_GRID, with_cue), (CONTEXT_GRID, None), (QUESTION_GRID, asking),
                          (ASPECT_GATE_GRID, asking), (PERSON_GRID, with_cue)):
-        chosen = {**chosen, **_best_setting(grid, pairs, blocks, replace(thresholds, **chosen), subset)}
+        grid = {name: values for name, values in grid.items() if name not in kept}
+        if grid:
+            chosen = {**chosen, **_best_setting(grid, pairs, blocks, replace(thresholds, **chosen), subset)}
     in_context = _score_pairs(pairs, blocks, replace(thresholds, **chosen))
     alone = _score_pairs(pairs, blocks, replace(thresholds, context_weight=0.0))
-    return chosen, {"pairs": len(pairs), "alone": alone, "in_context": in_context}
+    after_choice = choice_pairs(records)
+    block_of = {id(record): block for (record, *_), block in zip(pairs, blocks)}
+    choice_blocks = [block_of[id(record)] for record, *_ in after_choice]
+    choice_grid = {name: values for name, values in CHOICE_GRID.items() if name not in kept}
+    if choice_grid:
+        chosen = {**chosen, **_best_setting(choice_grid, after_choice, choice_blocks,
+                                            replace(thresholds, **chosen), None, just_chosen=True)}
+    choice_figures = {
+        "pairs": len(after_choice),
+        "alone": _score_pairs(after_choice, choice_blocks, replace(thresholds, context_weight=0.0))["all"],
+        "in_context": _score_pairs(after_choice, choice_blocks, replace(thresholds, **chosen), True)["all"]}
+    return chosen, {"pairs": len(pairs), "alone": alone, "in_context": in_context,
+                    "after_choice": choice_figures}
 
 
 def _best_setting(grid: Dict[str, list], pairs: List[tuple], blocks: List[Dict[str, Any]],
-                  thresholds: Thresholds, subset: List[int] | None) -> Dict[str, float]:
+                  thresholds: Thresholds, subset: List[int] | None,
+                  just_chosen: bool = False) -> Dict[str, float]:
     """One coordinate step of the follow-up fit: the setting of `grid` of best utility (first best
     in grid order), scored on `subset` of the pairs (the only ones it can change) or on all."""
     if subset is not None:
@@ -439,7 +500,7 @@ def _best_setting(grid: Dict[str, list], pairs: List[tuple], blocks: List[Dict[s
     best = (-1e9, {})
     for setting in itertools.product(*grid.values()):
         chosen = dict(zip(grid, setting))
-        utility = _score_pairs(pairs, blocks, replace(thresholds, **chosen))["all"]["utility"]
+        utility = _score_pairs(pairs, blocks, replace(thresholds, **chosen), just_chosen)["all"]["utility"]
         if utility > best[0] + 1e-9:
             best = (utility, chosen)
     return best[1]
@@ -462,7 +523,8 @@ def with_person_probability(records: List[Dict[str, Any]]) -> None:
 
 def calibrate(folds: int = 4, records_file: Path | None = None, reuse: bool = False,
               output: Path = DEFAULT_CALIBRATION, wrong_penalty: float | None = None,
-              config: Path = paths.CONFIG, max_wrong: float = MAX_WRONG) -> Dict[str, Any]:
+              config: Path = paths.CONFIG, max_wrong: float = MAX_WRONG,
+              new_only: bool = False) -> Dict[str, Any]:
     if wrong_penalty is not None:
         REWARD["wrong"] = -abs(wrong_penalty)
     records_file = records_file or RECORDS_FILE
@@ -495,7 +557,7 @@ def calibrate(folds: int = 4, records_file: Path | None = None, reuse: bool = Fa
     thresholds = Thresholds(**chosen, per_lang=per_lang)
     fragments = fragment_records(records_file)
     with_person_probability(records + fragments)
-    context, followups = fit_context(records, fragments, thresholds)
+    context, followups = fit_context(records, fragments, thresholds, new_only)
     thresholds = replace(thresholds, **context)
     verified = check_against_decide(records, thresholds)
     document = {

@@ -40,6 +40,9 @@ def _block(decision: str, scores: dict, words: int = 4, cue: bool = True,
     ("et combien ?", "how_much"), ("w ch7al?", "how_much"), ("وقداه؟", "how_much"),
     ("وكم سأدفع؟", "how_much"),
     ("and which documents?", "documents"), ("والوراق؟", "documents"),
+    ("وخلال كم يوما؟", "how_long"), ("j'ai combien de jours pour le faire ?", "how_long"),
+    ("how long do I have?", "how_long"),
+    ("w ch7al mn nhar 3ndi?", "how_long"),
     ("et pour un médecin ?", None), ("w ana fla7?", None), ("what about a taxi driver?", None),
 ])
 def test_the_aspect_a_question_word_asks_about(text, aspect):
@@ -93,6 +96,9 @@ def test_where_after_the_papers_to_register_is_where_to_register():
     assert (decided.decision, decided.topic) == ("answer", "registration")
     assert aspect_topic("where", "contribution_amount") == "payment_channels"
     assert aspect_topic("how_much", "retirement") == "retirement" and aspect_topic(None, "retirement") is None
+    # "within how many days?" after registration is the time limit to register; after an amount, to pay.
+    assert aspect_topic("how_long", "registration") == "registration"
+    assert aspect_topic("how_long", "contribution_amount") == "contribution_deadline"
 
 
 def test_the_calibration_never_pairs_a_question_word_with_a_topic_that_is_its_own_aspect():
@@ -130,6 +136,13 @@ def test_a_follow_up_naming_a_person_passes_the_gate_whatever_its_length():
     no_cue = {**block, "followup": {**block["followup"], "cue": False}}
     assert decide_in_context(no_cue, "eligibility", person, "fr") is None
     assert decide_in_context(block, "eligibility", replace(person, person_min=1.01), "fr") is None
+    # With a fitted out-of-scope bound, a "person" the classifier is sure is out of scope is turned away.
+    assert decide_in_context(block, "eligibility", replace(person, person_oos_max=0.95), "fr") is None
+    assert decide_in_context(block, "eligibility", replace(person, person_oos_max=0.99), "fr").topic == "eligibility"
+    # ...and one that asks its own question, answered confidently alone, is left to itself.
+    own = {**block, "decision": "answer", "label": "dependants", "confidence": 0.8}
+    assert decide_in_context(own, "eligibility", replace(person, person_answer_max=0.7), "fr") is None
+    assert decide_in_context(own, "eligibility", replace(person, person_answer_max=0.9), "fr") is not None
 
 
 def test_a_question_word_follow_up_must_lean_by_itself_on_what_it_asks_about():
@@ -160,6 +173,31 @@ def test_after_a_choice_a_clarification_offering_the_chosen_topic_is_settled():
     # ...but "كم" after a pension answer asks about the pension (ASPECT_OF_CONTEXT).
     how_many = _block("clarify", {"eligibility": 0.3}, words=3, aspect="how_much")
     assert settled_by_choice(how_many, ["eligibility", "retirement"], "retirement")
+
+
+CHOICE = replace(Thresholds(answer=0.35, margin=0.1, clarify=0.25), choice_weight=0.3, choice_oos_max=0.9)
+
+
+def test_the_message_right_after_a_choice_leans_on_the_chosen_topic_whatever_its_form():
+    """"pension" -> the citizen picks Retirement -> "c'est obligatoire ou pas pour nous ?": long,
+    no cue, read alone as eligibility; right after the choice it is about retirement."""
+    block = _block("answer", {"eligibility": 0.45, "retirement": 0.3}, words=7, cue=False)
+    assert decide_in_context(block, "retirement", CHOICE, "fr") is None  # not a follow-up by its form
+    decided = decide_in_context(block, "retirement", CHOICE, "fr", just_chosen=True)
+    assert (decided.decision, decided.topic) == ("answer", "retirement")
+
+
+def test_after_a_choice_a_clear_question_elsewhere_or_out_of_scope_stays_itself():
+    elsewhere = _block("answer", {"payment_channels": 0.8, "retirement": 0.05}, words=6, cue=False)
+    decided = decide_in_context(elsewhere, "retirement", CHOICE, "fr", just_chosen=True)
+    assert decided is None or decided.topic == "payment_channels"
+    weather = _block("out_of_scope", {"retirement": 0.1}, words=6, cue=False, out_of_scope_p=0.97)
+    assert decide_in_context(weather, "retirement", CHOICE, "fr", just_chosen=True) is None
+    balance = {**_block("intent", {}, words=4, cue=False), "label": "account_balance"}
+    assert decide_in_context(balance, "retirement", CHOICE, "fr", just_chosen=True) is None
+    off = replace(CHOICE, choice_weight=0.0)
+    assert decide_in_context(_block("answer", {"eligibility": 0.45, "retirement": 0.3}, words=7, cue=False),
+                             "retirement", off, "fr", just_chosen=True) is None
 
 
 def test_no_context_without_a_topic_a_weight_or_the_form_of_a_follow_up():
@@ -354,4 +392,22 @@ def test_a_question_after_a_clarification_choice_stays_on_the_chosen_topic(syste
     chat.say(word)
     assert chat.say(f'/choose_topic{{"topic":"{chosen}"}}')["topic"] == chosen
     decision = chat.say(follow_up)
+    assert (decision["decision"], decision.get("topic")) == ("answer", chosen), decision
+
+
+@pytest.mark.model
+@pytest.mark.parametrize("fund, word, chosen, question", [
+    ("casnos_dz", "التسجيل", "registration", "فتحت محلا لبيع الملابس الأسبوع الماضي ولم أقم بأي إجراء بعد، ماذا أفعل؟"),
+    ("casnos_dz", "cotisation", "contribution_amount", "je suis couturière à domicile, ça me revient à quoi par an ?"),
+])
+def test_the_message_right_after_a_choice_is_read_on_the_chosen_topic(system, fund, word, chosen, question):
+    """A question with no form of a follow-up (long, no cue), which alone is not answered from the
+    topic the citizen has just chosen on a clarification's button, is answered from it right after
+    the choice (the fitted `choice_weight`)."""
+    alone = Conversation(system, fund).say(question)
+    assert alone.get("topic") != chosen, alone
+    chat = Conversation(system, fund)
+    chat.say(word)
+    assert chat.say(f'/choose_topic{{"topic":"{chosen}"}}')["topic"] == chosen
+    decision = chat.say(question)
     assert (decision["decision"], decision.get("topic")) == ("answer", chosen), decision
