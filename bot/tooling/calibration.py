@@ -405,8 +405,7 @@ def choice_pairs(records: List[Dict[str, Any]]) -> List[tuple]:
     after the choice of its own topic (the citizen goes on with what they chose) and after the
     choice of another topic (they move on: it must stay itself), so the fitted weight assumes no
     more than an even chance of staying."""
-    spec = yaml.safe_load(FRAGMENTS_FILE.read_text(encoding="utf-8"))
-    rotation = [topic for topic in spec["switch_contexts"]]
+    rotation = yaml.safe_load(FRAGMENTS_FILE.read_text(encoding="utf-8"))["switch_contexts"]
     pairs = []
     for i, r in enumerate(records):
         if r["expect"] in TOPICS:
