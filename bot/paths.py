@@ -56,4 +56,8 @@ FOLLOWUPS_5_EVAL = REPO / "tests" / "data" / "followups-heldout-5.yml"
 # A third single-message set (2026-12-06), 150 cases, by a writer who read only topics.md and
 # kb_facts.fr.md: the fresh measure of each language's top-1 and of the errors against the stock pipeline.
 HELDOUT_3_EVAL = REPO / "tests" / "data" / "heldout-3.yml"
+# A fourth single-message set and a sixth follow-up set (2026-12-07), same writer's brief, before the
+# changes of stop 29 were measured.
+HELDOUT_4_EVAL = REPO / "tests" / "data" / "heldout-4.yml"
+FOLLOWUPS_6_EVAL = REPO / "tests" / "data" / "followups-heldout-6.yml"
 KB_FACTS = shared_or_copy("domain/kb_facts.fr.md", "kb_facts.fr.md")
