@@ -4,8 +4,11 @@ which language to reply in, what the NLU decided. All of it comes from the parse
 language kept in the `reply_lang` slot.
 
 The conversation's topic, for follow-ups (issue 20), is kept in the tracker's slots: the topic
-of the last answer and the number of citizen messages at that point. Whatever process reads
-the tracker (another replica, the same one after a restart) sees the same context."""
+of the last answer; its age is the number of citizen messages since the event that set it. Whatever
+process reads the tracker (another replica, the same one after a restart) sees the same context.
+Ages are counted on the events, not against a running total: Rasa sends the action server only
+the recent part of a long conversation (bot/redaction.py recent_window), always more than
+CONTEXT_TURNS messages."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -80,13 +83,26 @@ def citizen_messages(tracker: Tracker) -> int:
     return sum(1 for event in tracker.events if event.get("event") == "user")
 
 
+def messages_since_context(tracker: Tracker) -> Optional[int]:
+    """How many citizen messages, this one included, came after the answer that set the
+    conversation's topic; None when no such answer is among the tracker's events."""
+    count = 0
+    for event in reversed(tracker.events):
+        kind = event.get("event")
+        if kind == "user":
+            count += 1
+        elif kind == "slot" and event.get("name") == CONTEXT_TOPIC:
+            return count if event.get("value") else None
+    return None
+
+
 def conversation_topic(tracker: Tracker) -> Optional[str]:
     """The topic of the last answer, while it is recent: answered at most CONTEXT_TURNS citizen
     messages before this one. Another answer replaces it, so a topic switch is the new context."""
-    topic, answered_at = tracker.get_slot(CONTEXT_TOPIC), tracker.get_slot(CONTEXT_TURN)
-    if not topic or answered_at is None:
+    topic, age = tracker.get_slot(CONTEXT_TOPIC), messages_since_context(tracker)
+    if not topic or age is None:
         return None
-    return topic if 0 < citizen_messages(tracker) - int(answered_at) <= CONTEXT_TURNS else None
+    return topic if 0 < age <= CONTEXT_TURNS else None
 
 
 def chosen_topic(tracker: Tracker) -> Optional[str]:
@@ -97,9 +113,7 @@ def chosen_topic(tracker: Tracker) -> Optional[str]:
 def just_chosen(tracker: Tracker) -> bool:
     """Whether the citizen picked the conversation's topic on a clarification's button with the
     message just before this one."""
-    answered_at = tracker.get_slot(CONTEXT_TURN)
-    return (bool(tracker.get_slot(CONTEXT_CHOSEN)) and answered_at is not None
-            and citizen_messages(tracker) - int(answered_at) == 1)
+    return bool(tracker.get_slot(CONTEXT_CHOSEN)) and messages_since_context(tracker) == 1
 
 
 def remember_topic(tracker: Tracker, topic: str, chosen: bool = False) -> List[Dict[str, Any]]:

@@ -17,7 +17,13 @@ what is written to the store, and streamed to an event broker, is redacted.
 A turn's cost does not grow with the conversation: Rasa's SQL store appends only the events it
 does not hold yet, so only those are serialised and redacted (`_RedactingView`); the form's
 state they depend on is followed along the tracker's events without serialising them. Before,
-every save redacted and rebuilt the whole tracker (4 ms at 25 turns, 46 ms at 250)."""
+every save redacted and rebuilt the whole tracker (4 ms at 25 turns, 46 ms at 250).
+
+Nor does the rest of a turn: a conversation read back from the SQL store keeps its state (slots,
+active form, latest message) from all its events but only the recent ones as its event list
+(`recent_window`), so the dialogue policies' replay of the history and the tracker sent to the
+action server stop growing with the conversation (issue 18: Rasa's CPU per turn went from 25 ms at
+turns 1-15 to 85 ms at turns 81-120, most of it those two)."""
 from __future__ import annotations
 
 import asyncio
@@ -26,7 +32,7 @@ import json
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Text, Tuple
 
 from rasa.core.tracker_store import InMemoryTrackerStore, SQLTrackerStore, TrackerStore
-from rasa.shared.core.events import ActiveLoop, Event, SessionStarted, SlotSet
+from rasa.shared.core.events import ActiveLoop, Event, SessionStarted, SlotSet, deserialise_events
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
@@ -132,25 +138,97 @@ class _RedactingView:
 
     Rasa's SQL store skips the events it already holds (`itertools.islice`) and serialises the
     rest; walking the view follows the form's state with a type check per event, so the cost of
-    a save is that of its new events."""
+    a save is that of its new events. `stored_before`: how many stored events of the session
+    precede the tracker's event list when it holds only the recent ones (`recent_window`); the
+    store counts them as held, and no form is active where the list starts."""
 
-    def __init__(self, events: Sequence[Event]) -> None:
+    def __init__(self, events: Sequence[Event], stored_before: int = 0) -> None:
         self._events = events
+        self._stored_before = stored_before
         self.redacted = 0  # events serialised (and redacted) through this view
 
     def _count(self) -> None:
         self.redacted += 1
 
     def __len__(self) -> int:
-        return len(self._events)
+        return self._stored_before + len(self._events)
 
-    def __iter__(self) -> Iterator[_RedactedOnWrite]:
+    def __iter__(self) -> Iterator[Optional[_RedactedOnWrite]]:
+        for _ in range(self._stored_before):
+            yield None  # held by the store already: skipped by its islice, never serialised
         state = NO_FORM
         for event in self._events:
             kind, name, value = _event_form_fields(event)
             if kind:
                 state = follow_form(state, kind, name, value)
             yield _RedactedOnWrite(event, state, self._count)
+
+
+# How much of a conversation a turn reads as events: from the citizen's 10th last message on, and
+# never from inside a form (moved back to before the form started). The dialogue's rules look at
+# the last few turns and the follow-up context at the last CONTEXT_TURNS messages
+# (bot/nlu/context.py); every slot and the active form are still those of the whole conversation.
+RECENT_MESSAGES = 10
+STORED_BEFORE = "_sanad_stored_before_window"  # attribute of a tracker read with a window
+
+
+def window_start(events: Sequence[Event], recent_messages: int = RECENT_MESSAGES) -> int:
+    """Where the recent window of a session's events starts: the `action_listen` before the
+    citizen's `recent_messages`-th last message, moved back while a form (an active loop) runs
+    there; 0 when the session is shorter."""
+    from rasa.shared.core.events import ActionExecuted, UserUttered
+
+    listens, seen = [], 0
+    loop: Optional[Text] = None
+    loop_at_listen: List[Optional[Text]] = []
+    for i, event in enumerate(events):
+        if isinstance(event, ActiveLoop):
+            loop = event.name
+        elif isinstance(event, ActionExecuted) and event.action_name == "action_listen":
+            listens.append(i)
+            loop_at_listen.append(loop)
+        elif isinstance(event, UserUttered):
+            seen += 1
+    if seen <= recent_messages or len(listens) <= recent_messages:
+        return 0
+    k = len(listens) - recent_messages - 1  # the listen before the recent messages
+    while k > 0 and loop_at_listen[k]:
+        k -= 1
+    return listens[k] if k > 0 else 0
+
+
+def recent_window(tracker: DialogueStateTracker, recent_messages: int = RECENT_MESSAGES) -> DialogueStateTracker:
+    """The tracker, its state untouched, its event list cut to the recent window; remembers how
+    many stored events precede the window, for the save."""
+    import collections
+
+    events = list(tracker.events)
+    start = window_start(events, recent_messages)
+    if start:
+        tracker.events = collections.deque(events[start:])
+    setattr(tracker, STORED_BEFORE, start)
+    return tracker
+
+
+# The events that change a tracker's state other than its latest message and action: what a
+# conversation's events before its recent window are read for. Two replay the history ("undo",
+# "rewind"): a session holding one is read whole.
+STATE_EVENT_TYPES = ("slot", "reset_slots", "active_loop", "loop_interrupted", "action_execution_rejected",
+                     "pause", "resume", "restart", "session_started")
+REPLAYING_EVENT_TYPES = frozenset({"undo", "rewind"})
+
+
+def window_cut(kinds: Sequence[Tuple[int, Text]], recent_messages: int = RECENT_MESSAGES) -> Optional[Tuple[int, int]]:
+    """From a session's (row id, event type) in order: the id of the first row of its recent
+    window (the `action_listen` before the citizen's `recent_messages`-th last message) and how
+    many rows precede it; None when the session is short or must be read whole."""
+    users = [i for i, (_, kind) in enumerate(kinds) if kind == "user"]
+    if len(users) <= recent_messages or any(kind in REPLAYING_EVENT_TYPES for _, kind in kinds):
+        return None
+    first = users[-recent_messages]
+    if first > 0 and kinds[first - 1][1] == "action":
+        first -= 1
+    return kinds[first][0], first
 
 
 rasa_speedups.remember_event_classes()  # reading a conversation back: see bot/rasa_speedups.py
@@ -218,7 +296,7 @@ class RedactingTrackerStore(TrackerStore):
     def redacting_view(self, tracker: DialogueStateTracker) -> DialogueStateTracker:
         """The same tracker whose events redact themselves when the inner store writes them."""
         view = copy.copy(tracker)  # shallow: only `events` differs, the live tracker is untouched
-        view.events = _RedactingView(tracker.events)
+        view.events = _RedactingView(tracker.events, getattr(tracker, STORED_BEFORE, 0))
         return view
 
     async def save(self, tracker: DialogueStateTracker) -> None:
@@ -257,7 +335,11 @@ class RedactingTrackerStore(TrackerStore):
     def _retrieve_from_sql(self, sender_id: Text) -> Optional[DialogueStateTracker]:
         """Rasa's `SQLTrackerStore.retrieve` (the latest session's events, in order), reading only
         the serialised events' column: Rasa's query builds an ORM object per stored event, a third
-        of the Rasa server's CPU per turn under load (py-spy, issue 18), growing with the session."""
+        of the Rasa server's CPU per turn under load (py-spy, issue 18), growing with the session.
+
+        A long session is read as its recent window (`recent_window`) without decoding the rest:
+        before the window only the events that change the tracker's state (slots, forms, pauses,
+        restarts) are read, so a turn's reading stops growing with the conversation."""
         import sqlalchemy as sa
 
         stored = self.inner.SQLEvent
@@ -265,15 +347,64 @@ class RedactingTrackerStore(TrackerStore):
             latest_start = (session.query(sa.func.max(stored.timestamp).label("session_start"))
                             .filter(stored.sender_id == sender_id, stored.type_name == SessionStarted.type_name)
                             .subquery())
-            rows = (session.query(stored.data)
-                    .filter(stored.sender_id == sender_id)
+            in_session = (stored.sender_id == sender_id,
+                          sa.or_(stored.timestamp >= latest_start.c.session_start,
+                                 latest_start.c.session_start.is_(None)))
+            cut = None
+            if self.inner.event_broker is None:  # with a broker Rasa's save compares whole lists
+                kinds = session.query(stored.id, stored.type_name).filter(*in_session).order_by(stored.id).all()
+                cut = window_cut(kinds)
+            if cut is not None:
+                cut_id, stored_before = cut
+                rows = (session.query(stored.id, stored.data).filter(*in_session)
+                        .filter(sa.or_(stored.id >= cut_id, stored.type_name.in_(STATE_EVENT_TYPES)))
+                        .order_by(stored.id).all())
+            else:
+                rows = session.query(stored.id, stored.data).filter(*in_session).order_by(stored.id).all()
+        if not rows or not self.domain:
+            return None
+        if cut is not None:
+            tracker = self._windowed_tracker(sender_id, rows, *cut)
+            if tracker is not None:
+                return tracker
+            return self._retrieve_whole(sender_id)
+        tracker = DialogueStateTracker.from_dict(sender_id, [json.loads(data) for _, data in rows], self.domain.slots)
+        return recent_window(tracker) if self.inner.event_broker is None else tracker
+
+    def _windowed_tracker(self, sender_id: Text, rows: Sequence[Tuple[int, Text]], cut_id: int,
+                          stored_before: int) -> Optional[DialogueStateTracker]:
+        """The tracker from the state events before the cut and every event from it on, holding
+        only the latter; None when a form is active at the cut (read whole instead)."""
+        import collections
+
+        before = [json.loads(data) for row_id, data in rows if row_id < cut_id]
+        recent = [json.loads(data) for row_id, data in rows if row_id >= cut_id]
+        tracker = DialogueStateTracker.from_dict(sender_id, before, self.domain.slots)
+        if tracker.active_loop_name:
+            return None
+        start = len(tracker.events)
+        for event in deserialise_events(recent):
+            tracker.update(event)
+        tracker.events = collections.deque(list(tracker.events)[start:])
+        setattr(tracker, STORED_BEFORE, stored_before)
+        return tracker
+
+    def _retrieve_whole(self, sender_id: Text) -> Optional[DialogueStateTracker]:
+        import sqlalchemy as sa
+
+        stored = self.inner.SQLEvent
+        with self.inner.session_scope() as session:
+            latest_start = (session.query(sa.func.max(stored.timestamp).label("session_start"))
+                            .filter(stored.sender_id == sender_id, stored.type_name == SessionStarted.type_name)
+                            .subquery())
+            rows = (session.query(stored.data).filter(stored.sender_id == sender_id)
                     .filter(sa.or_(stored.timestamp >= latest_start.c.session_start,
                                    latest_start.c.session_start.is_(None)))
                     .order_by(stored.id).all())
-        events = [json.loads(data) for (data,) in rows]
-        if not events or not self.domain:
+        if not rows or not self.domain:
             return None
-        return DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
+        tracker = DialogueStateTracker.from_dict(sender_id, [json.loads(data) for (data,) in rows], self.domain.slots)
+        return recent_window(tracker)
 
     async def retrieve_full_tracker(self, conversation_id: Text) -> Optional[DialogueStateTracker]:
         return await self.inner.retrieve_full_tracker(conversation_id)

@@ -39,6 +39,10 @@ FUND_NAME_WORDS = frozenset({
     "assurance", "maladie", "obligatoire", "securite", "sociale", "caisse", "الضمان", "ضمان",
     "الاجتماعي", "التغطيه", "الصحيه", "الشامل", "التامين", "الاجباري", "الصندوق",
 } | {normalise(word) for fund in registry().funds.values() for word in fund.alias_words()})
+# The longest message the classifier may read as a cancellation: every cancel example is at most six
+# words ("je prefere arreter la", "i don't want to go on"), while "à 60 ans j'arrête tout, je touche
+# quelque chose après ?" (the classifier: cancel 0.75) asks a question that only contains the verb.
+CANCEL_MAX_WORDS = 7
 _NAME_FILLER = frozenset({"la", "le", "l", "de", "du", "des", "el", "al", "d", "dyal", "ta3", "taa", "the", "a"})
 OUT_OF_SCOPE = "out_of_scope"
 CLARIFY_INTENT = "nlu_fallback"  # Rasa's fallback intent name: the rules route it to clarification
@@ -208,9 +212,18 @@ def decide_message(text: str, intent_ranking: List[Dict[str, Any]], kb_ranking: 
     if by_form:
         return by_form
     result = decide(intent_ranking, kb_ranking, thresholds, lang)
+    if result.label == "cancel" and len(normalise(text).split()) > CANCEL_MAX_WORDS:
+        result = decide(without_intent(intent_ranking, "cancel"), kb_ranking, thresholds, lang)
     if result.decision == "out_of_scope" and names_only_the_fund(text):
         return name_only_menu(intent_ranking, kb_ranking, thresholds.for_lang(lang))
     return result
+
+
+def without_intent(intent_ranking: List[Dict[str, Any]], name: str) -> List[Dict[str, Any]]:
+    """The ranking without `name`, the others' probabilities scaled back to a sum of one."""
+    rest = [r for r in intent_ranking if r["name"] != name]
+    total = sum(float(r["confidence"]) for r in rest)
+    return [{**r, "confidence": float(r["confidence"]) / total} for r in rest] if total > 0 else rest
 
 
 def decide(intent_ranking: List[Dict[str, Any]], kb_ranking: List[Dict[str, Any]],

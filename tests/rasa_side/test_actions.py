@@ -102,7 +102,9 @@ def test_a_button_choice_is_remembered_as_chosen_and_settles_the_next_clarificat
                     followup={"cue": False, "words": 6, "content_words": 6})
     latest = {"text": "وكم سنة يجب أن أشتغل على الأقل؟", "intent": {"name": "nlu_fallback"}, "entities": [],
               "metadata": {}, "sanad": sanad}
-    user_events = [{"event": "user", "text": "..."}] * 3
+    # The choice was answered (its slots set) one citizen message ago.
+    user_events = [{"event": "user", "text": "..."}] * 2 + [
+        {"event": "slot", "name": "context_topic", "value": "retirement"}, {"event": "user", "text": "..."}]
     for was_chosen, expected in ((True, "answer"), (False, "clarify")):
         t = Tracker("tester", {**slots, "context_chosen": was_chosen}, latest, user_events, False, None, {},
                     "action_listen")

@@ -336,3 +336,26 @@ def test_a_lone_surrogate_inside_a_question_does_not_stop_its_answer(agent):
     parsed = loop.run_until_complete(loaded.processor.parse_message(
         UserMessage(FAQ + " \ud800", metadata={"fund": "cnss_ma"})))
     assert (parsed["sanad"]["decision"], parsed["sanad"]["topic"]) == ("answer", "payment_channels")
+
+
+def test_a_long_conversation_keeps_its_context_its_form_and_every_event(stack):
+    """Rasa reads only the recent events of a long conversation (bot/redaction.py recent_window):
+    after fifteen questions a follow-up still leans on the last answer, the balance form still
+    runs and can be cancelled, and every message is stored, redacted."""
+    import sqlite3
+
+    chat = system.Chat(stack.rasa_url, "cnss_ma")
+    questions = ["ou payer ma cotisation cnss ?", "c'est quoi le numero de telephone de la cnss ?",
+                 "a quel age on part a la retraite ?"]
+    for i in range(15):
+        assert chat.decision(chat.say(questions[i % 3]))["decision"] == "answer"
+    assert chat.decision(chat.say("qui doit obligatoirement cotiser au régime des non salariés ?"))["topic"] == "eligibility"
+    assert chat.decision(chat.say("et pour un kinésithérapeute ?"))["topic"] == "eligibility"
+    assert chat.decision(chat.say("je veux connaitre mon solde cnss"))["step"] == "affiliate_number"
+    assert chat.decision(chat.say("100 204 821"))["step"] == "birth_date"
+    assert decisions(chat.say("annuler")) == ["cancel"]
+    with sqlite3.connect(stack.tracker_db) as connection:
+        users = [json.loads(data)["text"] for (data,) in connection.execute(
+            "SELECT data FROM events WHERE sender_id = ? AND type_name = 'user' ORDER BY id", (chat.sender,))]
+    assert len(users) == 20 and users[:3] == questions
+    assert "100 204 821" not in users and "[redacted]" in users

@@ -90,6 +90,17 @@ def test_cancel_words_stop_but_farewells_are_left_to_the_classifier():
     assert decide_by_form("yallah bslama") is None
 
 
+def test_a_long_question_containing_stop_is_not_a_cancellation():
+    """Every cancel example is a few words; a question that merely contains "arrêter" is asked."""
+    ranking = intents(("cancel", 0.75), ("retirement", 0.2), ("out_of_scope", 0.05))
+    retrieved = kb(("retirement", 0.9), ("eligibility", 0.82))
+    assert decide_message("je prefere arreter la", ranking, retrieved, T).label == "cancel"
+    d = decide_message("à 60 ans j'arrête tout, je touche quelque chose après ?", ranking, retrieved, T)
+    assert (d.decision, d.label) == ("answer", "retirement")
+    # Stop words still stop, whatever the length of what the classifier reads.
+    assert decide_message("stop", intents(("retirement", 0.9)), retrieved, T).label == "cancel"
+
+
 # ---- a message that only names the fund ------------------------------------------------------
 
 def test_messages_that_only_name_the_fund_are_recognised():

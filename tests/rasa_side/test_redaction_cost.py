@@ -185,3 +185,66 @@ async def test_the_sql_commit_runs_off_the_event_loop(domain, tmp_path):
     await store.save(tracker)
     assert threads and threading.get_ident() not in threads
     assert len((await store.retrieve("citizen")).events) == len(tracker.events)  # written when save returns
+
+
+# ---- a long conversation is read back with its whole state and only its recent events ----------
+
+async def test_a_long_conversation_is_read_back_with_its_state_and_its_recent_events(long_conversation, domain):
+    """What a turn replays (the policies' states, the tracker sent to the action server) stays
+    the size of the last RECENT_MESSAGES messages; the slots, the form and the latest message are
+    still those of the whole conversation, and the next save appends after every stored event."""
+    from rasa.core.tracker_store import SQLTrackerStore
+
+    from bot.redaction import RECENT_MESSAGES, STORED_BEFORE
+
+    _, originals, stored, db = long_conversation
+    store = RedactingTrackerStore(domain=domain, store={"type": "SQL", "dialect": "sqlite", "db": str(db)})
+    ours = await store.retrieve("citizen")
+    whole = await SQLTrackerStore.retrieve(store.inner, "citizen")
+    assert len(whole.events) == len(stored) > 1000
+    users = [e for e in ours.events if isinstance(e, UserUttered)]
+    assert RECENT_MESSAGES <= len(users) <= RECENT_MESSAGES + 1
+    assert [e.as_dict() for e in ours.events] == [e.as_dict() for e in whole.events][-len(ours.events):]
+    assert getattr(ours, STORED_BEFORE) == len(whole.events) - len(ours.events)
+    assert ours.current_slot_values() == whole.current_slot_values()
+    assert ours.latest_message.as_dict() == whole.latest_message.as_dict()
+    assert ours.active_loop == whole.active_loop and ours.latest_action == whole.latest_action
+
+
+def _in_form_turn(i):
+    return [UserUttered(f"je sais pas {i}", {"name": "inform"}), SlotSet("requested_slot", "affiliate_number"),
+            BotUttered("votre numero ?"), ActionExecuted("action_listen")]
+
+
+async def test_the_recent_events_never_start_inside_a_form(domain, tmp_path):
+    """A citizen stuck in the balance form for more than RECENT_MESSAGES messages: the events
+    read back still start before the form did, so the rules see it active and its answers are
+    still redacted whole on the next saves."""
+    from bot.redaction import RECENT_MESSAGES
+
+    store = RedactingTrackerStore(domain=domain, store={"type": "SQL", "dialect": "sqlite", "db": str(tmp_path / "t.db")})
+    turns = [_faq_turn(i) for i in range(1, 15)] + [_form_turns()[0]] + [
+        _in_form_turn(i) for i in range(RECENT_MESSAGES + 3)]
+    await _converse(store, turns)
+    tracker = await store.retrieve("citizen")
+    assert tracker.active_loop_name == "balance_form"
+    assert any(isinstance(e, ActiveLoop) and e.name == "balance_form" for e in tracker.events)
+    tracker.update(UserUttered(CODE, {"name": "inform"}))
+    await store.save(tracker)
+    with sqlite3.connect(tmp_path / "t.db") as connection:
+        last_user = [json.loads(row[0]) for row in connection.execute(
+            "SELECT data FROM events WHERE type_name = 'user' ORDER BY id")][-1]
+    assert last_user["text"] == REDACTED
+    assert CODE not in (tmp_path / "t.db").read_bytes().decode("utf-8", "ignore")
+
+
+def test_where_the_recent_window_starts():
+    from bot.redaction import window_cut
+
+    turn = [("action", "action_listen"), ("user", "user"), ("action", "x"), ("slot", "s"), ("bot", "b")]
+    kinds = [(i + 1, kind) for i, (kind, _) in enumerate([("session_started", "")] + turn * 12)]
+    assert window_cut(kinds[:1 + 5 * 10]) is None  # ten messages: read whole
+    cut_id, before = window_cut(kinds)
+    assert kinds[before] == (cut_id, "action") and kinds[before + 1][1] == "user"
+    assert sum(1 for _, kind in kinds[before:] if kind == "user") == 10
+    assert window_cut(kinds[:20] + [(999, "rewind")] + kinds[20:]) is None  # a replay: read whole
