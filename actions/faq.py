@@ -14,11 +14,12 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.context import Turn, chosen_topic, current_turn, in_context, knowledge_base, remember_topic
+from actions.context import (Turn, chosen_topic, conversation_topic, current_turn, in_context, knowledge_base,
+                             remember_topic, thresholds)
 from actions.messages import say
 from actions.reply import sanad_payload, utter_with_channels
 from bot.knowledge import Entry
-from bot.nlu.context import settled_by_choice
+from bot.nlu.context import settled_by_choice, settled_by_context
 
 MAX_SOURCES_SHOWN = 2  # a phone screen; the full list travels in the message's `custom` part
 
@@ -41,6 +42,9 @@ def reply_to(turn: Turn, dispatcher: CollectingDispatcher, tracker: Tracker) -> 
         offered, chosen = clarification_choices(turn), chosen_topic(tracker)
         if chosen and settled_by_choice(turn.decision, offered, chosen):
             return answer(turn, chosen, dispatcher, tracker, chosen=True)
+        context, lang = conversation_topic(tracker), turn.decision.get("lang", turn.lang.lang)
+        if settled_by_context(turn.decision, turn.decision, context, thresholds().for_lang(lang)):
+            return answer(turn, context, dispatcher, tracker)
         return clarify(turn, dispatcher, offered)
     return utter_with_channels(dispatcher, turn, "out_of_scope", "out_of_scope")
 

@@ -107,6 +107,12 @@ class Thresholds:
     # `choice_oos_max`. They have just said what they are asking about. 0: off.
     choice_weight: float = 0.0
     choice_oos_max: float = 1.01
+    # A clarification that would offer the conversation's recent topic among its choices (and
+    # whose question word asks about no other offered topic) is answered from that topic instead
+    # when this is 1 ("et ma femme, elle part plus tot ?" after a retirement answer: retirement or
+    # dependants?). Fitted on or off (0) like the weights: it also turns some switches of topic
+    # into wrong answers. A topic the citizen chose on a button always settles it (actions/faq.py).
+    context_settles: float = 0.0
     per_lang: Dict[str, Dict[str, float]] = field(default_factory=dict)
 
     def for_lang(self, lang: str) -> "Thresholds":

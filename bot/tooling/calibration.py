@@ -42,7 +42,7 @@ import yaml
 
 from bot import paths
 from bot.knowledge import TOPICS
-from bot.nlu.context import context_evidence, decide_in_context
+from bot.nlu.context import context_evidence, decide_in_context, settled_by_context
 from bot.nlu.followup import ASPECT_TOPICS
 from bot.nlu.decision import DEFAULT_CALIBRATION, DIRECT_INTENTS, Decision, Thresholds, decide, decide_message
 from bot.registry import registry
@@ -101,6 +101,8 @@ QUESTION_GRID = {
 ASPECT_GATE_GRID = {"aspect_own_min": [0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3]}
 # The weight of a topic the citizen has just chosen on a clarification's button, on the message
 # right after (0: off), and the out-of-scope probability from which that message stays declined.
+# Whether the conversation's recent topic settles a clarification that offers it (0 off, 1 on).
+SETTLE_GRID = {"context_settles": [0.0, 1.0]}
 CHOICE_GRID = {
     "choice_weight": [0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6],
     "choice_oos_max": [0.5, 0.7, 0.8, 0.9, 0.95, 0.99, 1.01],
@@ -432,6 +434,8 @@ def _score_pairs(pairs: List[tuple], blocks: List[Dict[str, Any]], t: Thresholds
         decided = decide_in_context(block, topic, t, record["lang"], just_chosen)
         label, kind = (decided.label, decided.decision) if decided else (block["label"], block["decision"])
         offered = decided.offered if decided else block.get("offered", [])
+        if not just_chosen and settled_by_context(decided or block, block, topic, t.for_lang(record["lang"])):
+            label, kind = topic, "answer"  # as actions/faq.py reply_to answers it
         correct, wrong = label == expect, kind in ("answer", "intent") and label != expect
         reward = (REWARD["correct"] * correct + REWARD["wrong"] * wrong
                   + REWARD["recovered"] * (kind == "clarify" and expect in offered))
@@ -449,7 +453,7 @@ def committed_settings() -> Dict[str, float]:
     if not DEFAULT_CALIBRATION.exists():
         return {}
     committed = yaml.safe_load(DEFAULT_CALIBRATION.read_text(encoding="utf-8")) or {}
-    grids = (CONTEXT_GRID, QUESTION_GRID, ASPECT_GATE_GRID, PERSON_GRID, CHOICE_GRID)
+    grids = (CONTEXT_GRID, QUESTION_GRID, ASPECT_GATE_GRID, PERSON_GRID, CHOICE_GRID, SETTLE_GRID)
     names = {name for grid in grids for name in grid}
     return {k: v for k, v in (committed.get("thresholds") or {}).items() if k in names}
 
@@ -468,7 +472,7 @@ def fit_context(records: List[Dict[str, Any]], fragments: List[Dict[str, Any]],
     chosen: Dict[str, float] = {"context_weight": 0.0, **kept}
     for grid, subset in ((CONTEXT_GRID, None), (QUESTION_GRID, asking), (ASPECT_GATE_GRID, asking),
                          (PERSON_GRID, with_cue), (CONTEXT_GRID, None), (QUESTION_GRID, asking),
-                         (ASPECT_GATE_GRID, asking), (PERSON_GRID, with_cue)):
+                         (ASPECT_GATE_GRID, asking), (PERSON_GRID, with_cue), (SETTLE_GRID, None)):
         grid = {name: values for name, values in grid.items() if name not in kept}
         if grid:
             chosen = {**chosen, **_best_setting(grid, pairs, blocks, replace(thresholds, **chosen), subset)}

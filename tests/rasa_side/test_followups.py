@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from bot.nlu.context import decide_in_context, settled_by_choice
+from bot.nlu.context import decide_in_context, settled_by_choice, settled_by_context
 from bot.nlu.decision import Thresholds, load_thresholds
 from bot.nlu.followup import ASPECT_OF_CONTEXT, aspect_topic, followup_form, question_aspect
 from bot.tooling import services, training
@@ -173,6 +173,23 @@ def test_after_a_choice_a_clarification_offering_the_chosen_topic_is_settled():
     # ...but "كم" after a pension answer asks about the pension (ASPECT_OF_CONTEXT).
     how_many = _block("clarify", {"eligibility": 0.3}, words=3, aspect="how_much")
     assert settled_by_choice(how_many, ["eligibility", "retirement"], "retirement")
+
+
+def test_the_conversations_topic_settles_a_clarification_offering_it_only_when_fitted_on():
+    """"et ma femme, elle part plus tot ?" after a retirement answer would offer retirement or
+    dependants: with `context_settles` fitted on, the conversation's topic answers."""
+    block = {**_block("clarify", {"retirement": 0.3, "dependants": 0.28}, words=6), "offered": ["retirement", "dependants"]}
+    settles = Thresholds(context_settles=1.0)
+    assert settled_by_context(block, block, "retirement", settles)
+    assert not settled_by_context(block, block, "retirement", Thresholds())  # off unless fitted on
+    assert not settled_by_context(block, block, "payment_channels", settles)  # not offered
+    assert not settled_by_context(block, block, None, settles)  # no recent topic
+    answered = {**block, "decision": "answer", "label": "dependants"}
+    assert not settled_by_context(answered, answered, "retirement", settles)  # only a clarification
+    # A question word asking about another offered topic still asks ("et je paie où ?" after an amount).
+    where = {**_block("clarify", {"payment_channels": 0.3}, words=0, aspect="where"),
+             "offered": ["payment_channels", "contribution_amount"]}
+    assert not settled_by_context(where, where, "contribution_amount", settles)
 
 
 CHOICE = replace(Thresholds(answer=0.35, margin=0.1, clarify=0.25), choice_weight=0.3, choice_oos_max=0.9)
