@@ -24,7 +24,9 @@ from bot.nlu.decision import Thresholds, load_thresholds
 from bot.nlu.language import Language, reply_language
 from bot.registry import registry
 
-CONTEXT_TOPIC, CONTEXT_TURN, CONTEXT_CHOSEN = "context_topic", "context_turn", "context_chosen"
+# (The domain's `context_turn` slot, the count of messages at the answer, is no longer written: the
+# age is counted on the events since the topic's.)
+CONTEXT_TOPIC, CONTEXT_CHOSEN = "context_topic", "context_chosen"
 
 
 @lru_cache(maxsize=1)
@@ -53,6 +55,10 @@ class Turn:
             return registry().fallback(self.last_reply_lang, available)
         return reply_language(self.lang, available)
 
+    def remember_lang(self, lang: str) -> List[Dict[str, Any]]:
+        """The event keeping `lang` as the conversation's language, when it is a new one."""
+        return [] if lang == self.last_reply_lang else [SlotSet("reply_lang", lang)]
+
     def keeps_conversation_language(self) -> bool:
         """A button press, a message that is only data (a number, a date, a code), or a short
         message without a marker word of any language ("وفين نخلصهم؟" after a Darija answer):
@@ -76,11 +82,6 @@ def current_turn(tracker: Tracker) -> Turn:
             if "lang" in block else default_lang)
     chosen = metadata.get("lang") if metadata.get("lang") in LANGUAGES else None
     return Turn(fund=fund, lang=lang, decision=block, last_reply_lang=last, chosen_lang=chosen)
-
-
-def citizen_messages(tracker: Tracker) -> int:
-    """How many messages the citizen has sent in this conversation, the current one included."""
-    return sum(1 for event in tracker.events if event.get("event") == "user")
 
 
 def messages_since_context(tracker: Tracker) -> Optional[int]:
@@ -119,8 +120,15 @@ def just_chosen(tracker: Tracker) -> bool:
 def remember_topic(tracker: Tracker, topic: str, chosen: bool = False) -> List[Dict[str, Any]]:
     """The events that make `topic` the conversation's context from this message on; `chosen`
     when the citizen picked it on a clarification's button (bot/nlu/context.py settled_by_choice)."""
-    return [SlotSet(CONTEXT_TOPIC, topic), SlotSet(CONTEXT_TURN, float(citizen_messages(tracker))),
-            SlotSet(CONTEXT_CHOSEN, chosen)]
+    return [SlotSet(CONTEXT_TOPIC, topic), *only_changes(tracker, [SlotSet(CONTEXT_CHOSEN, chosen)])]
+
+
+def only_changes(tracker: Tracker, events: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """The events without the slot events that would set a slot to the value it has: each is one
+    more event stored, and read back on every later turn of the conversation (bot/redaction.py).
+    (The conversation's topic is set again on every answer: its event marks when it was given.)"""
+    return [event for event in events
+            if not (event.get("event") == "slot" and tracker.get_slot(event["name"]) == event.get("value"))]
 
 
 def in_context(turn: Turn, tracker: Tracker) -> Turn:

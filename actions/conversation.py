@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Dict, List, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import FollowupAction, SlotSet
+from rasa_sdk.events import FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.context import current_turn, knowledge_base
@@ -27,7 +27,7 @@ class ActionSmallTalk(Action):
         fund = knowledge_base().fund(turn.fund)
         dispatcher.utter_message(text=say(intent, lang, fund=fund.in_lang("name", lang)),
                                  json_message=sanad_payload(intent, turn, lang=lang))
-        return [SlotSet("reply_lang", lang)]
+        return turn.remember_lang(lang)
 
 
 class ActionHumanHandoff(Action):
@@ -67,7 +67,7 @@ class ActionUnexpected(Action):
         key = unexpected_message_key(intent, bool(in_form))
         dispatcher.utter_message(text=say(key, lang),
                                  json_message=sanad_payload("unexpected", turn, lang=lang, reason=key))
-        return [SlotSet("reply_lang", lang), FollowupAction(in_form or LISTEN)]
+        return [*turn.remember_lang(lang), FollowupAction(in_form or LISTEN)]
 
 
 def unexpected_message_key(intent: str | None, in_form: bool) -> str:

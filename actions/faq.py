@@ -15,7 +15,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.context import (Turn, chosen_topic, conversation_topic, current_turn, in_context, knowledge_base,
-                             remember_topic, thresholds)
+                             only_changes, remember_topic, thresholds)
 from actions.messages import say
 from actions.reply import sanad_payload, utter_with_channels
 from bot.knowledge import Entry
@@ -67,7 +67,8 @@ def answer(turn: Turn, topic: str | None, dispatcher: CollectingDispatcher, trac
     sources = [s.dict() for s in entry.sources]
     dispatcher.utter_message(text=text, json_message=sanad_payload(
         "answer", turn, topic=entry.topic, lang=lang, sources=sources, reviewed=entry.reviewed.isoformat()))
-    return [SlotSet("reply_lang", lang), SlotSet("topic", None), *remember_topic(tracker, entry.topic, chosen)]
+    return [*turn.remember_lang(lang), *only_changes(tracker, [SlotSet("topic", None)]),
+            *remember_topic(tracker, entry.topic, chosen)]
 
 
 MIN_CHOICES = 2  # a clarification with one topic button is no question: "did you mean X, or...?"
@@ -102,7 +103,7 @@ def clarify(turn: Turn, dispatcher: CollectingDispatcher, offered: List[str]) ->
     buttons.append({"title": say("clarify_none", lang), "payload": "/human_handoff"})
     dispatcher.utter_message(text=say("clarify", lang), buttons=buttons,
                              json_message=sanad_payload("clarify", turn, lang=lang, offered=offered))
-    return [SlotSet("reply_lang", lang)]
+    return turn.remember_lang(lang)
 
 
 class ActionAnswerFaq(Action):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any, Dict, List
 
-from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.context import knowledge_base
@@ -26,4 +25,4 @@ def utter_with_channels(dispatcher: CollectingDispatcher, turn, key: str, decisi
     dispatcher.utter_message(
         text=say(key, lang, fund=fund.in_lang("name", lang), channels=fund.in_lang("official_channels", lang)),
         json_message=sanad_payload(decision, turn, lang=lang))
-    return [SlotSet("reply_lang", lang)]
+    return turn.remember_lang(lang)

@@ -62,7 +62,9 @@ def test_a_short_unmarked_follow_up_keeps_the_conversation_language(last, lang_w
     messages, events = run(ActionAnswerFaq(), t)
     entry = context.knowledge_base().entry("cnss_ma", "payment_channels")
     assert messages[0]["text"].startswith(entry.answer[expected])
-    assert {"event": "slot", "name": "reply_lang", "value": expected, "timestamp": None} in events
+    # The conversation's language after the turn: set anew only when it changes.
+    set_again = [e["value"] for e in events if e.get("event") == "slot" and e["name"] == "reply_lang"]
+    assert (set_again or [last]) == [expected] and (last != expected) == bool(set_again)
 
 
 def test_each_fund_answers_from_its_own_entry():
