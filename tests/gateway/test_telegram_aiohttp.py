@@ -101,3 +101,42 @@ async def test_an_unreachable_bot_api_is_a_network_error_and_an_uninitialised_re
         assert not isinstance(raised.value, telegram.error.TimedOut)
     finally:
         await request.shutdown()
+
+
+async def test_a_proxy_named_in_the_environment_carries_the_calls_and_is_read_once(monkeypatch):
+    """HTTP(S)_PROXY and NO_PROXY are honoured as with PTB's default httpx, read once per host:
+    aiohttp's `trust_env` read the environment and ~/.netrc in a thread at every call."""
+    from aiohttp import web
+
+    from gateway.app.telegram import aiohttp_request
+
+    seen = []
+
+    async def proxy(request: web.Request) -> web.Response:  # an HTTP proxy gets the absolute URL
+        seen.append(str(request.url))
+        return web.json_response({"ok": True, "result": {"id": 1}})
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", proxy)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    lookups = []
+    real_lookup = aiohttp_request.get_env_proxy_for_url
+    monkeypatch.setattr(aiohttp_request, "get_env_proxy_for_url", lambda url: lookups.append(url) or real_lookup(url))
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("NO_PROXY", "direct.invalid")
+    request = AiohttpRequest(connect_timeout=2.0)
+    await request.initialize()
+    try:
+        for _ in range(3):
+            status, _body = await request.do_request("http://api.telegram.invalid/bot1:x/getMe", "POST")
+            assert status == 200
+        assert seen == ["http://api.telegram.invalid/bot1:x/getMe"] * 3 and len(lookups) == 1
+        with pytest.raises(telegram.error.NetworkError):  # NO_PROXY: straight to a host that does not exist
+            await request.do_request("http://direct.invalid/bot1:x/getMe", "POST")
+        assert len(seen) == 3
+    finally:
+        await request.shutdown()
+        await runner.cleanup()

@@ -15,24 +15,28 @@ ClientSession with a TCPConnector of `connection_pool_size` connections), the sa
 (status, body) pair handed back to PTB (which turns a Bot API error into BadRequest, Forbidden...),
 an aiohttp time-out raised as `telegram.error.TimedOut` and any other aiohttp error as
 `telegram.error.NetworkError` (the channel's error handler and the handoff delivery treat these as
-Telegram unreachable), proxies from the environment as with httpx. No file uploads: the gateway
+Telegram unreachable), proxies from the environment as with httpx (HTTP(S)_PROXY, NO_PROXY: read
+once per host, not at every call: aiohttp's `trust_env` read the environment and ~/.netrc in a
+worker thread for each request, 3% of the gateway's py-spy samples under the bench). No file uploads: the gateway
 sends none (a call with files is refused). aiohttp has no write time-out: bodies here are small
 form posts, sent in one write."""
 from __future__ import annotations
 
 import asyncio
-from typing import Optional
+from typing import Dict, Optional, Tuple
 
 import aiohttp
+from aiohttp.helpers import get_env_proxy_for_url
 from telegram._utils.defaultvalue import DefaultValue
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
+from yarl import URL
 
 
 class AiohttpRequest(BaseRequest):
     """A `telegram.request.BaseRequest` on one aiohttp ClientSession (built in `initialize`)."""
 
-    __slots__ = ("_pool_size", "_read", "_write", "_connect", "_pool", "_session")
+    __slots__ = ("_pool_size", "_read", "_write", "_connect", "_pool", "_session", "_proxies")
 
     def __init__(self, connection_pool_size: int = 256, read_timeout: Optional[float] = 5.0,
                  write_timeout: Optional[float] = 5.0, connect_timeout: Optional[float] = 5.0,
@@ -41,6 +45,19 @@ class AiohttpRequest(BaseRequest):
         self._read, self._write = read_timeout, write_timeout
         self._connect, self._pool = connect_timeout, pool_timeout
         self._session: Optional[aiohttp.ClientSession] = None
+        self._proxies: Dict[Tuple[str, str], Tuple[Optional[URL], Optional[aiohttp.BasicAuth]]] = {}
+
+    def proxy_for(self, url: str) -> Tuple[Optional[URL], Optional[aiohttp.BasicAuth]]:
+        """The proxy (and its credentials) the environment names for `url`'s scheme and host, or
+        none; aiohttp's own reading of HTTP(S)_PROXY and NO_PROXY, done once per host."""
+        target = URL(url)
+        key = (target.scheme, target.host or "")
+        if key not in self._proxies:
+            try:
+                self._proxies[key] = get_env_proxy_for_url(target)
+            except LookupError:  # no proxy for this scheme, or the host is in NO_PROXY
+                self._proxies[key] = (None, None)
+        return self._proxies[key]
 
     @property
     def read_timeout(self) -> Optional[float]:
@@ -49,8 +66,8 @@ class AiohttpRequest(BaseRequest):
     async def initialize(self) -> None:
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(limit=self._pool_size, limit_per_host=self._pool_size)
-            # trust_env: HTTP(S)_PROXY / NO_PROXY honoured, as httpx (PTB's default) does.
-            self._session = aiohttp.ClientSession(connector=connector, trust_env=True,
+            # Proxies from the environment are passed per call (`proxy_for`), read once per host.
+            self._session = aiohttp.ClientSession(connector=connector, trust_env=False,
                                                   cookie_jar=aiohttp.DummyCookieJar(),
                                                   headers={"User-Agent": self.USER_AGENT})
 
@@ -79,8 +96,10 @@ class AiohttpRequest(BaseRequest):
         timeout = aiohttp.ClientTimeout(total=None, connect=connect, sock_connect=connect_timeout,
                                         sock_read=read_timeout)
         data = request_data.json_parameters if request_data is not None else None
+        proxy, proxy_auth = self.proxy_for(url)
         try:
-            async with session.request(method, url, data=data, timeout=timeout) as response:
+            async with session.request(method, url, data=data, timeout=timeout, proxy=proxy,
+                                       proxy_auth=proxy_auth) as response:
                 return response.status, await response.read()
         except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as error:
             raise TimedOut from error
