@@ -97,7 +97,7 @@ def test_a_button_choice_is_remembered_as_chosen_and_settles_the_next_clarificat
                      entities=[{"entity": "topic", "value": "retirement"}], metadata={"fund": "casnos_dz"})
     _, events = run(ActionAnswerFaq(), choice)
     assert {"event": "slot", "name": "context_chosen", "value": True, "timestamp": None} in events
-    slots = {"context_topic": "retirement", "context_turn": 2.0, "context_chosen": True, "reply_lang": "ar"}
+    slots = {"context_topic": "retirement", "context_chosen": True, "reply_lang": "ar"}
     # The NLU offers eligibility alone; the clarification would add the fund's next best topic.
     sanad = decided(fund="casnos_dz", lang="ar", script="arab", decision="clarify", label="clarify",
                     offered=["eligibility"], scores_by_topic={"eligibility": 0.3, "retirement": 0.2},
