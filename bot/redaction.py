@@ -344,12 +344,7 @@ class RedactingTrackerStore(TrackerStore):
 
         stored = self.inner.SQLEvent
         with self.inner.session_scope() as session:
-            latest_start = (session.query(sa.func.max(stored.timestamp).label("session_start"))
-                            .filter(stored.sender_id == sender_id, stored.type_name == SessionStarted.type_name)
-                            .subquery())
-            in_session = (stored.sender_id == sender_id,
-                          sa.or_(stored.timestamp >= latest_start.c.session_start,
-                                 latest_start.c.session_start.is_(None)))
+            in_session = self._latest_session(session, sender_id)
             cut = None
             if self.inner.event_broker is None:  # with a broker Rasa's save compares whole lists
                 kinds = session.query(stored.id, stored.type_name).filter(*in_session).order_by(stored.id).all()
@@ -389,18 +384,24 @@ class RedactingTrackerStore(TrackerStore):
         setattr(tracker, STORED_BEFORE, stored_before)
         return tracker
 
-    def _retrieve_whole(self, sender_id: Text) -> Optional[DialogueStateTracker]:
+    def _latest_session(self, session: Any, sender_id: Text) -> Tuple[Any, Any]:
+        """The conditions selecting the conversation's latest session, as Rasa's store reads it:
+        its events from the last `session_started` on (all of them when there is none)."""
         import sqlalchemy as sa
 
         stored = self.inner.SQLEvent
+        latest_start = (session.query(sa.func.max(stored.timestamp).label("session_start"))
+                        .filter(stored.sender_id == sender_id, stored.type_name == SessionStarted.type_name)
+                        .subquery())
+        return (stored.sender_id == sender_id,
+                sa.or_(stored.timestamp >= latest_start.c.session_start, latest_start.c.session_start.is_(None)))
+
+    def _retrieve_whole(self, sender_id: Text) -> Optional[DialogueStateTracker]:
+        """The latest session read whole (a form active where the window would start), then cut
+        to its window with the form's start in it."""
+        stored = self.inner.SQLEvent
         with self.inner.session_scope() as session:
-            latest_start = (session.query(sa.func.max(stored.timestamp).label("session_start"))
-                            .filter(stored.sender_id == sender_id, stored.type_name == SessionStarted.type_name)
-                            .subquery())
-            rows = (session.query(stored.data).filter(stored.sender_id == sender_id)
-                    .filter(sa.or_(stored.timestamp >= latest_start.c.session_start,
-                                   latest_start.c.session_start.is_(None)))
-                    .order_by(stored.id).all())
+            rows = session.query(stored.data).filter(*self._latest_session(session, sender_id)).order_by(stored.id).all()
         if not rows or not self.domain:
             return None
         tracker = DialogueStateTracker.from_dict(sender_id, [json.loads(data) for (data,) in rows], self.domain.slots)
