@@ -43,7 +43,8 @@ def reply_to(turn: Turn, dispatcher: CollectingDispatcher, tracker: Tracker) -> 
         if chosen and settled_by_choice(turn.decision, offered, chosen):
             return answer(turn, chosen, dispatcher, tracker, chosen=True)
         context, lang = conversation_topic(tracker), turn.decision.get("lang", turn.lang.lang)
-        if settled_by_context(turn.decision, turn.decision, context, thresholds().for_lang(lang)):
+        if settled_by_context(kind, turn.decision.get("offered") or [], turn.decision, context,
+                              thresholds().for_lang(lang)):
             return answer(turn, context, dispatcher, tracker)
         return clarify(turn, dispatcher, offered)
     return utter_with_channels(dispatcher, turn, "out_of_scope", "out_of_scope")

@@ -109,12 +109,10 @@ def decide_in_context(block: Dict[str, Any], context_topic: Optional[str], thres
     return decide_on_scores(ranked, block.get("kb_ranking") or [], t, needs_no_kb_support=context_topic)
 
 
-def settled_by_context(decision: Decision | Dict[str, Any], block: Dict[str, Any], context_topic: Optional[str],
-                       t: Thresholds) -> bool:
-    """Whether a clarification is settled by the conversation's recent topic (`context_settles`):
-    the same rule as a choice's (`settled_by_choice`), on the topics the decision itself offers."""
-    offered = decision.offered if isinstance(decision, Decision) else decision.get("offered") or []
-    kind = decision.decision if isinstance(decision, Decision) else decision.get("decision")
+def settled_by_context(kind: Optional[str], offered: List[str], block: Dict[str, Any],
+                       context_topic: Optional[str], t: Thresholds) -> bool:
+    """Whether a clarification (`kind`) offering `offered` is settled by the conversation's recent
+    topic (`context_settles`): the same rule as a choice's (`settled_by_choice`)."""
     return (t.context_settles >= 1 and bool(context_topic) and kind == "clarify"
             and settled_by_choice(block, list(offered), context_topic))
 

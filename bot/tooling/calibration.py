@@ -99,10 +99,10 @@ QUESTION_GRID = {
 }
 # How much a follow-up with a question word must lean by itself on the topic it asks about (0: off).
 ASPECT_GATE_GRID = {"aspect_own_min": [0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3]}
-# The weight of a topic the citizen has just chosen on a clarification's button, on the message
-# right after (0: off), and the out-of-scope probability from which that message stays declined.
 # Whether the conversation's recent topic settles a clarification that offers it (0 off, 1 on).
 SETTLE_GRID = {"context_settles": [0.0, 1.0]}
+# The weight of a topic the citizen has just chosen on a clarification's button, on the message
+# right after (0: off), and the out-of-scope probability from which that message stays declined.
 CHOICE_GRID = {
     "choice_weight": [0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6],
     "choice_oos_max": [0.5, 0.7, 0.8, 0.9, 0.95, 0.99, 1.01],
@@ -434,7 +434,7 @@ def _score_pairs(pairs: List[tuple], blocks: List[Dict[str, Any]], t: Thresholds
         decided = decide_in_context(block, topic, t, record["lang"], just_chosen)
         label, kind = (decided.label, decided.decision) if decided else (block["label"], block["decision"])
         offered = decided.offered if decided else block.get("offered", [])
-        if not just_chosen and settled_by_context(decided or block, block, topic, t.for_lang(record["lang"])):
+        if not just_chosen and settled_by_context(kind, offered, block, topic, t.for_lang(record["lang"])):
             label, kind = topic, "answer"  # as actions/faq.py reply_to answers it
         correct, wrong = label == expect, kind in ("answer", "intent") and label != expect
         reward = (REWARD["correct"] * correct + REWARD["wrong"] * wrong

@@ -175,21 +175,26 @@ def test_after_a_choice_a_clarification_offering_the_chosen_topic_is_settled():
     assert settled_by_choice(how_many, ["eligibility", "retirement"], "retirement")
 
 
+def settles(block, topic, t):
+    """Whether the clarification `block` decided is settled by the conversation's `topic`."""
+    return settled_by_context(block["decision"], block["offered"], block, topic, t)
+
+
 def test_the_conversations_topic_settles_a_clarification_offering_it_only_when_fitted_on():
     """"et ma femme, elle part plus tot ?" after a retirement answer would offer retirement or
     dependants: with `context_settles` fitted on, the conversation's topic answers."""
     block = {**_block("clarify", {"retirement": 0.3, "dependants": 0.28}, words=6), "offered": ["retirement", "dependants"]}
-    settles = Thresholds(context_settles=1.0)
-    assert settled_by_context(block, block, "retirement", settles)
-    assert not settled_by_context(block, block, "retirement", Thresholds())  # off unless fitted on
-    assert not settled_by_context(block, block, "payment_channels", settles)  # not offered
-    assert not settled_by_context(block, block, None, settles)  # no recent topic
+    fitted_on = Thresholds(context_settles=1.0)
+    assert settles(block, "retirement", fitted_on)
+    assert not settles(block, "retirement", Thresholds())  # off unless fitted on
+    assert not settles(block, "payment_channels", fitted_on)  # not offered
+    assert not settles(block, None, fitted_on)  # no recent topic
     answered = {**block, "decision": "answer", "label": "dependants"}
-    assert not settled_by_context(answered, answered, "retirement", settles)  # only a clarification
+    assert not settles(answered, "retirement", fitted_on)  # only a clarification
     # A question word asking about another offered topic still asks ("et je paie où ?" after an amount).
     where = {**_block("clarify", {"payment_channels": 0.3}, words=0, aspect="where"),
              "offered": ["payment_channels", "contribution_amount"]}
-    assert not settled_by_context(where, where, "contribution_amount", settles)
+    assert not settles(where, "contribution_amount", fitted_on)
 
 
 CHOICE = replace(Thresholds(answer=0.35, margin=0.1, clarify=0.25), choice_weight=0.3, choice_oos_max=0.9)
