@@ -172,44 +172,6 @@ RECENT_MESSAGES = 10
 STORED_BEFORE = "_sanad_stored_before_window"  # attribute of a tracker read with a window
 
 
-def window_start(events: Sequence[Event], recent_messages: int = RECENT_MESSAGES) -> int:
-    """Where the recent window of a session's events starts: the `action_listen` before the
-    citizen's `recent_messages`-th last message, moved back while a form (an active loop) runs
-    there; 0 when the session is shorter."""
-    from rasa.shared.core.events import ActionExecuted, UserUttered
-
-    listens, seen = [], 0
-    loop: Optional[Text] = None
-    loop_at_listen: List[Optional[Text]] = []
-    for i, event in enumerate(events):
-        if isinstance(event, ActiveLoop):
-            loop = event.name
-        elif isinstance(event, ActionExecuted) and event.action_name == "action_listen":
-            listens.append(i)
-            loop_at_listen.append(loop)
-        elif isinstance(event, UserUttered):
-            seen += 1
-    if seen <= recent_messages or len(listens) <= recent_messages:
-        return 0
-    k = len(listens) - recent_messages - 1  # the listen before the recent messages
-    while k > 0 and loop_at_listen[k]:
-        k -= 1
-    return listens[k] if k > 0 else 0
-
-
-def recent_window(tracker: DialogueStateTracker, recent_messages: int = RECENT_MESSAGES) -> DialogueStateTracker:
-    """The tracker, its state untouched, its event list cut to the recent window; remembers how
-    many stored events precede the window, for the save."""
-    import collections
-
-    events = list(tracker.events)
-    start = window_start(events, recent_messages)
-    if start:
-        tracker.events = collections.deque(events[start:])
-    setattr(tracker, STORED_BEFORE, start)
-    return tracker
-
-
 # The events that change a tracker's state other than its latest message and action: what a
 # conversation's events before its recent window are read for. Two replay the history ("undo",
 # "rewind"): a session holding one is read whole.
@@ -229,6 +191,37 @@ def window_cut(kinds: Sequence[Tuple[int, Text]], recent_messages: int = RECENT_
     if first > 0 and kinds[first - 1][1] == "action":
         first -= 1
     return kinds[first][0], first
+
+
+def window_start(events: Sequence[Event], recent_messages: int = RECENT_MESSAGES) -> int:
+    """Where the recent window of a session's events starts: `window_cut`'s place, moved back to
+    the last `action_listen` before it where no form (active loop) runs; 0 when the session is
+    read whole."""
+    from rasa.shared.core.events import ActionExecuted
+
+    cut = window_cut([(i, event.type_name) for i, event in enumerate(events)], recent_messages)
+    if cut is None:
+        return 0
+    start, loop, free_listen = cut[1], None, 0
+    for i, event in enumerate(events[:start]):
+        if isinstance(event, ActiveLoop):
+            loop = event.name
+        elif not loop and isinstance(event, ActionExecuted) and event.action_name == "action_listen":
+            free_listen = i
+    return free_listen if loop else start
+
+
+def recent_window(tracker: DialogueStateTracker, recent_messages: int = RECENT_MESSAGES) -> DialogueStateTracker:
+    """The tracker, its state untouched, its event list cut to the recent window; remembers how
+    many stored events precede the window, for the save."""
+    import collections
+
+    events = list(tracker.events)
+    start = window_start(events, recent_messages)
+    if start:
+        tracker.events = collections.deque(events[start:])
+    setattr(tracker, STORED_BEFORE, start)
+    return tracker
 
 
 rasa_speedups.remember_event_classes()  # reading a conversation back: see bot/rasa_speedups.py
@@ -363,8 +356,8 @@ class RedactingTrackerStore(TrackerStore):
             if tracker is not None:
                 return tracker
             return self._retrieve_whole(sender_id)
-        tracker = DialogueStateTracker.from_dict(sender_id, [json.loads(data) for _, data in rows], self.domain.slots)
-        return recent_window(tracker) if self.inner.event_broker is None else tracker
+        # A short session, one with a replay, or a store with an event broker: read whole.
+        return DialogueStateTracker.from_dict(sender_id, [json.loads(data) for _, data in rows], self.domain.slots)
 
     def _windowed_tracker(self, sender_id: Text, rows: Sequence[Tuple[int, Text]], cut_id: int,
                           stored_before: int) -> Optional[DialogueStateTracker]:
