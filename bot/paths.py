@@ -60,4 +60,6 @@ HELDOUT_3_EVAL = REPO / "tests" / "data" / "heldout-3.yml"
 # changes of stop 29 were measured.
 HELDOUT_4_EVAL = REPO / "tests" / "data" / "heldout-4.yml"
 FOLLOWUPS_6_EVAL = REPO / "tests" / "data" / "followups-heldout-6.yml"
+# A seventh follow-up set (stop 30), same brief, with acknowledgements before the follow-up.
+FOLLOWUPS_7_EVAL = REPO / "tests" / "data" / "followups-heldout-7.yml"
 KB_FACTS = shared_or_copy("domain/kb_facts.fr.md", "kb_facts.fr.md")

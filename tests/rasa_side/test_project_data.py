@@ -55,7 +55,8 @@ def test_evaluation_cases_are_not_training_data():
     cases = [comparable(text)
              for path in (paths.DEV_EVAL, paths.HELDOUT_EVAL, paths.FOLLOWUPS_EVAL, paths.HELDOUT_2_EVAL,
                           paths.FOLLOWUPS_2_EVAL, paths.FOLLOWUPS_3_EVAL, paths.FOLLOWUPS_4_EVAL, paths.FOLLOWUPS_5_EVAL,
-                          paths.HELDOUT_3_EVAL, paths.HELDOUT_4_EVAL, paths.FOLLOWUPS_6_EVAL)
+                          paths.HELDOUT_3_EVAL, paths.HELDOUT_4_EVAL, paths.FOLLOWUPS_6_EVAL,
+                          paths.FOLLOWUPS_7_EVAL)
              for text in evaluation_texts(path)]
     from bot.knowledge import load_knowledge_base
 
@@ -91,7 +92,8 @@ def test_the_person_probe_phrases_are_neither_evaluation_cases_nor_fragments():
     phrases = {without_cue(p) for kind in ("persons", "outside") for ps in spec[kind].values() for p in ps}
     messages = [text for path in (paths.HELDOUT_EVAL, paths.FOLLOWUPS_EVAL, paths.HELDOUT_2_EVAL,
                                   paths.FOLLOWUPS_2_EVAL, paths.FOLLOWUPS_3_EVAL, paths.FOLLOWUPS_4_EVAL, paths.FOLLOWUPS_5_EVAL,
-                                  paths.HELDOUT_3_EVAL, paths.HELDOUT_4_EVAL, paths.FOLLOWUPS_6_EVAL)
+                                  paths.HELDOUT_3_EVAL, paths.HELDOUT_4_EVAL, paths.FOLLOWUPS_6_EVAL,
+                          paths.FOLLOWUPS_7_EVAL)
                 for text in evaluation_texts(path)]
     messages += [e["text"] for e in fragment_examples()]
     assert sorted({m for m in messages if without_cue(m) in phrases}) == []
