@@ -50,6 +50,9 @@ def citizen_script(sender, text, metadata):
         return declined()
     if text == "amo":
         return clarify()
+    if text.startswith("écho "):  # an assistant that repeats the citizen's words
+        return [{"recipient_id": "x", "text": f"Vous avez écrit : {text[5:]}"},
+                {"recipient_id": "x", "custom": {"sanad": {"decision": "answer", "lang": "fr"}}}]
     return faq_answer()
 
 
@@ -267,6 +270,19 @@ def test_no_personal_data_in_any_transcript(agent, scripted):
     for secret in PERSONAL:
         assert secret not in body and secret.replace(" ", "").replace("/", "") not in digits
     assert body.count("[…]") >= 4
+
+
+def test_the_assistants_replies_before_the_handoff_are_masked_in_the_transcript(agent, scripted):
+    """The desk keeps the assistant's recent replies as written and masks them where they are
+    stored: an assistant that repeated a number leaves no number in the agent's transcript."""
+    with Citizen(agent.client) as citizen:
+        citizen.ask(f"écho mon numéro est {PERSONAL[0]} et mon téléphone {PERSONAL[3]}")
+        citizen.ask("je veux parler à un conseiller")
+        [item] = inbox(agent)
+    body = agent.get(f"/agent/api/inbox/{item['id']}").text
+    assert "Vous avez écrit" in body  # the assistant's line is in the transcript
+    for secret in (PERSONAL[0], PERSONAL[3]):
+        assert secret not in body and secret.replace(" ", "") not in body.replace(" ", "")
 
 
 def test_a_widget_that_was_away_gets_the_missed_replies_once(agent, scripted):

@@ -67,7 +67,9 @@ class Memory:
     failures: int = 0
     clarify_pending: bool = False
     form_open: bool = False  # the balance form asked its last question
-    recent: deque = field(default_factory=lambda: deque(maxlen=RECENT_LINES))  # (sender, masked text)
+    # (sender, text): the citizen's words masked at once; the assistant's as assistant_text gives
+    # them (its own words, never an account answer), masked where they are stored
+    recent: deque = field(default_factory=lambda: deque(maxlen=RECENT_LINES))
     waiting: Optional[int] = None  # the waiting handoff the current turn belongs to
 
 
@@ -145,9 +147,13 @@ class HandoffDesk:
         if turn.decision == "human_handoff" and inbound.fund in self.hours:
             await self._open(inbound, turn, memory, reason="failures" if escalated else "asked")
             return False
-        memory.recent.append(("assistant", store.masked(assistant_text(turn))))
+        # Not masked here: store.open_handoff and store.add_message mask what they write. Masking
+        # every reply on every turn, for the few conversations that ever reach a person, was 5% of
+        # the gateway's CPU under load (issue 18; an answer is several hundred characters).
+        reply = assistant_text(turn)
+        memory.recent.append(("assistant", reply))
         if memory.waiting is not None:
-            await self._record_id(memory.waiting, inbound.fund, "assistant", assistant_text(turn))
+            await self._record_id(memory.waiting, inbound.fund, "assistant", reply)
             return False
         return self._count_failure(memory, turn) and inbound.fund in self.hours
 
