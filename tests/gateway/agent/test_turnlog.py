@@ -13,7 +13,7 @@ from sqlalchemy import event, select, update
 
 from gateway.app.agent.db.models import ReviewDecision, Turn
 from gateway.app.agent.state import AgentConsole
-from gateway.app.agent.turnlog import GroupCommit, TurnLog
+from gateway.app.agent.turnlog import BatchWriter, TurnLog
 from gateway.app.rasa_client import parse_replies
 from tests.gateway.agent.conftest import MA, START
 from tests.gateway.stubs import answer, clarify, faq_answer
@@ -34,27 +34,26 @@ def logged(console) -> list[tuple]:
 
 def test_callers_arriving_while_a_batch_is_written_share_the_next_transaction():
     batches: list[list[int]] = []
+    threads: set[str] = set()
     first_started = threading.Event()
 
     def write(items):
         batches.append(list(items))
+        threads.add(threading.current_thread().name)
         first_started.set()
         time.sleep(0.2)  # a slow commit: everyone else queues meanwhile
         return [item * 10 for item in items]
 
-    commit = GroupCommit(write)
-    results: dict[int, int] = {}
-    leader = threading.Thread(target=lambda: results.__setitem__(0, commit.submit(0)))
-    leader.start()
-    first_started.wait(5)
-    followers = [threading.Thread(target=lambda n=n: results.__setitem__(n, commit.submit(n))) for n in range(1, 9)]
-    for thread in followers:
-        thread.start()
-    for thread in [leader, *followers]:
-        thread.join(10)
-    assert results == {n: n * 10 for n in range(9)}  # each caller gets its own row back
-    assert batches[0] == [0] and sorted(sum(batches[1:], [])) == list(range(1, 9))
-    assert len(batches) == 2, batches  # eight turns, one transaction
+    async def run():
+        commit = BatchWriter(write)
+        leader = asyncio.create_task(commit.submit(0))
+        await asyncio.to_thread(first_started.wait, 5)
+        followers = [asyncio.create_task(commit.submit(n)) for n in range(1, 9)]
+        return await asyncio.gather(leader, *followers)
+
+    assert asyncio.run(run()) == [n * 10 for n in range(9)]  # each caller gets its own row back
+    assert batches == [[0], list(range(1, 9))]  # eight turns, one transaction, in their order
+    assert threading.current_thread().name not in threads  # written off the event loop
 
 
 def test_a_failed_batch_fails_each_of_its_callers_and_not_the_next():
@@ -66,10 +65,32 @@ def test_a_failed_batch_fails_each_of_its_callers_and_not_the_next():
             raise RuntimeError("database gone")
         return list(items)
 
-    commit = GroupCommit(write)
-    with pytest.raises(RuntimeError):
-        commit.submit("a")
-    assert commit.submit("b") == "b"
+    async def run():
+        commit = BatchWriter(write)
+        first = await asyncio.gather(commit.submit("a"), commit.submit("b"), return_exceptions=True)
+        return first, await commit.submit("c")
+
+    first, after = asyncio.run(run())
+    assert [type(r) for r in first] == [RuntimeError, RuntimeError] and after == "c"
+    assert calls == [["a", "b"], ["c"]]
+
+
+def test_a_caller_that_stops_waiting_does_not_stop_the_others():
+    release = threading.Event()
+
+    def write(items):
+        release.wait(5)
+        return list(items)
+
+    async def run():
+        commit = BatchWriter(write)
+        gone, stays = asyncio.create_task(commit.submit("gone")), asyncio.create_task(commit.submit("stays"))
+        await asyncio.sleep(0.05)
+        gone.cancel()
+        release.set()
+        return await stays
+
+    assert asyncio.run(run()) == "stays"
 
 
 def test_a_choice_in_the_same_batch_as_its_clarification_settles_it(console_app):
