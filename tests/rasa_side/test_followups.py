@@ -27,19 +27,6 @@ def test_questions_of_their_own_are_not(text):
     assert not followup_form(text)["cue"], text
 
 
-def test_the_person_probe_learns_each_phrase_in_its_languages_follow_up_forms():
-    """A message's vector is dominated by its form: the probe sees every phrase bare and in the
-    forms of its language and script, on both sides, so that the form weighs nothing."""
-    from bot.nlu.persons import in_followup_forms, phrases
-
-    assert in_followup_forms("un carreleur", "fr") == [
-        "un carreleur", "et un carreleur ?", "et pour un carreleur ?", "pour un carreleur c'est pareil ?"]
-    assert in_followup_forms("mol taxi", "ary")[1] == "w mol taxi?"  # Latin-script Darija
-    assert in_followup_forms("مول الطاكسي", "ary")[1] == "ومول الطاكسي؟"  # Arabic-script Darija
-    lists = phrases()
-    assert "what about a carpenter?" in lists["persons"] and "what about the price of bread?" in lists["outside"]
-
-
 def _block(decision: str, scores: dict, words: int = 4, cue: bool = True,
            out_of_scope_p: float = 0.2, aspect: str | None = None) -> dict:
     return {"decision": decision, "label": decision,
