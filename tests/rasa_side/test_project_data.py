@@ -52,12 +52,7 @@ def test_evaluation_cases_are_not_training_data():
     def comparable(text: str) -> str:
         return re.sub(r"[^\w ]", "", normalise(text).lower()).strip()
 
-    cases = [comparable(text)
-             for path in (paths.DEV_EVAL, paths.HELDOUT_EVAL, paths.FOLLOWUPS_EVAL, paths.HELDOUT_2_EVAL,
-                          paths.FOLLOWUPS_2_EVAL, paths.FOLLOWUPS_3_EVAL, paths.FOLLOWUPS_4_EVAL, paths.FOLLOWUPS_5_EVAL,
-                          paths.HELDOUT_3_EVAL, paths.HELDOUT_4_EVAL, paths.FOLLOWUPS_6_EVAL,
-                          paths.FOLLOWUPS_7_EVAL)
-             for text in evaluation_texts(path)]
+    cases = [comparable(text) for path in (paths.DEV_EVAL, *paths.HELDOUT_SETS) for text in evaluation_texts(path)]
     from bot.knowledge import load_knowledge_base
 
     kb = load_knowledge_base()
@@ -90,10 +85,6 @@ def test_the_person_probe_phrases_are_neither_evaluation_cases_nor_fragments():
 
     spec = yaml.safe_load(PERSONS_FILE.read_text(encoding="utf-8"))
     phrases = {without_cue(p) for kind in ("persons", "outside") for ps in spec[kind].values() for p in ps}
-    messages = [text for path in (paths.HELDOUT_EVAL, paths.FOLLOWUPS_EVAL, paths.HELDOUT_2_EVAL,
-                                  paths.FOLLOWUPS_2_EVAL, paths.FOLLOWUPS_3_EVAL, paths.FOLLOWUPS_4_EVAL, paths.FOLLOWUPS_5_EVAL,
-                                  paths.HELDOUT_3_EVAL, paths.HELDOUT_4_EVAL, paths.FOLLOWUPS_6_EVAL,
-                          paths.FOLLOWUPS_7_EVAL)
-                for text in evaluation_texts(path)]
+    messages = [text for path in paths.HELDOUT_SETS for text in evaluation_texts(path)]
     messages += [e["text"] for e in fragment_examples()]
     assert sorted({m for m in messages if without_cue(m) in phrases}) == []
