@@ -117,6 +117,24 @@ def just_chosen(tracker: Tracker) -> bool:
     return bool(tracker.get_slot(CONTEXT_CHOSEN)) and messages_since_context(tracker) == 1
 
 
+def offered_just_before(tracker: Tracker) -> List[str]:
+    """The topics of the clarification the assistant gave in reply to the citizen's previous
+    message, when the citizen typed this one instead of pressing a button; none otherwise. Read
+    from that reply's own event (actions/faq.py clarify: its `custom` part names the offered
+    topics), so it needs no slot and lives in the tracker like the rest of the context."""
+    seen_this_message = False
+    for event in reversed(tracker.events):
+        kind = event.get("event")
+        if kind == "user":
+            if seen_this_message:
+                return []
+            seen_this_message = True
+        elif kind == "bot" and seen_this_message:
+            sanad = ((event.get("data") or {}).get("custom") or {}).get("sanad") or {}
+            return list(sanad.get("offered") or []) if sanad.get("decision") == "clarify" else []
+    return []
+
+
 def remember_topic(tracker: Tracker, topic: str, chosen: bool = False) -> List[Dict[str, Any]]:
     """The events that make `topic` the conversation's context from this message on; `chosen`
     when the citizen picked it on a clarification's button (bot/nlu/context.py settled_by_choice)."""
@@ -135,7 +153,8 @@ def in_context(turn: Turn, tracker: Tracker) -> Turn:
     """The turn with the decision the conversation's context gives, when the message is a
     follow-up of a recent answer (bot/nlu/context.py); otherwise the NLU's own decision."""
     decided = decide_in_context(turn.decision, conversation_topic(tracker), thresholds(),
-                                turn.decision.get("lang", turn.lang.lang), just_chosen(tracker))
+                                turn.decision.get("lang", turn.lang.lang), just_chosen(tracker),
+                                offered_just_before(tracker))
     if decided is None:
         return turn
     return replace(turn, decision={**turn.decision, **decided.as_dict()})

@@ -88,13 +88,42 @@ def stays_on_choice(block: Dict[str, Any], t: Thresholds) -> bool:
             and float(block.get("out_of_scope_p", 0.0)) < t.choice_oos_max)
 
 
+def leans_on_offer(block: Dict[str, Any], t: Thresholds) -> bool:
+    """Whether the message typed right after a clarification is read among the topics it offered:
+    any message the context may revisit, unless the classifier puts it out of scope confidently."""
+    return (t.offered_weight > 0 and block.get("decision") in _REVISABLE
+            and float(block.get("out_of_scope_p", 0.0)) < t.offered_oos_max)
+
+
+def decide_among_offered(block: Dict[str, Any], offered: List[str], t: Thresholds) -> Decision:
+    """The decision with `offered_weight` added to each topic the clarification just before offered.
+    The best of them needs no support of its own in the knowledge base ("w l-coiffeur?" matches no
+    entry alone), as the conversation's topic does not."""
+    scores = dict(block.get("scores_by_topic") or {})
+    for topic in offered:
+        scores[topic] = scores.get(topic, 0.0) + t.offered_weight
+    ranked = _ranked(scores)
+    best = ranked[0]["topic"] if ranked else None
+    return decide_on_scores(ranked, block.get("kb_ranking") or [], t,
+                            needs_no_kb_support=best if best in offered else None)
+
+
+def _ranked(scores: Dict[str, float]) -> List[Dict[str, Any]]:
+    return sorted(({"topic": topic, "score": round(score, 4)} for topic, score in scores.items()),
+                  key=lambda s: s["score"], reverse=True)
+
+
 def decide_in_context(block: Dict[str, Any], context_topic: Optional[str], thresholds: Thresholds,
-                      lang: str, just_chosen: bool = False) -> Optional[Decision]:
+                      lang: str, just_chosen: bool = False, offered: List[str] = ()) -> Optional[Decision]:
     """The decision on a follow-up given the conversation's topic, or None when the message is
     decided alone (no context, no weight, or not a follow-up). `block` is the parse result's
     `sanad` part: the NLU's own decision, `context_evidence` and the KB ranking. `just_chosen`:
-    the citizen picked `context_topic` on a clarification's button the turn before."""
+    the citizen picked `context_topic` on a clarification's button the turn before. `offered`: the
+    topics of a clarification the assistant gave just before, which the citizen answered by typing
+    (the most recent context: it comes before an older answer's topic)."""
     t = thresholds.for_lang(lang)
+    if len(offered) >= 2 and leans_on_offer(block, t):
+        return decide_among_offered(block, list(offered), t)
     if not context_topic:
         return None
     if t.context_weight > 0 and is_followup(block, t):
@@ -104,9 +133,7 @@ def decide_in_context(block: Dict[str, Any], context_topic: Optional[str], thres
         scores[context_topic] = scores.get(context_topic, 0.0) + t.choice_weight
     else:
         return None
-    ranked = sorted(({"topic": topic, "score": round(score, 4)} for topic, score in scores.items()),
-                    key=lambda s: s["score"], reverse=True)
-    return decide_on_scores(ranked, block.get("kb_ranking") or [], t, needs_no_kb_support=context_topic)
+    return decide_on_scores(_ranked(scores), block.get("kb_ranking") or [], t, needs_no_kb_support=context_topic)
 
 
 def settled_by_context(kind: Optional[str], offered: List[str], block: Dict[str, Any],

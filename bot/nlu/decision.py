@@ -113,6 +113,12 @@ class Thresholds:
     # dependants?). Fitted on or off (0) like the weights: it also turns some switches of topic
     # into wrong answers. A topic the citizen chose on a button always settles it (actions/faq.py).
     context_settles: float = 0.0
+    # A message typed right after a clarification, instead of a button ("w l7ella9?" after "did you
+    # mean registration or who must join?"), gets `offered_weight` added to each topic that
+    # clarification offered, unless the classifier puts it out of scope with at least
+    # `offered_oos_max`: the citizen is most likely still asking among them. 0: off.
+    offered_weight: float = 0.0
+    offered_oos_max: float = 1.01
     per_lang: Dict[str, Dict[str, float]] = field(default_factory=dict)
 
     def for_lang(self, lang: str) -> "Thresholds":

@@ -19,7 +19,10 @@
    probability from which a follow-up with a cue names a person (PERSON_GRID, bot/nlu/persons.py)
    and how much a question-word follow-up must lean by itself on its aspect (ASPECT_GATE_GRID).
    The message right after a clarification's choice has its own weight for the chosen topic
-   (CHOICE_GRID), fitted on every record after the choice of its own topic and of another one.
+   (CHOICE_GRID), fitted on every record after the choice of its own topic and of another one;
+   so does a message typed instead of a button right after a clarification, for each topic that
+   clarification offered (OFFERED_GRID), fitted on every record after an offer with its own topic
+   and after one without.
    `--fit-new-only` keeps the follow-up settings bot/calibration.yml holds and fits only the ones
    it lacks (a new gate added without moving the settings the held-out sets validated: the
    coordinate steps are greedy, and on 2026-12-06 a full refit moved aspect_weight 0.6 -> 0.4 at
@@ -106,6 +109,12 @@ SETTLE_GRID = {"context_settles": [0.0, 1.0]}
 CHOICE_GRID = {
     "choice_weight": [0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6],
     "choice_oos_max": [0.5, 0.7, 0.8, 0.9, 0.95, 0.99, 1.01],
+}
+# The weight of each topic a clarification offered, on a message the citizen types right after it
+# instead of pressing a button (0: off), and the out-of-scope probability from which it stays declined.
+OFFERED_GRID = {
+    "offered_weight": [0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4],
+    "offered_oos_max": [0.5, 0.7, 0.8, 0.9, 0.95, 0.99, 1.01],
 }
 
 
@@ -417,6 +426,24 @@ def choice_pairs(records: List[Dict[str, Any]]) -> List[tuple]:
     return pairs
 
 
+def offered_pairs(records: List[Dict[str, Any]], blocks: List[Dict[str, Any]]) -> List[tuple]:
+    """Pairs for a message typed right after a clarification: every cross-validated record after a
+    clarification that offered its own topic among others (the citizen says which they meant)
+    and after one that did not (they move on: it must stay itself), so the fitted weight assumes
+    no more than an even chance of staying. The clarifications are those the records themselves
+    get (`blocks`: each record's own decision), so the offered sets are the ones citizens see."""
+    offers = sorted({tuple(b["offered"]) for b in blocks if b["decision"] == "clarify" and len(b["offered"]) >= 2})
+    pairs = []
+    for i, r in enumerate(records):
+        with_own = [o for o in offers if r["expect"] in o]
+        without = [o for o in offers if r["expect"] not in o]
+        if with_own:
+            pairs.append((r, None, r["expect"], False, list(with_own[i % len(with_own)])))
+        if without:
+            pairs.append((r, None, r["expect"], False, list(without[i % len(without)])))
+    return pairs
+
+
 def _parse_block(record: Dict[str, Any], t: Thresholds) -> Dict[str, Any]:
     """The parse result's `sanad` block the AnswerDecider would give this record."""
     own = decide_message(record["text"], record["intent_ranking"], record["kb_ranking"], t, record["lang"])
@@ -430,8 +457,9 @@ def _score_pairs(pairs: List[tuple], blocks: List[Dict[str, Any]], t: Thresholds
     """Utility and figures of the decisions in context, over all pairs and over the fragments
     (`just_chosen`: each pair's topic was chosen on a clarification's button the turn before)."""
     totals = {"all": [0.0, 0, 0, 0], "fragments": [0.0, 0, 0, 0]}  # utility, n, correct, wrong
-    for (record, topic, expect, is_fragment), block in zip(pairs, blocks):
-        decided = decide_in_context(block, topic, t, record["lang"], just_chosen)
+    for (record, topic, expect, is_fragment, *offered_before), block in zip(pairs, blocks):
+        decided = decide_in_context(block, topic, t, record["lang"], just_chosen,
+                                    offered_before[0] if offered_before else ())
         label, kind = (decided.label, decided.decision) if decided else (block["label"], block["decision"])
         offered = decided.offered if decided else block.get("offered", [])
         if not just_chosen and settled_by_context(kind, offered, block, topic, t.for_lang(record["lang"])):
@@ -453,7 +481,7 @@ def committed_settings() -> Dict[str, float]:
     if not DEFAULT_CALIBRATION.exists():
         return {}
     committed = yaml.safe_load(DEFAULT_CALIBRATION.read_text(encoding="utf-8")) or {}
-    grids = (CONTEXT_GRID, QUESTION_GRID, ASPECT_GATE_GRID, PERSON_GRID, CHOICE_GRID, SETTLE_GRID)
+    grids = (CONTEXT_GRID, QUESTION_GRID, ASPECT_GATE_GRID, PERSON_GRID, CHOICE_GRID, SETTLE_GRID, OFFERED_GRID)
     names = {name for grid in grids for name in grid}
     return {k: v for k, v in (committed.get("thresholds") or {}).items() if k in names}
 
@@ -489,8 +517,19 @@ def fit_context(records: List[Dict[str, Any]], fragments: List[Dict[str, Any]],
         "pairs": len(after_choice),
         "alone": _score_pairs(after_choice, choice_blocks, replace(thresholds, context_weight=0.0))["all"],
         "in_context": _score_pairs(after_choice, choice_blocks, replace(thresholds, **chosen), True)["all"]}
+    own_blocks = [block_of[id(record)] for record in records]
+    after_offer = offered_pairs(records, own_blocks)
+    offer_blocks = [block_of[id(record)] for record, *_ in after_offer]
+    offered_grid = {name: values for name, values in OFFERED_GRID.items() if name not in kept}
+    if offered_grid:
+        chosen = {**chosen, **_best_setting(offered_grid, after_offer, offer_blocks,
+                                            replace(thresholds, **chosen), None)}
+    offer_figures = {
+        "pairs": len(after_offer),
+        "alone": _score_pairs(after_offer, offer_blocks, replace(thresholds, **chosen, offered_weight=0.0))["all"],
+        "in_context": _score_pairs(after_offer, offer_blocks, replace(thresholds, **chosen))["all"]}
     return chosen, {"pairs": len(pairs), "alone": alone, "in_context": in_context,
-                    "after_choice": choice_figures}
+                    "after_choice": choice_figures, "after_clarification": offer_figures}
 
 
 def _best_setting(grid: Dict[str, list], pairs: List[tuple], blocks: List[Dict[str, Any]],

@@ -116,6 +116,37 @@ def test_a_button_choice_is_remembered_as_chosen_and_settles_the_next_clarificat
                                                 "action_listen"))[0])["topic"] == "retirement"
 
 
+def test_a_message_typed_instead_of_a_button_is_read_among_the_topics_just_offered(monkeypatch):
+    """The clarification's own reply event (as Rasa stores it) tells the next turn what it offered:
+    "w l-coiffeur?" typed after "registration or who must join?" is answered from eligibility."""
+    from dataclasses import replace
+
+    from bot.nlu.decision import Thresholds
+
+    monkeypatch.setattr(context, "thresholds", lambda: replace(
+        Thresholds(answer=0.35, margin=0.1, clarify=0.25), offered_weight=0.2, offered_oos_max=0.9))
+    asked = decided(decision="clarify", label="clarify", offered=["registration", "eligibility"],
+                    scores_by_topic={"registration": 0.3, "eligibility": 0.28})
+    clarification, _ = run(ActionClarify(), tracker(sanad=asked))
+    reply_event = {"event": "bot", "text": clarification[0]["text"],
+                   "data": {"buttons": clarification[0]["buttons"], "custom": clarification[0]["custom"]}}
+    typed = decided(decision="out_of_scope", label="out_of_scope", out_of_scope_p=0.4,
+                    scores_by_topic={"eligibility": 0.2, "registration": 0.05},
+                    followup={"cue": True, "words": 2, "content_words": 1})
+    latest = {"text": "w l-coiffeur?", "intent": {"name": "out_of_scope"}, "entities": [], "metadata": {},
+              "sanad": typed}
+    events = [{"event": "user", "text": "inscription"}, reply_event, {"event": "user", "text": "w l-coiffeur?"}]
+    after = Tracker("tester", {}, latest, events, False, None, {}, "action_listen")
+    assert context.offered_just_before(after) == ["registration", "eligibility"]
+    assert payload(run(ActionOutOfScope(), after)[0])["topic"] == "eligibility"
+    # Another message came between: the offer no longer counts, the message is declined alone.
+    later = Tracker("tester", {}, latest, [*events[:2], {"event": "user", "text": "merci"},
+                                           {"event": "bot", "text": "De rien"}, events[2]],
+                    False, None, {}, "action_listen")
+    assert context.offered_just_before(later) == []
+    assert payload(run(ActionOutOfScope(), later)[0])["decision"] == "out_of_scope"
+
+
 def test_unknown_topic_from_a_forged_payload_is_declined():
     t = tracker(intent="choose_topic", entities=[{"entity": "topic", "value": "../../etc"}])
     messages, _ = run(ActionAnswerFaq(), t)

@@ -222,6 +222,37 @@ def test_after_a_choice_a_clear_question_elsewhere_or_out_of_scope_stays_itself(
                              "retirement", off, "fr", just_chosen=True) is None
 
 
+OFFER = replace(Thresholds(answer=0.35, margin=0.1, clarify=0.25), offered_weight=0.2, offered_oos_max=0.9)
+
+
+def test_a_message_typed_after_a_clarification_is_read_among_the_topics_it_offered():
+    """"inscription ?" -> "registration or who must join?" -> the citizen types "et les coiffeurs ?"
+    instead of a button: alone it is declined (no topic of its own); read among the two offered
+    topics, the one it leans on is answered, with no conversation's topic at all."""
+    block = _block("out_of_scope", {"eligibility": 0.2, "registration": 0.05, "retirement": 0.12},
+                   words=2, out_of_scope_p=0.4)
+    decided = decide_in_context(block, None, OFFER, "fr", offered=["registration", "eligibility"])
+    assert (decided.decision, decided.topic) == ("answer", "eligibility")
+    # the most recent context: it comes before an older answer's topic
+    decided = decide_in_context(block, "retirement", replace(OFFER, context_weight=0.3), "fr",
+                                offered=["registration", "eligibility"])
+    assert decided.topic == "eligibility"
+
+
+def test_after_a_clarification_a_clear_question_elsewhere_or_out_of_scope_stays_itself():
+    offered = ["registration", "eligibility"]
+    elsewhere = _block("answer", {"payment_channels": 0.8, "eligibility": 0.05}, words=6, cue=False)
+    decided = decide_in_context(elsewhere, None, OFFER, "fr", offered=offered)
+    assert decided.topic == "payment_channels"
+    weather = _block("out_of_scope", {"eligibility": 0.2}, words=5, cue=False, out_of_scope_p=0.95)
+    assert decide_in_context(weather, None, OFFER, "fr", offered=offered) is None
+    human = {**_block("intent", {}, words=3, cue=False), "label": "human_handoff"}
+    assert decide_in_context(human, None, OFFER, "fr", offered=offered) is None
+    off = replace(OFFER, offered_weight=0.0)
+    assert decide_in_context(_block("out_of_scope", {"eligibility": 0.2}, words=2), None, off, "fr",
+                             offered=offered) is None
+
+
 def test_no_context_without_a_topic_a_weight_or_the_form_of_a_follow_up():
     block = _block("out_of_scope", {"eligibility": 0.05})
     assert decide_in_context(block, None, WEIGHTED, "fr") is None
