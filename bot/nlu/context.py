@@ -144,6 +144,18 @@ def settled_by_context(kind: Optional[str], offered: List[str], block: Dict[str,
             and settled_by_choice(block, list(offered), context_topic))
 
 
+def settled_by_aspect(kind: Optional[str], offered: List[str], block: Dict[str, Any],
+                      context_topic: Optional[str], t: Thresholds) -> Optional[str]:
+    """The topic a clarification (`kind`) offering `offered` is settled on by the message's
+    question word, after an answer from the conversation's recent topic (`aspect_settles`): the
+    topic that word asks about there, when it is one of the choices and not the conversation's
+    topic itself ("ok et je paie où ça ?" after an amount: payment channels, not the amount)."""
+    if t.aspect_settles < 1 or kind != "clarify" or not context_topic:
+        return None
+    asked = aspect_topic((block.get("followup") or {}).get("aspect"), context_topic)
+    return asked if asked and asked != context_topic and asked in offered else None
+
+
 def settled_by_choice(block: Dict[str, Any], offered: List[str], chosen_topic: str) -> bool:
     """Whether a clarification about to offer `offered` is settled by the topic the citizen just
     chose on a clarification's button: they have already said which they mean ("التقاعد" ->

@@ -113,6 +113,11 @@ class Thresholds:
     # dependants?). Fitted on or off (0) like the weights: it also turns some switches of topic
     # into wrong answers. A topic the citizen chose on a button always settles it (actions/faq.py).
     context_settles: float = 0.0
+    # A clarification whose choices include the topic a follow-up's question word asks about after
+    # the conversation's topic ("and by when do I pay it each month?" after an amount: the deadline
+    # or the amount?) is answered from that topic when this is 1. Fitted on or off (0) like
+    # `context_settles`; the long question-word follow-ups it settles are not follow-ups by form.
+    aspect_settles: float = 0.0
     # A message typed right after a clarification, instead of a button ("w l7ella9?" after "did you
     # mean registration or who must join?"), gets `offered_weight` added to each topic that
     # clarification offered, unless the classifier puts it out of scope with at least

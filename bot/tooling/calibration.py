@@ -45,7 +45,7 @@ import yaml
 
 from bot import paths
 from bot.knowledge import TOPICS
-from bot.nlu.context import context_evidence, decide_in_context, settled_by_context
+from bot.nlu.context import context_evidence, decide_in_context, settled_by_aspect, settled_by_context
 from bot.nlu.followup import ASPECT_TOPICS
 from bot.nlu.decision import DEFAULT_CALIBRATION, DIRECT_INTENTS, Decision, Thresholds, decide, decide_message
 from bot.registry import registry
@@ -103,7 +103,7 @@ QUESTION_GRID = {
 # How much a follow-up with a question word must lean by itself on the topic it asks about (0: off).
 ASPECT_GATE_GRID = {"aspect_own_min": [0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3]}
 # Whether the conversation's recent topic settles a clarification that offers it (0 off, 1 on).
-SETTLE_GRID = {"context_settles": [0.0, 1.0]}
+SETTLE_GRID = {"context_settles": [0.0, 1.0], "aspect_settles": [0.0, 1.0]}
 # The weight of a topic the citizen has just chosen on a clarification's button, on the message
 # right after (0: off), and the out-of-scope probability from which that message stays declined.
 CHOICE_GRID = {
@@ -462,8 +462,11 @@ def _score_pairs(pairs: List[tuple], blocks: List[Dict[str, Any]], t: Thresholds
                                     offered_before[0] if offered_before else ())
         label, kind = (decided.label, decided.decision) if decided else (block["label"], block["decision"])
         offered = decided.offered if decided else block.get("offered", [])
-        if not just_chosen and settled_by_context(kind, offered, block, topic, t.for_lang(record["lang"])):
-            label, kind = topic, "answer"  # as actions/faq.py reply_to answers it
+        asked = None if just_chosen else settled_by_aspect(kind, offered, block, topic, t.for_lang(record["lang"]))
+        if asked:
+            label, kind = asked, "answer"  # as actions/faq.py reply_to answers it
+        elif not just_chosen and settled_by_context(kind, offered, block, topic, t.for_lang(record["lang"])):
+            label, kind = topic, "answer"
         correct, wrong = label == expect, kind in ("answer", "intent") and label != expect
         reward = (REWARD["correct"] * correct + REWARD["wrong"] * wrong
                   + REWARD["recovered"] * (kind == "clarify" and expect in offered))

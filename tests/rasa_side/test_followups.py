@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from bot.nlu.context import decide_in_context, settled_by_choice, settled_by_context
+from bot.nlu.context import decide_in_context, settled_by_aspect, settled_by_choice, settled_by_context
 from bot.nlu.decision import Thresholds, load_thresholds
 from bot.nlu.followup import ASPECT_OF_CONTEXT, aspect_topic, followup_form, question_aspect
 from bot.tooling import services, training
@@ -195,6 +195,22 @@ def test_the_conversations_topic_settles_a_clarification_offering_it_only_when_f
     where = {**_block("clarify", {"payment_channels": 0.3}, words=0, aspect="where"),
              "offered": ["payment_channels", "contribution_amount"]}
     assert not settles(where, "contribution_amount", fitted_on)
+
+
+def test_the_question_word_settles_a_clarification_offering_what_it_asks_about_when_fitted_on():
+    """"ok et je paie où ça ?" after an amount would offer payment channels or the amount again: the
+    question word asks where to pay, so with `aspect_settles` fitted on, payment channels answers."""
+    where = {**_block("clarify", {"payment_channels": 0.3, "contribution_amount": 0.28}, words=4,
+                      aspect="where"), "offered": ["payment_channels", "contribution_amount"]}
+    fitted_on = Thresholds(aspect_settles=1.0)
+    assert settled_by_aspect("clarify", where["offered"], where, "contribution_amount", fitted_on) == "payment_channels"
+    assert settled_by_aspect("clarify", where["offered"], where, "contribution_amount", Thresholds()) is None
+    assert settled_by_aspect("clarify", where["offered"], where, None, fitted_on) is None  # no recent topic
+    assert settled_by_aspect("answer", where["offered"], where, "contribution_amount", fitted_on) is None
+    # The word asks about the conversation's own topic, or about a topic not offered: it still asks.
+    assert settled_by_aspect("clarify", where["offered"], where, "payment_channels", fitted_on) is None
+    assert settled_by_aspect("clarify", ["dependants", "contribution_amount"], where, "contribution_amount",
+                             fitted_on) is None
 
 
 CHOICE = replace(Thresholds(answer=0.35, margin=0.1, clarify=0.25), choice_weight=0.3, choice_oos_max=0.9)
