@@ -13,7 +13,8 @@
 4. Follow-ups (issue 20, bot/nlu/context.py): the weight of the conversation's topic and the
    follow-up gate, fitted on pairs (context topic, second message): the follow-up fragments of
    followup_fragments.yml after the topics they follow, and every cross-validated record after a
-   topic it does not depend on (a new question in a conversation must stay itself). Follow-ups
+   topic it does not depend on (a new question in a conversation must stay itself) and after its
+   own topic (the citizen goes on about it). Follow-ups
    with a question word ("w fin?") have their own weights and gate (QUESTION_GRID), fitted in
    turn with the others (coordinate steps, each on the pairs it can change), and so have the
    probability from which a follow-up with a cue names a person (PERSON_GRID, bot/nlu/persons.py)
@@ -394,7 +395,8 @@ def fragment_records(records_file: Path) -> List[Dict[str, Any]]:
 
 
 def followup_pairs(records: List[Dict[str, Any]], fragments: List[Dict[str, Any]]) -> List[tuple]:
-    """(record, context topic, expected label, is a fragment) for every pair the fit scores."""
+    """(record, context topic, expected label, is a fragment) for every pair the fit scores: the
+    fragments after the topics they follow or leave, and the cross-validated records."""
     spec = yaml.safe_load(FRAGMENTS_FILE.read_text(encoding="utf-8"))
     contexts = {"person": spec["person_contexts"], "place": spec["place_contexts"]}
     pairs = []
@@ -406,8 +408,15 @@ def followup_pairs(records: List[Dict[str, Any]], fragments: List[Dict[str, Any]
         else:  # switch and outside: the fragment's own label, after any other topic
             pairs += [(r, topic, r["expect"], True)
                       for topic in spec["switch_contexts"] if topic != r["expect"]]
+    # Every record after another topic (a new question must stay itself) and, for a question on a
+    # topic, after its own topic too (the citizen goes on asking about it, in a full question):
+    # an even chance of staying, as for the message after a choice (choice_pairs).
     rotation = spec["switch_contexts"]
-    pairs += [(r, rotation[i % len(rotation)], r["expect"], False) for i, r in enumerate(records)]
+    for i, r in enumerate(records):
+        others = [topic for topic in rotation if topic != r["expect"]]
+        pairs.append((r, others[i % len(others)], r["expect"], False))
+        if r["expect"] in TOPICS:
+            pairs.append((r, r["expect"], r["expect"], False))
     return pairs
 
 
@@ -479,18 +488,19 @@ def _score_pairs(pairs: List[tuple], blocks: List[Dict[str, Any]], t: Thresholds
                    "wrong": round(w / max(1, n), 4)} for name, (u, n, c, w) in totals.items()}
 
 
-def committed_settings() -> Dict[str, float]:
-    """The follow-up settings bot/calibration.yml holds (for `--fit-new-only`)."""
+def committed_settings(refit: List[str] = ()) -> Dict[str, float]:
+    """The follow-up settings bot/calibration.yml holds (for `--fit-new-only`), but those to `refit`."""
     if not DEFAULT_CALIBRATION.exists():
         return {}
     committed = yaml.safe_load(DEFAULT_CALIBRATION.read_text(encoding="utf-8")) or {}
     grids = (CONTEXT_GRID, QUESTION_GRID, ASPECT_GATE_GRID, PERSON_GRID, CHOICE_GRID, SETTLE_GRID, OFFERED_GRID)
     names = {name for grid in grids for name in grid}
-    return {k: v for k, v in (committed.get("thresholds") or {}).items() if k in names}
+    return {k: v for k, v in (committed.get("thresholds") or {}).items() if k in names and k not in refit}
 
 
 def fit_context(records: List[Dict[str, Any]], fragments: List[Dict[str, Any]],
-                thresholds: Thresholds, new_only: bool = False) -> tuple[Dict[str, float], Dict[str, Any]]:
+                thresholds: Thresholds, new_only: bool = False,
+                refit: List[str] = ()) -> tuple[Dict[str, float], Dict[str, Any]]:
     """The follow-up setting of best utility over all pairs (first best in grid order, so no
     context unless it helps), with the figures alone (weight 0) and in context. `new_only`: the
     settings bot/calibration.yml holds are kept, and only those it lacks are fitted, with the
@@ -499,7 +509,7 @@ def fit_context(records: List[Dict[str, Any]], fragments: List[Dict[str, Any]],
     blocks = [_parse_block(record, thresholds) for record, *_ in pairs]
     asking = [i for i, block in enumerate(blocks) if block["followup"].get("aspect")]
     with_cue = [i for i, block in enumerate(blocks) if block["followup"].get("cue")]
-    kept = committed_settings() if new_only else {}
+    kept = committed_settings(refit) if new_only else {}
     chosen: Dict[str, float] = {"context_weight": 0.0, **kept}
     for grid, subset in ((CONTEXT_GRID, None), (QUESTION_GRID, asking), (ASPECT_GATE_GRID, asking),
                          (PERSON_GRID, with_cue), (CONTEXT_GRID, None), (QUESTION_GRID, asking),
@@ -569,7 +579,7 @@ def with_person_probability(records: List[Dict[str, Any]]) -> None:
 def calibrate(folds: int = 4, records_file: Path | None = None, reuse: bool = False,
               output: Path = DEFAULT_CALIBRATION, wrong_penalty: float | None = None,
               config: Path = paths.CONFIG, max_wrong: float = MAX_WRONG,
-              new_only: bool = False) -> Dict[str, Any]:
+              new_only: bool = False, refit: List[str] = ()) -> Dict[str, Any]:
     if wrong_penalty is not None:
         REWARD["wrong"] = -abs(wrong_penalty)
     records_file = records_file or RECORDS_FILE
@@ -602,7 +612,7 @@ def calibrate(folds: int = 4, records_file: Path | None = None, reuse: bool = Fa
     thresholds = Thresholds(**chosen, per_lang=per_lang)
     fragments = fragment_records(records_file)
     with_person_probability(records + fragments)
-    context, followups = fit_context(records, fragments, thresholds, new_only)
+    context, followups = fit_context(records, fragments, thresholds, new_only, refit)
     thresholds = replace(thresholds, **context)
     verified = check_against_decide(records, thresholds)
     document = {

@@ -201,7 +201,8 @@ def cmd_calibrate(args) -> int:
     calibrate(folds=args.folds, records_file=Path(args.records) if args.records else None, reuse=args.reuse,
               output=Path(args.output) if args.output else DEFAULT_CALIBRATION, wrong_penalty=args.wrong_penalty,
               **({"max_wrong": args.max_wrong} if args.max_wrong is not None else {}),
-              **({"config": Path(args.config)} if args.config else {}), new_only=args.fit_new_only)
+              **({"config": Path(args.config)} if args.config else {}), new_only=args.fit_new_only,
+              refit=[name for name in args.refit.split(",") if name])
     return 0
 
 
@@ -336,6 +337,8 @@ def parser() -> argparse.ArgumentParser:
     cal.add_argument("--reuse", action="store_true", help="reuse the stored predictions, only refit")
     cal.add_argument("--fit-new-only", action="store_true",
                      help="keep the follow-up settings bot/calibration.yml holds; fit only the ones it lacks")
+    cal.add_argument("--refit", default="",
+                     help="with --fit-new-only: comma-separated follow-up settings to fit again all the same")
     cal.add_argument("--wrong-penalty", type=float, help="cost of a wrong answer against +1 for a right one (default 1)")
     cal.add_argument("--output", help="where to write the thresholds (default bot/calibration.yml)")
     cal.add_argument("--max-wrong", type=float,
