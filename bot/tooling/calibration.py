@@ -539,7 +539,7 @@ def fit_context(records: List[Dict[str, Any]], fragments: List[Dict[str, Any]],
                                             replace(thresholds, **chosen), None)}
     offer_figures = {
         "pairs": len(after_offer),
-        "alone": _score_pairs(after_offer, offer_blocks, replace(thresholds, **chosen, offered_weight=0.0))["all"],
+        "alone": _score_pairs(after_offer, offer_blocks, replace(thresholds, **{**chosen, "offered_weight": 0.0}))["all"],
         "in_context": _score_pairs(after_offer, offer_blocks, replace(thresholds, **chosen))["all"]}
     return chosen, {"pairs": len(pairs), "alone": alone, "in_context": in_context,
                     "after_choice": choice_figures, "after_clarification": offer_figures}

@@ -290,6 +290,10 @@ def test_the_weight_is_fitted_not_guessed():
     assert load_thresholds().context_weight > 0
     followups = fitted["fitted_on"]["followups"]
     assert followups["in_context"]["fragments"]["accuracy"] > followups["alone"]["fragments"]["accuracy"]
+    # The weight after a clarification answered by typing: fitted, with the figures it gains.
+    assert "offered_weight" in fitted["thresholds"]
+    after = followups["after_clarification"]
+    assert after["in_context"]["utility"] >= after["alone"]["utility"]
 
 
 # ---- through the trained model ---------------------------------------------------------------
