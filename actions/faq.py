@@ -19,7 +19,7 @@ from actions.context import (Turn, chosen_topic, conversation_topic, current_tur
 from actions.messages import say
 from actions.reply import sanad_payload, utter_with_channels
 from bot.knowledge import Entry
-from bot.nlu.context import settled_by_aspect, settled_by_choice, settled_by_context
+from bot.nlu.context import settled_by_choice, settled_topic
 
 MAX_SOURCES_SHOWN = 2  # a phone screen; the full list travels in the message's `custom` part
 
@@ -43,12 +43,10 @@ def reply_to(turn: Turn, dispatcher: CollectingDispatcher, tracker: Tracker) -> 
         if chosen and settled_by_choice(turn.decision, offered, chosen):
             return answer(turn, chosen, dispatcher, tracker, chosen=True)
         context, lang = conversation_topic(tracker), turn.decision.get("lang", turn.lang.lang)
-        fitted = thresholds().for_lang(lang)
-        asked = settled_by_aspect(kind, turn.decision.get("offered") or [], turn.decision, context, fitted)
-        if asked:
-            return answer(turn, asked, dispatcher, tracker)
-        if settled_by_context(kind, turn.decision.get("offered") or [], turn.decision, context, fitted):
-            return answer(turn, context, dispatcher, tracker)
+        settled = settled_topic(kind, turn.decision.get("offered") or [], turn.decision, context,
+                                thresholds().for_lang(lang))
+        if settled:
+            return answer(turn, settled, dispatcher, tracker)
         return clarify(turn, dispatcher, offered)
     return utter_with_channels(dispatcher, turn, "out_of_scope", "out_of_scope")
 

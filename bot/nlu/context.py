@@ -156,6 +156,18 @@ def settled_by_aspect(kind: Optional[str], offered: List[str], block: Dict[str, 
     return asked if asked and asked != context_topic and asked in offered else None
 
 
+def settled_topic(kind: Optional[str], offered: List[str], block: Dict[str, Any],
+                  context_topic: Optional[str], t: Thresholds) -> Optional[str]:
+    """The topic that settles a clarification (`kind`) about to offer `offered`, given the
+    conversation's recent topic: the one the message's question word asks about there
+    (`settled_by_aspect`), else that recent topic itself (`settled_by_context`); None when it
+    still asks. One rule for actions/faq.py reply_to and the calibration that fits it."""
+    asked = settled_by_aspect(kind, offered, block, context_topic, t)
+    if asked:
+        return asked
+    return context_topic if settled_by_context(kind, offered, block, context_topic, t) else None
+
+
 def settled_by_choice(block: Dict[str, Any], offered: List[str], chosen_topic: str) -> bool:
     """Whether a clarification about to offer `offered` is settled by the topic the citizen just
     chose on a clarification's button: they have already said which they mean ("التقاعد" ->

@@ -46,7 +46,7 @@ import yaml
 
 from bot import paths
 from bot.knowledge import TOPICS
-from bot.nlu.context import context_evidence, decide_in_context, settled_by_aspect, settled_by_context
+from bot.nlu.context import context_evidence, decide_in_context, settled_topic
 from bot.nlu.followup import ASPECT_TOPICS
 from bot.nlu.decision import DEFAULT_CALIBRATION, DIRECT_INTENTS, Decision, Thresholds, decide, decide_message
 from bot.registry import registry
@@ -471,11 +471,9 @@ def _score_pairs(pairs: List[tuple], blocks: List[Dict[str, Any]], t: Thresholds
                                     offered_before[0] if offered_before else ())
         label, kind = (decided.label, decided.decision) if decided else (block["label"], block["decision"])
         offered = decided.offered if decided else block.get("offered", [])
-        asked = None if just_chosen else settled_by_aspect(kind, offered, block, topic, t.for_lang(record["lang"]))
-        if asked:
-            label, kind = asked, "answer"  # as actions/faq.py reply_to answers it
-        elif not just_chosen and settled_by_context(kind, offered, block, topic, t.for_lang(record["lang"])):
-            label, kind = topic, "answer"
+        settled = None if just_chosen else settled_topic(kind, offered, block, topic, t.for_lang(record["lang"]))
+        if settled:
+            label, kind = settled, "answer"  # as actions/faq.py reply_to answers it
         correct, wrong = label == expect, kind in ("answer", "intent") and label != expect
         reward = (REWARD["correct"] * correct + REWARD["wrong"] * wrong
                   + REWARD["recovered"] * (kind == "clarify" and expect in offered))
