@@ -238,13 +238,14 @@ class KnowledgeRetriever(GraphComponent):
         return sorted(ranking, key=lambda r: r["score"], reverse=True)
 
     def process(self, messages: List[Message]) -> List[Message]:
-        for message in _texts(messages):
-            vector = message.get(_VECTOR)
-            if vector is not None:
-                block = _sanad_block(message)
-                block["kb_ranking"] = self.rank(vector, message_fund(message))[:5]
-                if self.persons is not None:
-                    block["person_p"] = self.persons.probability(vector)
+        readable = [m for m in _texts(messages) if m.get(_VECTOR) is not None]
+        for message in readable:
+            _sanad_block(message)["kb_ranking"] = self.rank(message.get(_VECTOR), message_fund(message))[:5]
+        if self.persons is not None and readable:
+            texts = [without_surrogates(m.get(TEXT)) for m in readable]
+            for message, p in zip(readable, self.persons.probabilities(self.embedder, texts,
+                                                                        [m.get(_VECTOR) for m in readable])):
+                _sanad_block(message)["person_p"] = p
         return messages
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:

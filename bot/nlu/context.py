@@ -41,7 +41,8 @@ def is_followup(block: Dict[str, Any], t: Thresholds) -> bool:
     aspect = form.get("aspect")
     if form.get("cue") and not aspect and names_a_person(block, t):
         return True
-    if aspect and own_aspect_score(block, aspect) < t.aspect_own_min:
+    # A bare "and how?" has no topic of its own to lean on (bot/nlu/followup.py BARE_HOW).
+    if aspect in ASPECT_TOPICS and own_aspect_score(block, aspect) < t.aspect_own_min:
         return False
     max_words = t.question_max_words if aspect else t.followup_max_words
     if form.get("content_words", form.get("words", max_words + 1)) > max_words:

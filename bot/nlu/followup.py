@@ -78,6 +78,30 @@ def opens_like_a_followup(text: str) -> bool:
     return bool(words) and (_is_arabic_and(words[0]) or cue_length(words) > 0)
 
 
+def without_cue(text: str) -> str | None:
+    """The message as typed, without the continuation cue that opens it ("et pour ma soeur
+    coiffeuse ?" -> "ma soeur coiffeuse ?", "وبائع السمك؟" -> "بائع السمك؟"), or None when it opens
+    with none or nothing follows. Cut on the raw text, so the rest keeps its accents and letters:
+    the person probe reads it (bot/nlu/persons.py)."""
+    words = _words(text)
+    if not words:
+        return None
+    cut = cue_length(words)
+    raw_words = list(_WORD.finditer(text))
+    if len(raw_words) != len(words):  # normalising merged or split a word: no safe cut
+        return None
+    if cut:
+        rest = text[raw_words[cut - 1].end():] if cut < len(raw_words) else ""
+        if cut < len(raw_words) and _is_arabic_and(words[cut]):
+            rest = text[raw_words[cut].start() + 1:]  # and the next word's glued "and"
+    elif _is_arabic_and(words[0]):
+        rest = text[raw_words[0].start() + 1:]
+    else:
+        return None
+    rest = rest.strip(" \t\n,.;:!?-،؟")
+    return rest or None
+
+
 # Function words, which carry no content of their own ("a taxi driver" is two words of content).
 _FUNCTION_WORDS = frozenset(normalise(word) for word in (
     "un", "une", "le", "la", "les", "l", "de", "du", "des", "d", "pour", "mon", "ma", "mes", "au", "aux",
@@ -143,17 +167,34 @@ ASPECT_TOPICS = {"where": "payment_channels", "when": "contribution_deadline",
 # pension, not the contribution. The calibration's question contexts (followup_fragments.yml)
 # leave these pairs out, so the fitted weights hold for them as they are.
 ASPECT_OF_CONTEXT = {("where", "registration"): "registration", ("where", "contact"): "contact",
+                     # After "must I join?", "and where?" and "and how?" ask where and how to join.
+                     ("where", "eligibility"): "registration", ("how", "eligibility"): "registration",
                      ("how_long", "registration"): "registration",
                      ("how_much", "retirement"): "retirement", ("how_much", "health_coverage"): "health_coverage",
                      ("how_much", "family_allowances"): "family_allowances",
                      ("when", "retirement"): "retirement", ("when", "waiting_period"): "waiting_period"}
 
 
+# A bare "and how?" ("et comment ?", "w kifach?", "وكيف ذلك؟"): the whole message, once its cue is
+# off, is one of these. It asks how to do what the answer was about, so its topic is the
+# conversation's own, except where ASPECT_OF_CONTEXT says otherwise. "How" with words of its own
+# ("et je paie comment ?") names its topic itself and is no aspect.
+BARE_HOW: Dict[str, List[str]] = {
+    "fr": ["comment", "comment ca", "comment faire", "je fais comment", "on fait comment", "il fait comment",
+           "elle fait comment", "ca se passe comment", "de quelle maniere"],
+    "en": ["how", "how so", "how do i do it", "how do i do that", "how does it work", "how do they do it"],
+    "ar": ["كيف", "كيف ذلك", "كيف يتم ذلك", "كيف اقوم بذلك", "بأي طريقة"],
+    "ary": ["kifach", "kifash", "kifach ndir", "kifach n3ml", "كيفاش", "كيفاش ندير", "كيفاش نعمل"],
+    "arq": ["kifach", "kifah", "kifach ndir", "kifach ndiro", "كيفاش", "كيفاه", "كيفاش ندير"],
+}
+
+
 def aspect_topic(aspect: str | None, context_topic: str | None) -> str | None:
     """The topic a question word asks about after an answer from `context_topic`."""
     if aspect is None:
         return None
-    return ASPECT_OF_CONTEXT.get((aspect, context_topic), ASPECT_TOPICS.get(aspect))
+    default = context_topic if aspect == "how" else ASPECT_TOPICS.get(aspect)
+    return ASPECT_OF_CONTEXT.get((aspect, context_topic), default)
 
 
 def _fold(words: List[str]) -> Tuple[str, ...]:
@@ -168,12 +209,29 @@ def _aspect_table() -> Dict[Tuple[str, ...], str]:
 
 
 _ASPECT_WORDS = _aspect_table()
+_BARE_HOW = frozenset(_fold(_words(phrase)) for by_lang in BARE_HOW.values() for phrase in by_lang)
+
+
+def is_bare_how(text: str) -> bool:
+    """Whether the message is only "how?" after its continuation cue, if any ("and how?", whose
+    cue "and how" holds the question word itself, too)."""
+    words = _words(text)
+    for start in range(cue_length(words) + 1):
+        rest = words[start:]
+        if rest and _is_arabic_and(rest[0]):  # "وكيف ذلك؟"
+            rest = [rest[0][1:]] + rest[1:]
+        if rest and _fold(rest) in _BARE_HOW:
+            return True
+    return False
 
 
 def question_aspect(text: str) -> str | None:
     """The aspect a message's first question word asks about ("where", "when", "how_much",
-    "documents"), or None. Question phrases of one to three words, anywhere in the message; at one
-    position the longest wins ("combien de jours" is a time limit, "combien" an amount)."""
+    "documents"; "how" for a bare "and how?"), or None. Question phrases of one to three words,
+    anywhere in the message; at one position the longest wins ("combien de jours" is a time limit,
+    "combien" an amount)."""
+    if is_bare_how(text):
+        return "how"
     words = _words(text)
     folded = _fold([word[1:] if _is_arabic_and(word) else word for word in words])
     raw = _fold(words)

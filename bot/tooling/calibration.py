@@ -569,9 +569,9 @@ def with_person_probability(records: List[Dict[str, Any]]) -> None:
 
     embedder = get_embedder()
     probe = PersonProbe.build(embedder)
-    vectors = embedder.embed([without_surrogates(r["text"]) for r in records])
-    for record, vector in zip(records, vectors):
-        record["person_p"] = probe.probability(vector)
+    texts = [without_surrogates(r["text"]) for r in records]
+    for record, probability in zip(records, probe.probabilities(embedder, texts, embedder.embed(texts))):
+        record["person_p"] = probability
 
 
 def calibrate(folds: int = 4, records_file: Path | None = None, reuse: bool = False,

@@ -10,7 +10,7 @@ import pytest
 
 from bot.nlu.context import decide_in_context, settled_by_aspect, settled_by_choice, settled_by_context
 from bot.nlu.decision import Thresholds, load_thresholds
-from bot.nlu.followup import ASPECT_OF_CONTEXT, aspect_topic, followup_form, question_aspect
+from bot.nlu.followup import ASPECT_OF_CONTEXT, aspect_topic, followup_form, question_aspect, without_cue
 from bot.tooling import services, training
 from bot.tooling.run import post_message
 
@@ -99,6 +99,77 @@ def test_where_after_the_papers_to_register_is_where_to_register():
     # "within how many days?" after registration is the time limit to register; after an amount, to pay.
     assert aspect_topic("how_long", "registration") == "registration"
     assert aspect_topic("how_long", "contribution_amount") == "contribution_deadline"
+
+
+@pytest.mark.parametrize("text", ["et il fait comment ?", "and how?", "w kifach?", "وكيفاش", "وكيف ذلك؟",
+                                  "comment ?", "how does it work?"])
+def test_a_bare_how_asks_how_to_do_what_the_answer_was_about(text):
+    """"and how?" after "must I join?" asks how to join; after payment channels, how to pay."""
+    assert question_aspect(text) == "how", text
+    assert aspect_topic("how", "eligibility") == "registration"
+    assert aspect_topic("how", "payment_channels") == "payment_channels"
+
+
+@pytest.mark.parametrize("text", ["et je paie comment ?", "and how do I pay?", "w kifach nkhalas?",
+                                  "kifach nsajel f casnos", "et comment je m'inscris ?"])
+def test_how_with_words_of_its_own_is_no_aspect(text):
+    """These name their own topic: "how" must not hand them to the conversation's."""
+    assert question_aspect(text) is None, text
+
+
+def test_where_after_eligibility_is_where_to_register():
+    """"وأين يتم التسجيل؟" after "must a tourist guide join?": where to register, not where to pay."""
+    assert question_aspect("وأين يتم التسجيل؟") == "where"
+    assert aspect_topic("where", "eligibility") == "registration"
+    block = _block("clarify", {"payment_channels": 0.2, "registration": 0.15, "eligibility": 0.1}, words=0,
+                   aspect="where")
+    decided = decide_in_context(block, "eligibility", FITTED, "ar")
+    assert (decided.decision, decided.topic) == ("answer", "registration")
+
+
+def test_a_bare_how_passes_the_gate_without_a_topic_of_its_own():
+    """"et il fait comment ?" scores no topic for its question word; a fitted minimum for a
+    question word's own topic must not turn it away."""
+    strict = replace(FITTED, aspect_own_min=0.3)
+    block = _block("clarify", {"registration": 0.1, "eligibility": 0.12, "payment_channels": 0.1}, words=0,
+                   aspect="how")
+    decided = decide_in_context(block, "eligibility", strict, "fr")
+    assert (decided.decision, decided.topic) == ("answer", "registration")
+
+
+@pytest.mark.parametrize("text, rest", [
+    ("et pour ma soeur qui est coiffeuse ?", "ma soeur qui est coiffeuse"), ("وبائع السمك؟", "بائع السمك"),
+    ("و بائع السمك؟", "بائع السمك"), ("what about a taxi driver?", "a taxi driver"), ("w ana fla7?", "fla7"),
+    ("Et un boulanger ?", "boulanger"), ("vendeur de légumes", None), ("et ?", None)])
+def test_a_follow_up_without_its_cue(text, rest):
+    assert without_cue(text) == rest, text
+
+
+def test_the_person_probe_also_reads_a_latin_script_follow_up_without_its_cue():
+    """The probe was fitted on bare phrases: "et pour un boulanger ?" reads as a person once its cue
+    is off; the higher reading counts. An Arabic-script message is read as typed (cutting its glued
+    "و" lost more persons than it found), and a message without a cue costs no embedding."""
+    import numpy as np
+
+    from bot.nlu.persons import PersonProbe
+
+    class Embedder:  # one dimension: 1 for the bare phrases the probe knows, 0 otherwise
+        calls = []
+
+        def embed(self, texts):
+            self.calls.append(list(texts))
+            return np.array([[1.0 if t in ("un boulanger", "بائع السمك") else 0.0] for t in texts], np.float32)
+
+    probe, embedder = PersonProbe(np.array([8.0]), -4.0), Embedder()
+    low, high = np.array([0.0], np.float32), np.array([1.0], np.float32)
+    got = probe.probabilities(embedder, ["et pour un boulanger ?", "un boulanger", "et le prix ?", "وبائع السمك؟"],
+                              [low, high, low, low])
+    assert got[0] == probe.probability(high) > 0.9 and got[1] > 0.9
+    assert got[2] == got[3] == probe.probability(low) < 0.1
+    assert embedder.calls == [["un boulanger", "prix"]]
+    # the reading without the cue only ever raises it
+    assert probe.probabilities(embedder, ["et pour un boulanger ?"], [np.array([2.0], np.float32)]) == \
+        [probe.probability(np.array([2.0], np.float32))]
 
 
 def test_the_calibration_never_pairs_a_question_word_with_a_topic_that_is_its_own_aspect():
@@ -401,6 +472,11 @@ def test_a_follow_up_naming_another_topic_switches(system):
      "payment_channels"),
     ("casnos_dz", "comment s'inscrire à la casnos quand on ouvre un commerce ?", "registration",
      "et quand ?", "contribution_deadline"),
+    # After "must I join?", "where?" and a bare "how?" ask where and how to join.
+    ("cnss_ma", "est-ce qu'un commerçant est obligé de s'affilier à la cnss ?", "eligibility",
+     "et il fait comment ?", "registration"),
+    ("casnos_dz", "التاجر لازم يتسجل في الكاسنوس؟", "eligibility", "ووين؟", "registration"),
+    ("casnos_dz", "does a shopkeeper have to join casnos?", "eligibility", "and where do I go?", "registration"),
 ])
 def test_a_question_word_follow_up_goes_to_its_aspect(system, fund, first, first_topic, follow_up, topic):
     chat = Conversation(system, fund)
