@@ -12,7 +12,7 @@ dominated by its language and its form). Where it starts to count is fitted by `
 (`person_min`).
 
 The probe was fitted on bare phrases, so a follow-up in Latin script is also read without its
-opening cue ("et pour un boulanger ?" as "boulanger", "what about a speech therapist?" as "a speech
+opening cue ("et pour un boulanger ?" as "un boulanger", "what about a speech therapist?" as "a speech
 therapist"), and the higher of the two readings counts. Measured on the follow-up fragments of
 bot/tooling/followup_fragments.yml (persons against the out-of-scope and topic-switching ones), ROC
 AUC, as typed -> without the cue -> the higher of the two: Latin script 0.946 -> 0.976 -> 0.982,
