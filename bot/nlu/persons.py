@@ -21,7 +21,6 @@ the word the encoder reads, and cutting it lost more persons than it found, so t
 is read as typed (all fragments: 0.934 -> 0.948)."""
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
@@ -29,8 +28,9 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 import yaml
 
+from bot.nlu.text import script_of
+
 PERSONS_FILE = Path(__file__).with_name("persons.yml")
-_ARABIC_LETTER = re.compile("[\u0600-\u06FF]")
 # The probe's regularisation: weaker (C=1) hardly separated the fragments' persons from their
 # out-of-scope things; stronger (C=100) let single Darija words of the list decide.
 PROBE_C = 10.0
@@ -69,7 +69,7 @@ class PersonProbe:
         calibrate`, which fits on it."""
         from bot.nlu.followup import without_cue
 
-        rests = [None if _ARABIC_LETTER.search(text) else without_cue(text) for text in texts]
+        rests = [None if script_of(text) == "arab" else without_cue(text) for text in texts]
         cut = [i for i, rest in enumerate(rests) if rest]
         rest_vectors = dict(zip(cut, embedder.embed([rests[i] for i in cut]))) if cut else {}
         result = []
