@@ -187,6 +187,22 @@ async def test_an_own_contact_is_signed_for_its_conversation_when_a_contact_secr
     assert not contact_proof.verify("another-secret", "tg:1001", "+212600000101", proof)
 
 
+async def test_an_answer_and_its_source_arrive_as_one_message_with_the_links():
+    """Rasa's REST channel cuts an answer at each blank line and sends its source as one more text:
+    on Telegram the pieces go together, one notification per answer, the source line last."""
+    replies = faq_answer("fr")
+    replies.insert(1, {"recipient_id": "x", "text": "Ou dans une agence de proximité."})
+    rasa = ScriptedRasa(script=lambda s, t, m: replies)
+    async with telegram_gateway(rasa) as (telegram, _):
+        await telegram.send_text(AMINA, "ou payer")
+        await telegram.wait_messages(AMINA["id"], 1)
+        await asyncio.sleep(0.3)  # nothing more comes
+    (message,) = telegram.chat(AMINA["id"])
+    paragraphs = message["text"].split("\n\n")
+    assert paragraphs[:2] == ["Vous pouvez payer en ligne : https://www.cnss.ma/.", "Ou dans une agence de proximité."]
+    assert paragraphs[2].startswith("Source : FAQ") and paragraphs[2].endswith("🔗 FAQ: https://www.cnss.ma/fr/faq-page/8")
+
+
 async def test_long_answers_are_split_under_the_limit_and_sources_get_links():
     long_answer = "\n\n".join(["Paragraphe " + "mot " * 600] * 4)  # ~9600 characters, one Rasa text
     rasa = ScriptedRasa(script=lambda s, t, m: [{"text": long_answer}] + faq_answer("fr")[1:])
@@ -194,9 +210,11 @@ async def test_long_answers_are_split_under_the_limit_and_sources_get_links():
         await telegram.send_text(AMINA, "explique tout")
         await telegram.wait_for(lambda: any("Source" in m["text"] for m in telegram.chat(AMINA["id"])))
     texts = [m["text"] for m in telegram.chat(AMINA["id"])]
-    assert len(texts) >= 4 and all(len(t) <= 4096 for t in texts)
-    assert texts[-1].startswith("Source") and "🔗 FAQ: https://www.cnss.ma/fr/faq-page/8" in texts[-1]
-    assert "Article" not in texts[-1].split("\n", 1)[1]  # no link line for a source without URL
+    assert len(texts) >= 3 and all(len(t) <= 4096 for t in texts)
+    assert all(t.startswith("Paragraphe") for t in texts)  # cut at blank lines, never inside one
+    source = texts[-1].rsplit("\n\n", 1)[1]
+    assert source.startswith("Source") and "🔗 FAQ: https://www.cnss.ma/fr/faq-page/8" in source
+    assert "Article" not in source.split("\n", 1)[1]  # no link line for a source without URL
 
 
 async def test_per_user_rate_limit_and_non_text_messages():

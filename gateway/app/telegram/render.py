@@ -24,6 +24,29 @@ def notice_lang(user_data: dict[str, Any], language_code: Optional[str]) -> str:
     return ui_lang(user_data.get("lang") or user_data.get("reply_lang") or language_code)
 
 
+def _message_groups(turn: BotTurn) -> list[tuple[str, list[Any]]]:
+    """The turn's texts as Telegram messages: consecutive texts go together, up to and including
+    the next one with buttons (which the keyboard then sits under). Rasa's REST channel cuts an
+    answer at every blank line and the source comes as one more text, so sending each piece would
+    make a three-paragraph answer four notifications on the citizen's phone and four Bot API calls
+    for the gateway; `send_text` still cuts a group that is over Telegram's limit, at a blank line
+    where it can."""
+    groups: list[tuple[str, list[Any]]] = []
+    pieces: list[str] = []
+    for message in turn.messages:
+        text = message.text
+        if message.kind == "source":
+            links = [f"🔗 {s['title']}: {s['url']}" for s in turn.sources if s.get("url")]
+            text = "\n".join([text, *links])
+        pieces.append(text)
+        if message.buttons:
+            groups.append(("\n\n".join(pieces), message.buttons))
+            pieces = []
+    if pieces:
+        groups.append(("\n\n".join(pieces), []))
+    return groups
+
+
 class Renderer:
     def __init__(self, bot: Bot, keys: CallbackKeys) -> None:
         self.bot, self.keys = bot, keys
@@ -36,17 +59,12 @@ class Renderer:
         if turn.accept_contact:
             contact_markup = contact_keyboard(lang)
         sent: list[Message] = []
-        last = len(turn.messages) - 1
-        for index, message in enumerate(turn.messages):
-            text = message.text
-            if message.kind == "source":
-                links = [f"🔗 {s['title']}: {s['url']}" for s in turn.sources if s.get("url")]
-                if links:
-                    text = "\n".join([text, *links])
+        groups = _message_groups(turn)
+        for index, (text, buttons) in enumerate(groups):
             markup: Any = None
-            if message.buttons:
-                markup = inline_keyboard(message.buttons, self.keys)
-            elif contact_markup is not None and index == last:
+            if buttons:
+                markup = inline_keyboard(buttons, self.keys)
+            elif contact_markup is not None and index == len(groups) - 1:
                 markup, contact_markup = contact_markup, None
                 user_data["contact_keyboard"] = True
             elif remove_contact_keyboard:
