@@ -41,27 +41,15 @@ def test_agent_cases_are_not_training_data():
     """The assist cases measure generalisation only if neither the NLU training examples nor the
     knowledge base's retrieval questions hold them, copied or lightly edited (the test of
     test_project_data.py for the evaluation sets)."""
-    import difflib
-    import re
-
     from bot.tooling.calibration import training_examples
     from bot.knowledge import load_knowledge_base
-    from bot.nlu.text import normalise
-
-    def comparable(text: str) -> str:
-        return re.sub(r"[^\w ]", "", normalise(text).lower()).strip()
+    from tests.rasa_side.leaks import comparable, near_copies
 
     written = [comparable(c["text"]) for path in (HELDOUT, TUNE) for c in cases(path)]
     kb = load_knowledge_base()
     known = [e["text"] for e in training_examples()] + [
         q for entry in kb.entries.values() for qs in entry.questions.values() for q in qs]
-    leaked = []
-    for original in known:
-        text = comparable(original)
-        for case in written:
-            matcher = difflib.SequenceMatcher(None, text, case)
-            if matcher.real_quick_ratio() >= 0.85 and matcher.quick_ratio() >= 0.85 and matcher.ratio() >= 0.85:
-                leaked.append((original, case))
+    leaked = near_copies(known, written)
     assert leaked == []
 
 

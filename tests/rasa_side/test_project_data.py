@@ -6,6 +6,7 @@ from collections import Counter
 from bot import paths
 from bot.tooling.calibration import fragment_examples, training_examples
 from bot.knowledge import TOPICS
+from tests.rasa_side.leaks import comparable, near_copies
 
 
 def test_rasa_data_validate():
@@ -41,46 +42,26 @@ def test_evaluation_cases_are_not_training_data():
     """Neither copied nor lightly edited: a training example, a knowledge-base retrieval question
     or a follow-up fragment the calibration fits on, within a few characters of an evaluation case
     (after normalisation), would inflate the measured accuracy."""
-    import difflib
-    import re
-    from pathlib import Path
-
-    import yaml
-
-    from bot.nlu.text import normalise
-
-    def comparable(text: str) -> str:
-        return re.sub(r"[^\w ]", "", normalise(text).lower()).strip()
-
-    cases = [comparable(text) for path in (paths.DEV_EVAL, *paths.HELDOUT_SETS) for text in evaluation_texts(path)]
     from bot.knowledge import load_knowledge_base
 
+    cases = [comparable(text) for path in (paths.DEV_EVAL, *paths.HELDOUT_SETS) for text in evaluation_texts(path)]
     kb = load_knowledge_base()
     retrieval_questions = [q for entry in kb.entries.values() for qs in entry.questions.values() for q in qs]
-    leaked = []
     fragments = [e["text"] for e in fragment_examples()]
-    for original in [e["text"] for e in training_examples()] + retrieval_questions + fragments:
-        text = comparable(original)
-        for case in cases:
-            matcher = difflib.SequenceMatcher(None, text, case)
-            if matcher.real_quick_ratio() >= 0.85 and matcher.quick_ratio() >= 0.85 and matcher.ratio() >= 0.85:
-                leaked.append((original, case))
+    leaked = near_copies([e["text"] for e in training_examples()] + retrieval_questions + fragments, cases)
     assert leaked == [], "\n".join(f"{a} <-> {b}" for a, b in leaked)
 
 
 def test_the_person_probe_phrases_are_neither_evaluation_cases_nor_fragments():
     """bot/nlu/persons.yml trains the person probe; a phrase that were a held-out follow-up or a
     calibration fragment (once its opening cue is removed) would measure the list against itself."""
-    import re
-
     import yaml
 
     from bot.nlu.followup import without_cue
     from bot.nlu.persons import PERSONS_FILE
-    from bot.nlu.text import normalise
 
     def phrase_of(text: str) -> str:  # the message as the probe also reads it: without its cue
-        return re.sub(r"[^\w ]", "", normalise(without_cue(text) or text).lower()).strip()
+        return comparable(without_cue(text) or text)
 
     spec = yaml.safe_load(PERSONS_FILE.read_text(encoding="utf-8"))
     phrases = {phrase_of(p) for kind in ("persons", "outside") for ps in spec[kind].values() for p in ps}
