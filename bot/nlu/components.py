@@ -40,7 +40,7 @@ from bot.nlu.context import context_evidence
 from bot.nlu.embedder import get_embedder
 from bot.nlu.persons import PersonProbe
 from bot.nlu.language import detect
-from bot.nlu.text import fold_arabizi, has_something_to_read, normalise, without_surrogates
+from bot.nlu.text import fold_arabizi, has_something_to_read, normalise, read_idioms, without_surrogates
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +97,8 @@ class SanadLanguageDetector(GraphComponent):
 class NormalisingTokenizer(WhitespaceTokenizer):
     """Whitespace tokens of `normalise(text)`: accents, Arabic letter variants, diacritics and
     elongation do not split the character n-gram space. Offsets refer to the normalised text
-    (no entity extraction relies on them). With `arabizi_fold`, Latin-script words also go
+    (no entity extraction relies on them). Idioms are read as meant first (`text.read_idioms`).
+    With `arabizi_fold`, Latin-script words also go
     through `text.fold_arabizi`, so "ch7al" and "chhal" share their n-grams."""
 
     @staticmethod
@@ -107,7 +108,7 @@ class NormalisingTokenizer(WhitespaceTokenizer):
     def tokenize(self, message: Message, attribute: Text) -> List[Token]:
         if attribute != TEXT:
             return super().tokenize(message, attribute)
-        text = normalise(message.get(TEXT) or "")
+        text = normalise(read_idioms(message.get(TEXT) or ""))
         if self._config.get("arabizi_fold"):
             text = fold_arabizi(text)
         return super().tokenize(Message(data={TEXT: text}), TEXT)
@@ -137,7 +138,7 @@ class E5Featurizer(DenseFeaturizer, GraphComponent):
     def _featurize(self, messages: List[Message]) -> None:
         if not messages:
             return
-        vectors = self.embedder.embed([without_surrogates(m.get(TEXT)) for m in messages])
+        vectors = self.embedder.embed([read_idioms(without_surrogates(m.get(TEXT))) for m in messages])
         for message, vector in zip(messages, vectors):
             message.set(_VECTOR, vector)
             self.add_features_to_message(None, vector[np.newaxis, :], TEXT, message)
@@ -193,7 +194,7 @@ class KnowledgeRetriever(GraphComponent):
             for phrasings in entry.questions.values():
                 for q in phrasings:
                     texts.append(q), funds.append(entry.fund), topics.append(entry.topic)
-        vectors = [self.embedder.embed(texts)]
+        vectors = [self.embedder.embed([read_idioms(text) for text in texts])]
         if self.config["index_training_examples"]:
             examples = [m for m in training_data.intent_examples if m.get(INTENT) in TOPICS and m.get(_VECTOR) is not None]
             vectors.append(np.stack([m.get(_VECTOR) for m in examples]) if examples else np.zeros((0, self.embedder.dim), np.float32))

@@ -109,6 +109,29 @@ def test_balance_request_is_never_answered_from_the_knowledge_base(rasa_url):
     assert decision["decision"] == "account_balance" and "sources" not in decision
 
 
+@pytest.mark.parametrize("question, topics", [
+    ("je suis à mon compte, je dois m'affilier ?", {"eligibility", "registration"}),
+    ("je me suis mis à mon compte l'an dernier, la cnss c'est obligatoire pour moi ?", {"eligibility"}),
+    ("je bosse a mon compte comme photographe, je paie combien par mois ?", {"contribution_amount"}),
+])
+def test_self_employed_said_the_french_way_is_not_a_balance_request(rasa_url, question, topics):
+    """"À mon compte" is how French says self-employed; it went to the balance form at 0.99."""
+    chat = Chat(rasa_url, "cnss_ma")
+    decision = chat.decision(chat.say(question))
+    assert decision["decision"] != "account_balance", decision
+    offered = {decision.get("topic")} | set(decision.get("offered") or [])
+    assert offered & topics, decision
+
+
+@pytest.mark.parametrize("question", [
+    "je voudrais consulter mon compte cnss, il me reste combien à payer ?",
+    "situation de mon compte tns svp",
+])
+def test_the_fund_account_is_still_a_balance_request(rasa_url, question):
+    chat = Chat(rasa_url, "cnss_ma")
+    assert chat.decision(chat.say(question))["decision"] == "account_balance"
+
+
 def test_greeting_in_arabic(rasa_url):
     chat = Chat(rasa_url, "cnss_ma")
     replies = chat.say("السلام عليكم")

@@ -433,6 +433,8 @@ def test_another_profession_after_eligibility_is_answered_from_eligibility(syste
     ("casnos_dz", "التاجر لازم يتسجل في الكاسنوس؟", "والشيخ اللي يبيع العسل في الطريق؟"),
     ("casnos_dz", "هل يلزم التاجر بالانتساب إلى الكاسنوس؟", "وماذا عن صاحب ورشة إصلاح الدراجات؟"),
     ("casnos_dz", "does a shopkeeper have to join casnos?", "and a man who sells spices at the weekly market?"),
+    ("cnss_ma", "est-ce qu'un commerçant est obligé de s'affilier à la cnss ?",
+     "et une couturière qui travaille à son compte chez elle ?"),  # not the balance form
 ])
 def test_a_person_described_at_length_after_eligibility_is_answered_from_eligibility(system, fund, first,
                                                                                       follow_up):

@@ -2,7 +2,7 @@
 import pytest
 
 from bot.nlu.language import Language, detect, reply_language
-from bot.nlu.text import fold_arabizi, fold_digits, fold_in_place, normalise, script_of
+from bot.nlu.text import fold_arabizi, fold_digits, fold_in_place, normalise, read_idioms, script_of
 
 
 @pytest.mark.parametrize("raw, expected", [
@@ -20,6 +20,29 @@ from bot.nlu.text import fold_arabizi, fold_digits, fold_in_place, normalise, sc
 ])
 def test_normalise(raw, expected):
     assert normalise(raw) == expected
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("je suis à mon compte, je dois m'affilier ?", "je suis indépendant, je dois m'affilier ?"),
+    ("un photographe qui bosse a son compte", "un photographe qui bosse indépendant"),
+    ("je me suis mis à mon propre compte", "je me suis mis indépendant"),
+    ("Je travaille POUR MON COMPTE comme menuisier", "Je travaille indépendant comme menuisier"),
+    ("À leur compte depuis 2020", "indépendant depuis 2020"),
+])
+def test_the_french_idiom_for_self_employed_is_read_as_meant(raw, expected):
+    assert read_idioms(raw) == expected
+
+
+@pytest.mark.parametrize("raw", [
+    "je n'arrive pas à accéder à mon compte",
+    "l'argent versé à mon compte en mars",
+    "je suis à mon compte cnss depuis hier",  # an account, named
+    "le solde pour mon compte",  # "pour" is the idiom only after a verb of work
+    "situation de mon compte svp",
+    "combien je dois sur mon compte",
+])
+def test_an_account_stays_an_account(raw):
+    assert read_idioms(raw) == raw
 
 
 def test_normalise_keeps_digits_inside_arabizi():
