@@ -434,7 +434,7 @@ def test_another_profession_after_eligibility_is_answered_from_eligibility(syste
     ("casnos_dz", "هل يلزم التاجر بالانتساب إلى الكاسنوس؟", "وماذا عن صاحب ورشة إصلاح الدراجات؟"),
     ("casnos_dz", "does a shopkeeper have to join casnos?", "and a man who sells spices at the weekly market?"),
     ("cnss_ma", "est-ce qu'un commerçant est obligé de s'affilier à la cnss ?",
-     "et une couturière qui travaille à son compte chez elle ?"),  # not the balance form
+     "et moi je suis à mon compte comme électricien ?"),  # self-employed, said the French way
 ])
 def test_a_person_described_at_length_after_eligibility_is_answered_from_eligibility(system, fund, first,
                                                                                       follow_up):
