@@ -123,6 +123,15 @@ def test_self_employed_said_the_french_way_is_not_a_balance_request(rasa_url, qu
     assert offered & topics, decision
 
 
+def test_how_long_one_has_to_register_is_not_a_balance_request(rasa_url):
+    """"J'ai combien" of days, not of money: it went to the balance form (bot/nlu/decision.py)."""
+    chat = Chat(rasa_url, "casnos_dz")
+    decision = chat.decision(chat.say("combien de temps j'ai pour m'inscrire à la casnos après avoir eu mon registre ?"))
+    assert decision["decision"] != "account_balance", decision
+    assert "registration" in {decision.get("topic")} | set(decision.get("offered") or []), decision
+    assert chat.decision(chat.say("combien de mois de retard j'ai sur mon compte casnos ?"))["decision"] == "account_balance"
+
+
 @pytest.mark.parametrize("question", [
     "je voudrais consulter mon compte cnss, il me reste combien à payer ?",
     "situation de mon compte tns svp",

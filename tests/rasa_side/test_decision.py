@@ -83,6 +83,28 @@ def test_committed_calibration_loads():
     assert 0 < thresholds.answer <= 1 and 0 <= thresholds.intent_weight <= 1
 
 
+@pytest.mark.parametrize("text", [
+    "je viens d'ouvrir mon atelier, j'ai combien de jours pour faire mon inscription ?",
+    "combien de temps j'ai pour me declarer apres l'ouverture ?",
+    "how long do i have to sign up after i open my shop?",
+    "شحال من نهار عندي باش نتسجل؟",
+])
+def test_a_question_of_how_long_is_never_a_balance_request(text):
+    """A balance is an amount of money: "j'ai combien de jours" went to the balance form at 0.99."""
+    ranking = intents(("account_balance", 0.95), ("registration", 0.04), ("contribution_deadline", 0.01))
+    retrieved = kb(("registration", 0.9), ("contribution_deadline", 0.83))
+    d = decide_message(text, ranking, retrieved, T)
+    assert (d.decision, d.label) == ("answer", "registration"), d
+
+
+@pytest.mark.parametrize("text", ["il me reste combien a payer ?", "combien de mois de retard j'ai ?",
+                                  "ch7al bqa 3liya?"])
+def test_an_amount_owed_or_months_of_arrears_stay_a_balance_request(text):
+    ranking = intents(("account_balance", 0.95), ("registration", 0.04), ("contribution_deadline", 0.01))
+    retrieved = kb(("registration", 0.9), ("contribution_deadline", 0.83))
+    assert decide_message(text, ranking, retrieved, T).label == "account_balance"
+
+
 def test_cancel_words_stop_but_farewells_are_left_to_the_classifier():
     assert decide_by_form("annuler").label == "cancel"
     assert decide_by_form("خلاص").label == "cancel"
