@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional
 
 from bot.nlu.decision import OUT_OF_SCOPE, Decision, Thresholds, combined_topic_scores, decide_on_scores
-from bot.nlu.followup import ASPECT_TOPICS, aspect_topic, followup_form
+from bot.nlu.followup import ASPECT_OF_CONTEXT, ASPECT_TOPICS, aspect_topic, followup_form
 
 # A topic answered more than this many citizen messages ago no longer counts.
 CONTEXT_TURNS = 3
@@ -89,6 +89,20 @@ def stays_on_choice(block: Dict[str, Any], t: Thresholds) -> bool:
             and float(block.get("out_of_scope_p", 0.0)) < t.choice_oos_max)
 
 
+def chosen_scores(block: Dict[str, Any], chosen_topic: str, t: Thresholds) -> Dict[str, float]:
+    """The message's own topic scores plus `choice_weight` on the topic just chosen, and, when a
+    question word asks about an aspect the chosen topic itself covers (ASPECT_OF_CONTEXT: "is it
+    mandatory?" right after choosing the pension), the aspect's weight on it too, as after an
+    answer (`weighted_scores`). An aspect of another topic adds nothing here: "et combien ?" after
+    choosing payment channels is left to the clarification rules (`settled_by_choice`)."""
+    scores = dict(block.get("scores_by_topic") or {})
+    scores[chosen_topic] = scores.get(chosen_topic, 0.0) + t.choice_weight
+    aspect = (block.get("followup") or {}).get("aspect")
+    if (aspect, chosen_topic) in ASPECT_OF_CONTEXT and aspect_topic(aspect, chosen_topic) == chosen_topic:
+        scores[chosen_topic] += t.aspect_weight
+    return scores
+
+
 def leans_on_offer(block: Dict[str, Any], t: Thresholds) -> bool:
     """Whether the message typed right after a clarification is read among the topics it offered:
     any message the context may revisit, unless the classifier puts it out of scope confidently."""
@@ -130,8 +144,7 @@ def decide_in_context(block: Dict[str, Any], context_topic: Optional[str], thres
     if t.context_weight > 0 and is_followup(block, t):
         scores = weighted_scores(block, context_topic, t)
     elif just_chosen and stays_on_choice(block, t):
-        scores = dict(block.get("scores_by_topic") or {})
-        scores[context_topic] = scores.get(context_topic, 0.0) + t.choice_weight
+        scores = chosen_scores(block, context_topic, t)
     else:
         return None
     return decide_on_scores(_ranked(scores), block.get("kb_ranking") or [], t, needs_no_kb_support=context_topic)

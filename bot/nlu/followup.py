@@ -155,10 +155,21 @@ QUESTION_WORDS: Dict[str, Dict[str, List[str]]] = {
                   "en": ["documents", "papers", "paperwork"], "ar": ["الوثائق", "وثائق", "الملف"],
                   "ary": ["lwra9", "lwraq", "wra9", "lkwaght", "الوراق", "وراق", "الكواغط"],
                   "arq": ["lwra9", "lwraq", "papiers", "dossier", "الوراق", "لوراق"]},
+    # Whether one must ("c'est obligatoire ou pas ?", "واش بزز ولا بالخاطر؟"): who must join is
+    # eligibility, but after a pension answer it is the pension's own question (topics.md:
+    # retirement is "voluntary or mandatory"; ASPECT_OF_CONTEXT). Words that say mandatory or
+    # optional only: "lazem" / "لازم" (must) ask about anything ("lazem nkhalas 9bel imta?").
+    "obligation": {"fr": ["obligatoire", "facultatif", "facultative", "optionnel", "optionnelle"],
+                   "en": ["mandatory", "compulsory", "obligatory", "optional"],
+                   "ar": ["اجباري", "اجباريه", "الزامي", "الزاميه", "اختياري", "اختياريه"],
+                   "ary": ["darori", "dharori", "bzz", "b zz", "ijbari", "ضروري", "بزز", "بالزز", "بالخاطر",
+                           "اجباري", "اجباريه"],
+                   "arq": ["mfrouda", "mafrouda", "ijbari", "wajib", "مفروضه", "مفروض", "اجباري", "اجباريه",
+                           "واجبه"]},
 }
 ASPECT_TOPICS = {"where": "payment_channels", "when": "contribution_deadline",
                  "how_long": "contribution_deadline", "how_much": "contribution_amount",
-                 "documents": "registration"}
+                 "documents": "registration", "obligation": "eligibility"}
 # Where the conversation's own topic is what the question word asks about (topics.md: registration
 # is "how, where and by when to register"; retirement is "age, minimum years, how it is computed";
 # health coverage is "reimbursement rates"), the aspect is that topic (and "within how many days?"
@@ -172,7 +183,8 @@ ASPECT_OF_CONTEXT = {("where", "registration"): "registration", ("where", "conta
                      ("how_long", "registration"): "registration",
                      ("how_much", "retirement"): "retirement", ("how_much", "health_coverage"): "health_coverage",
                      ("how_much", "family_allowances"): "family_allowances",
-                     ("when", "retirement"): "retirement", ("when", "waiting_period"): "waiting_period"}
+                     ("when", "retirement"): "retirement", ("when", "waiting_period"): "waiting_period",
+                     ("obligation", "retirement"): "retirement"}
 
 
 # A bare "and how?" ("et comment ?", "w kifach?", "وكيف ذلك؟"): the whole message, once its cue is

@@ -43,6 +43,8 @@ def _block(decision: str, scores: dict, words: int = 4, cue: bool = True,
     ("وخلال كم يوما؟", "how_long"), ("j'ai combien de jours pour le faire ?", "how_long"),
     ("how long do I have?", "how_long"),
     ("w ch7al mn nhar 3ndi?", "how_long"),
+    ("c'est obligatoire ou facultatif ?", "obligation"), ("is it compulsory for me?", "obligation"),
+    ("واش بزز ولا بالخاطر؟", "obligation"), ("هل هو إجباري؟", "obligation"), ("wach mfrouda?", "obligation"),
     ("et pour un médecin ?", None), ("w ana fla7?", None), ("what about a taxi driver?", None),
 ])
 def test_the_aspect_a_question_word_asks_about(text, aspect):
@@ -294,6 +296,22 @@ def test_the_message_right_after_a_choice_leans_on_the_chosen_topic_whatever_its
     assert decide_in_context(block, "retirement", CHOICE, "fr") is None  # not a follow-up by its form
     decided = decide_in_context(block, "retirement", CHOICE, "fr", just_chosen=True)
     assert (decided.decision, decided.topic) == ("answer", "retirement")
+
+
+def test_whether_it_is_mandatory_right_after_choosing_the_pension_is_about_the_pension():
+    """topics.md: retirement covers "voluntary or mandatory". Read alone, "is it mandatory or
+    optional for me?" is eligibility by far; the choice's weight alone does not turn it."""
+    aspect_weights = replace(CHOICE, choice_weight=0.2, aspect_weight=0.6)
+    scores = {"eligibility": 0.7, "retirement": 0.07}
+    plain = _block("answer", scores, words=5, cue=False)
+    decided = decide_in_context(plain, "retirement", aspect_weights, "en", just_chosen=True)
+    assert decided.topic == "eligibility"
+    asking = _block("answer", scores, words=5, cue=False, aspect="obligation")
+    decided = decide_in_context(asking, "retirement", aspect_weights, "en", just_chosen=True)
+    assert (decided.decision, decided.topic) == ("answer", "retirement")
+    # After choosing another topic, the same question is who must join.
+    decided = decide_in_context(asking, "payment_channels", aspect_weights, "en", just_chosen=True)
+    assert decided.topic == "eligibility"
 
 
 def test_after_a_choice_a_clear_question_elsewhere_or_out_of_scope_stays_itself():
@@ -550,6 +568,9 @@ def test_a_question_after_a_clarification_choice_stays_on_the_chosen_topic(syste
 @pytest.mark.parametrize("fund, word, chosen, question", [
     ("casnos_dz", "التسجيل", "registration", "فتحت محلا لبيع الملابس الأسبوع الماضي ولم أقم بأي إجراء بعد، ماذا أفعل؟"),
     ("casnos_dz", "cotisation", "contribution_amount", "je suis couturière à domicile, ça me revient à quoi par an ?"),
+    # Whether it is mandatory, right after choosing the pension: the pension's own question.
+    ("cnss_ma", "retraite", "retirement", "c'est obligatoire pour moi ou je peux choisir ?"),
+    ("casnos_dz", "التقاعد", "retirement", "هل هو إجباري؟"),
 ])
 def test_the_message_right_after_a_choice_is_read_on_the_chosen_topic(system, fund, word, chosen, question):
     """A question with no form of a follow-up (long, no cue), which alone is not answered from the
