@@ -270,6 +270,11 @@ class Outbox:
     def lock(self, phone: str) -> asyncio.Lock:  # one look-up per phone at a time: codes never cross
         return self.locks.setdefault(phone, asyncio.Lock())
 
+    def new_phase(self) -> None:
+        """Forget the locks: an asyncio lock belongs to the event loop that first waited on it, and
+        each phase of the run has its own."""
+        self.locks = {}
+
     async def code_for(self, phone: str, since_ns: int, wait: float = 10.0) -> Optional[str]:
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
@@ -350,6 +355,7 @@ async def load_crowds(crowds: list[Crowd], duration: float, outbox: Outbox, seed
     import aiohttp
 
     messages = load_messages()
+    outbox.new_phase()
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=STEP_TIMEOUT)) as http:
         started = time.monotonic()

@@ -30,3 +30,24 @@ def test_cpu_per_reply_divides_each_process_share_by_the_replies_of_the_phase():
 def test_a_snapshot_includes_the_bench_itself():
     snapshot = cpu_snapshot({})
     assert set(snapshot) == {"bench_client"} and snapshot["bench_client"] > 0
+
+
+def test_one_outbox_serves_every_phase_of_a_run(tmp_path):
+    """The gateway phase and the direct phase each run in their own event loop; a phone's lock
+    first waited on in one was bound to it, and the next phase's look-ups on that phone failed
+    ("open: RuntimeError" in the direct figures)."""
+    import asyncio
+
+    from bot.tooling.bench import Outbox
+
+    outbox = Outbox(tmp_path)
+
+    async def two_look_ups_on_one_phone():
+        async def look_up():
+            async with outbox.lock("0600000000"):
+                await asyncio.sleep(0.01)
+        await asyncio.gather(look_up(), look_up())
+
+    for _phase in range(2):
+        outbox.new_phase()
+        asyncio.run(two_look_ups_on_one_phone())
