@@ -88,8 +88,6 @@ def normalise(text: str) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
-# Arabizi writes Arabic sounds with digits and spells vowels and doubled consonants freely:
-# "ch7al", "chhal", "shal" are one word, as are "nkhelles" / "nkhles", "9adech" / "kadech".
 # French says "self-employed" as "à son compte": "je suis à mon compte", "un plombier qui bosse à
 # son compte". Both the character n-grams and e5 read its "compte" as the fund account of a
 # balance request ("consulter mon compte"): "je suis à mon compte, je dois m'affilier ?" went to
@@ -127,6 +125,8 @@ def read_idioms(text: str) -> str:
     return _OWN_ACCOUNT.sub(replace, text)
 
 
+# Arabizi writes Arabic sounds with digits and spells vowels and doubled consonants freely:
+# "ch7al", "chhal", "shal" are one word, as are "nkhelles" / "nkhles", "9adech" / "kadech".
 _ARABIZI_DIGITS = str.maketrans({"2": "a", "3": "a", "5": "kh", "7": "h", "8": "gh", "9": "q"})
 _LATIN_WORD_WITH_LETTERS = re.compile(r"[a-z]")
 _DOUBLED = re.compile(r"([a-z])\1+")
