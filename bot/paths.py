@@ -65,9 +65,13 @@ FOLLOWUPS_7_EVAL = REPO / "tests" / "data" / "followups-heldout-7.yml"
 # An eighth (stop 32), same brief, written blind while the bare "and how?", "where" after an
 # eligibility answer and the person probe's reading without the cue were built on sets 2-7's misses.
 FOLLOWUPS_8_EVAL = REPO / "tests" / "data" / "followups-heldout-8.yml"
+# A fifth single-message set and a ninth follow-up set (stop 35), same brief, written blind after
+# the idiom reading, the how-long rule and the obligation aspect were built on sets 1-8's misses.
+HELDOUT_5_EVAL = REPO / "tests" / "data" / "heldout-5.yml"
+FOLLOWUPS_9_EVAL = REPO / "tests" / "data" / "followups-heldout-9.yml"
 # Every held-out case file, single messages and conversations: measured on, never trained or
 # calibrated on (the leak tests of tests/rasa_side/test_project_data.py read this list).
 HELDOUT_SETS = (HELDOUT_EVAL, HELDOUT_2_EVAL, HELDOUT_3_EVAL, HELDOUT_4_EVAL, FOLLOWUPS_EVAL, FOLLOWUPS_2_EVAL,
                 FOLLOWUPS_3_EVAL, FOLLOWUPS_4_EVAL, FOLLOWUPS_5_EVAL, FOLLOWUPS_6_EVAL, FOLLOWUPS_7_EVAL,
-                FOLLOWUPS_8_EVAL)
+                FOLLOWUPS_8_EVAL, HELDOUT_5_EVAL, FOLLOWUPS_9_EVAL)
 KB_FACTS = shared_or_copy("domain/kb_facts.fr.md", "kb_facts.fr.md")
