@@ -135,7 +135,7 @@ QUESTION_WORDS: Dict[str, Dict[str, List[str]]] = {
     "where": {"fr": ["ou", "quel endroit", "quel guichet"], "en": ["where"], "ar": ["اين", "بأي مكان"],
               "ary": ["fin", "fain", "fine", "فين", "فاين"], "arq": ["win", "wayn", "fin", "وين", "فين"]},
     "when": {"fr": ["quand", "quelle date", "quel delai", "date limite"],
-             "en": ["when", "what date", "deadline", "due"], "ar": ["متى", "متي", "اجل", "موعد"],
+             "en": ["when", "how soon", "what date", "deadline", "due"], "ar": ["متى", "متي", "اجل", "موعد"],
              "ary": ["imta", "emta", "fo9ach", "fwa9ach", "امتى", "فوقاش", "اجل"],
              "arq": ["wa9tach", "waqtach", "wektach", "imta", "وقتاش", "امتى", "اجل"]},
     # How long one has ("j'ai combien de jours ?", "وخلال كم يوما؟"): a time limit, read before the
@@ -178,8 +178,10 @@ ASPECT_TOPICS = {"where": "payment_channels", "when": "contribution_deadline",
 # pension, not the contribution. The calibration's question contexts (followup_fragments.yml)
 # leave these pairs out, so the fitted weights hold for them as they are.
 ASPECT_OF_CONTEXT = {("where", "registration"): "registration", ("where", "contact"): "contact",
-                     # After "must I join?", "and where?" and "and how?" ask where and how to join.
+                     # After "must I join?", "and where?", "and how?" and "and when?" ask where, how
+                     # and how soon to join (topics.md: registration is "by when to register").
                      ("where", "eligibility"): "registration", ("how", "eligibility"): "registration",
+                     ("when", "eligibility"): "registration",
                      ("how_long", "registration"): "registration",
                      ("how_much", "retirement"): "retirement", ("how_much", "health_coverage"): "health_coverage",
                      ("how_much", "family_allowances"): "family_allowances",

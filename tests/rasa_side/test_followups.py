@@ -36,7 +36,7 @@ def _block(decision: str, scores: dict, words: int = 4, cue: bool = True,
 
 @pytest.mark.parametrize("text, aspect", [
     ("w fin?", "where"), ("et on paie où ?", "where"), ("ووين نخلص؟", "where"), ("وأين أدفعها؟", "where"),
-    ("and when?", "when"), ("w imta?", "when"), ("ومتى؟", "when"), ("w wa9tach?", "when"),
+    ("and when?", "when"), ("how soon?", "when"), ("w imta?", "when"), ("ومتى؟", "when"), ("w wa9tach?", "when"),
     ("et combien ?", "how_much"), ("w ch7al?", "how_much"), ("وقداه؟", "how_much"),
     ("وكم سأدفع؟", "how_much"),
     ("and which documents?", "documents"), ("والوراق؟", "documents"),
@@ -497,6 +497,9 @@ def test_a_follow_up_naming_another_topic_switches(system):
      "et il fait comment ?", "registration"),
     ("casnos_dz", "التاجر لازم يتسجل في الكاسنوس؟", "eligibility", "ووين؟", "registration"),
     ("casnos_dz", "does a shopkeeper have to join casnos?", "eligibility", "and where do I go?", "registration"),
+    # ...and "how soon?" how soon to join.
+    ("casnos_dz", "do tilers working alone have to sign up with casnos?", "eligibility", "how soon?", "registration"),
+    ("cnss_ma", "wach lbennay khasso ytsejjel f cnss?", "eligibility", "w imta?", "registration"),
 ])
 def test_a_question_word_follow_up_goes_to_its_aspect(system, fund, first, first_topic, follow_up, topic):
     chat = Conversation(system, fund)
