@@ -98,7 +98,7 @@ def chosen_scores(block: Dict[str, Any], chosen_topic: str, t: Thresholds) -> Di
     scores = dict(block.get("scores_by_topic") or {})
     scores[chosen_topic] = scores.get(chosen_topic, 0.0) + t.choice_weight
     aspect = (block.get("followup") or {}).get("aspect")
-    if (aspect, chosen_topic) in ASPECT_OF_CONTEXT and aspect_topic(aspect, chosen_topic) == chosen_topic:
+    if ASPECT_OF_CONTEXT.get((aspect, chosen_topic)) == chosen_topic:
         scores[chosen_topic] += t.aspect_weight
     return scores
 
