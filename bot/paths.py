@@ -69,9 +69,10 @@ FOLLOWUPS_8_EVAL = REPO / "tests" / "data" / "followups-heldout-8.yml"
 # the idiom reading, the how-long rule and the obligation aspect were built on sets 1-8's misses.
 HELDOUT_5_EVAL = REPO / "tests" / "data" / "heldout-5.yml"
 FOLLOWUPS_9_EVAL = REPO / "tests" / "data" / "followups-heldout-9.yml"
+FOLLOWUPS_10_EVAL = REPO / "tests" / "data" / "followups-heldout-10.yml"
 # Every held-out case file, single messages and conversations: measured on, never trained or
 # calibrated on (the leak tests of tests/rasa_side/test_project_data.py read this list).
 HELDOUT_SETS = (HELDOUT_EVAL, HELDOUT_2_EVAL, HELDOUT_3_EVAL, HELDOUT_4_EVAL, FOLLOWUPS_EVAL, FOLLOWUPS_2_EVAL,
                 FOLLOWUPS_3_EVAL, FOLLOWUPS_4_EVAL, FOLLOWUPS_5_EVAL, FOLLOWUPS_6_EVAL, FOLLOWUPS_7_EVAL,
-                FOLLOWUPS_8_EVAL, HELDOUT_5_EVAL, FOLLOWUPS_9_EVAL)
+                FOLLOWUPS_8_EVAL, HELDOUT_5_EVAL, FOLLOWUPS_9_EVAL, FOLLOWUPS_10_EVAL)
 KB_FACTS = shared_or_copy("domain/kb_facts.fr.md", "kb_facts.fr.md")
