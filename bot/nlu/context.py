@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional
 
 from bot.nlu.decision import OUT_OF_SCOPE, Decision, Thresholds, combined_topic_scores, decide_on_scores
-from bot.nlu.followup import ASPECT_OF_CONTEXT, ASPECT_TOPICS, aspect_topic, followup_form
+from bot.nlu.followup import ASPECT_OF_CONTEXT, ASPECT_TOPICS, aspect_topic, followup_form, moved_to_context
 
 # A topic answered more than this many citizen messages ago no longer counts.
 CONTEXT_TURNS = 3
@@ -32,14 +32,15 @@ def context_evidence(text: str, intent_ranking: List[Dict[str, Any]], kb_ranking
 
 
 def is_followup(block: Dict[str, Any], t: Thresholds) -> bool:
-    """Opening with a cue and naming a person (without a question word); or short, and either
+    """Opening with a cue (not after an interjection: bot/nlu/followup.py INTERJECTIONS) and
+    naming a person (without a question word); or short, and either
     opening with a cue or left unanswered alone, and not clearly out of scope; with a question
     word, also leaning by itself on the topic it asks about."""
     form = block.get("followup") or {}
     if block.get("decision") not in _REVISABLE:
         return False
     aspect = form.get("aspect")
-    if form.get("cue") and not aspect and names_a_person(block, t):
+    if form.get("cue") and not form.get("interjection") and not aspect and names_a_person(block, t):
         return True
     # A bare "and how?" has no topic of its own to lean on (bot/nlu/followup.py BARE_HOW).
     if aspect in ASPECT_TOPICS and own_aspect_score(block, aspect) < t.aspect_own_min:
@@ -71,9 +72,10 @@ def names_a_person(block: Dict[str, Any], t: Thresholds) -> bool:
 def weighted_scores(block: Dict[str, Any], context_topic: str, t: Thresholds) -> Dict[str, float]:
     """The message's own topic scores plus the context's weights: the conversation's topic, and
     for a question word the topic of the aspect it asks about ("w fin?" after an amount: where to
-    pay), each with its own fitted weight."""
-    scores = dict(block.get("scores_by_topic") or {})
+    pay), each with its own fitted weight. "Mandatory?" after a pension answer first moves its
+    eligibility score to the pension (followup.SCORE_FOLLOWS_CONTEXT)."""
     aspect = (block.get("followup") or {}).get("aspect")
+    scores = moved_to_context(dict(block.get("scores_by_topic") or {}), aspect, context_topic)
     weight = t.question_context_weight if aspect else t.context_weight
     scores[context_topic] = scores.get(context_topic, 0.0) + weight
     asked = aspect_topic(aspect, context_topic)
@@ -94,10 +96,12 @@ def chosen_scores(block: Dict[str, Any], chosen_topic: str, t: Thresholds) -> Di
     question word asks about an aspect the chosen topic itself covers (ASPECT_OF_CONTEXT: "is it
     mandatory?" right after choosing the pension), the aspect's weight on it too, as after an
     answer (`weighted_scores`). An aspect of another topic adds nothing here: "et combien ?" after
-    choosing payment channels is left to the clarification rules (`settled_by_choice`)."""
-    scores = dict(block.get("scores_by_topic") or {})
-    scores[chosen_topic] = scores.get(chosen_topic, 0.0) + t.choice_weight
+    choosing payment channels is left to the clarification rules (`settled_by_choice`). As after an
+    answer, the pairs of followup.SCORE_FOLLOWS_CONTEXT first move the aspect's usual topic's
+    score to the chosen topic."""
     aspect = (block.get("followup") or {}).get("aspect")
+    scores = moved_to_context(dict(block.get("scores_by_topic") or {}), aspect, chosen_topic)
+    scores[chosen_topic] = scores.get(chosen_topic, 0.0) + t.choice_weight
     if ASPECT_OF_CONTEXT.get((aspect, chosen_topic)) == chosen_topic:
         scores[chosen_topic] += t.aspect_weight
     return scores
