@@ -13,7 +13,8 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional
 
 from bot.nlu.decision import OUT_OF_SCOPE, Decision, Thresholds, combined_topic_scores, decide_on_scores
-from bot.nlu.followup import ASPECT_OF_CONTEXT, ASPECT_TOPICS, aspect_topic, followup_form, moved_to_context
+from bot.nlu.followup import (ASPECT_OF_CONTEXT, ASPECT_TOPICS, SCORE_FOLLOWS_CONTEXT, aspect_topic, followup_form,
+                              moved_to_context)
 
 # A topic answered more than this many citizen messages ago no longer counts.
 CONTEXT_TURNS = 3
@@ -31,11 +32,13 @@ def context_evidence(text: str, intent_ranking: List[Dict[str, Any]], kb_ranking
             "scores_by_topic": {s["topic"]: s["score"] for s in scores}}
 
 
-def is_followup(block: Dict[str, Any], t: Thresholds) -> bool:
+def is_followup(block: Dict[str, Any], t: Thresholds, context_topic: Optional[str] = None) -> bool:
     """Opening with a cue (not after an interjection: bot/nlu/followup.py INTERJECTIONS) and
     naming a person (without a question word); or short, and either
     opening with a cue or left unanswered alone, and not clearly out of scope; with a question
-    word, also leaning by itself on the topic it asks about."""
+    word, also leaning by itself on the topic it asks about. A short question whose answer alone
+    comes from its question word only (followup.SCORE_FOLLOWS_CONTEXT: "c obligatoire ?" after a
+    pension answer) needs no cue."""
     form = block.get("followup") or {}
     if block.get("decision") not in _REVISABLE:
         return False
@@ -48,10 +51,19 @@ def is_followup(block: Dict[str, Any], t: Thresholds) -> bool:
     max_words = t.question_max_words if aspect else t.followup_max_words
     if form.get("content_words", form.get("words", max_words + 1)) > max_words:
         return False
-    if not form.get("cue") and block.get("decision") == "answer":
+    if not form.get("cue") and block.get("decision") == "answer" and not answered_by_its_word(block, context_topic):
         return False
     oos_max = t.aspect_oos_max if form.get("aspect") else t.followup_oos_max
     return float(block.get("out_of_scope_p", 0.0)) < oos_max
+
+
+def answered_by_its_word(block: Dict[str, Any], context_topic: Optional[str]) -> bool:
+    """Whether the message's answer alone is the usual topic of its question word, a word that
+    after `context_topic` asks about that topic itself (SCORE_FOLLOWS_CONTEXT): "c obligatoire ?"
+    is eligibility alone only because of "obligatoire"."""
+    aspect = (block.get("followup") or {}).get("aspect")
+    return ((aspect, context_topic) in SCORE_FOLLOWS_CONTEXT
+            and block.get("label") == ASPECT_TOPICS.get(aspect))
 
 
 def own_aspect_score(block: Dict[str, Any], aspect: str) -> float:
@@ -145,7 +157,7 @@ def decide_in_context(block: Dict[str, Any], context_topic: Optional[str], thres
         return decide_among_offered(block, list(offered), t)
     if not context_topic:
         return None
-    if t.context_weight > 0 and is_followup(block, t):
+    if t.context_weight > 0 and is_followup(block, t, context_topic):
         scores = weighted_scores(block, context_topic, t)
     elif just_chosen and stays_on_choice(block, t):
         scores = chosen_scores(block, context_topic, t)

@@ -365,6 +365,21 @@ def test_whether_it_is_mandatory_after_a_pension_answer_is_about_the_pension_how
     assert decide_in_context(where, "registration", FITTED, "fr").topic == "payment_channels"
 
 
+def test_a_bare_is_it_mandatory_after_a_pension_answer_needs_no_cue():
+    """"c obligatoire ?" / "واش إجباري؟" open with no cue and are answered alone (eligibility), which
+    otherwise makes a message a question of its own; here that answer comes from the word alone."""
+    bare = _block("answer", {"eligibility": 0.91, "retirement": 0.02}, words=1, cue=False, aspect="obligation")
+    bare["label"] = "eligibility"
+    decided = decide_in_context(bare, "retirement", FITTED, "fr")
+    assert (decided.decision, decided.topic) == ("answer", "retirement")
+    assert decide_in_context(bare, "contribution_amount", FITTED, "fr") is None  # elsewhere it stands alone
+    # A question word answered alone from another topic keeps the rule: a question of its own.
+    other = _block("answer", {"contribution_amount": 0.8, "retirement": 0.05}, words=2, cue=False,
+                   aspect="how_much")
+    other["label"] = "contribution_amount"
+    assert decide_in_context(other, "retirement", FITTED, "fr") is None
+
+
 def test_after_a_choice_a_clear_question_elsewhere_or_out_of_scope_stays_itself():
     elsewhere = _block("answer", {"payment_channels": 0.8, "retirement": 0.05}, words=6, cue=False)
     decided = decide_in_context(elsewhere, "retirement", CHOICE, "fr", just_chosen=True)
@@ -558,6 +573,8 @@ def test_a_follow_up_naming_another_topic_switches(system):
     ("cnss_ma", "comment est calculée la pension de retraite des indépendants ?", "retirement",
      "et c'est obligatoire ?", "retirement"),
     ("casnos_dz", "kifach y7esbou la retraite f casnos?", "retirement", "w hiya obligatoire wela la?", "retirement"),
+    ("cnss_ma", "comment est calculée la pension de retraite des indépendants ?", "retirement", "c obligatoire ?",
+     "retirement"),  # no cue: answered alone from "obligatoire" only
     # After the waiting period, "how much (time)?" is how long the wait is, not the contribution.
     ("casnos_dz", "khalast l casnos w la carte chifa mazal ma khedmatch", "waiting_period", "w 9adach nestanna?",
      "waiting_period"),
