@@ -80,10 +80,6 @@ def _is_arabic_and(word: str) -> bool:
     return word.startswith(_WAW) and len(word) >= 3 and word not in _NOT_AND
 
 
-def word_count(text: str) -> int:
-    return len(_words(text))
-
-
 def _longest_match(words: List[str], table: FrozenSet[Tuple[str, ...]], longest: int) -> int:
     matched = [n for n in range(1, min(len(words), longest) + 1) if tuple(words[:n]) in table]
     return max(matched, default=0)
